@@ -1,0 +1,41 @@
+"""The built-in adapters, imported only when asked for (each needs its own library)."""
+
+from __future__ import annotations
+
+import importlib
+
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State
+
+BUILTIN: dict[str, str] = {
+    "numpy": "lstm_verify.adapters.numpy_lstm:NumpyAdapter",
+    "torch-cell": "lstm_verify.adapters.torch_cell:TorchCellAdapter",
+    "torch-lstm": "lstm_verify.adapters.torch_lstm:TorchLSTMAdapter",
+    "paper-cell": "lstm_verify.adapters.paper_cell:PaperCellAdapter",
+    "jax": "lstm_verify.adapters.jax_lstm:JaxAdapter",
+}
+
+
+class MissingAdapter(Adapter):
+    """Stands in for an adapter whose library is not installed: every check skips with the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+
+    def unavailable(self) -> str | None:
+        return self.reason
+
+    def load(self, native: dict, dtype: str) -> Model:
+        raise RuntimeError(self.reason)
+
+
+def builtin_adapter(name: str) -> Adapter:
+    """The built-in adapter ``name``; a :class:`MissingAdapter` when its library is absent."""
+    module, _, cls = BUILTIN[name].partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)()
+    except ImportError as exc:
+        return MissingAdapter(name, f"{exc.name or exc} is not installed")
+
+
+__all__ = ["BUILTIN", "Adapter", "Capabilities", "MissingAdapter", "Model", "NativeGrads", "State",
+           "builtin_adapter"]

@@ -1,0 +1,104 @@
+"""What an adapter is: a layout, capabilities, and code that loads native parameters.
+
+To add a library, write one file in this folder (``torch_cell.py`` is the model to
+copy) with a subclass of :class:`Adapter` that sets
+
+* ``name`` -- the stable id used in test ids and on the command line,
+* ``requires`` -- the importable modules it needs (a missing one skips the adapter),
+* ``layout`` -- a :class:`~lstm_verify.layouts.Layout` describing the native storage,
+* ``capabilities`` -- what the properties may ask of it,
+
+and implements :meth:`Adapter.load`, returning a :class:`Model`. Then list it in
+``BUILTIN`` in ``lstm_verify/adapters/__init__.py``. Models take and return NumPy
+arrays in the implementation's dtype; the kit does the rest (layout conversion,
+bias splitting, canonical gradients, comparisons).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstm_verify.layouts import Layout, Native
+
+State = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an implementation supports; a property it cannot serve is skipped with the reason."""
+
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    devices: tuple[str, ...] = ("cpu",)
+    gradients: bool = False
+    training: bool = False
+    sequence: bool = False
+    unbatched: bool = False
+    optional_state: bool = True
+
+
+@dataclass(frozen=True)
+class NativeGrads:
+    """Gradients as a model computes them: inputs and state, plus native parameter gradients."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    params: Native
+
+
+class Model(ABC):
+    """An implementation loaded with one parameter set. Arrays in and out are NumPy."""
+
+    @abstractmethod
+    def step(self, x: np.ndarray, state: State | None = None) -> State:
+        """One step: x (B, I) or, when unbatched, (I,); returns (h, c)."""
+
+    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
+        """The library's own sequence API: xs (T, B, I) -> (hs (T, B, H), (h_T, c_T))."""
+        raise NotImplementedError(f"{type(self).__name__} has no sequence API")
+
+    def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+              gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
+        """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over the sequence ``xs``."""
+        raise NotImplementedError(f"{type(self).__name__} computes no gradients")
+
+
+class Adapter(ABC):
+    """One implementation family: how to load canonical parameters into it and run it."""
+
+    name: str
+    requires: tuple[str, ...] = ()
+    layout: Layout
+    capabilities: Capabilities = Capabilities()
+
+    def unavailable(self) -> str | None:
+        """Why this adapter cannot run here (a missing library), or None."""
+        for module in self.requires:
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed"
+        return None
+
+    def unsupported(self, dtype: str) -> str | None:
+        """Why ``dtype`` cannot be checked here, or None."""
+        if dtype not in self.capabilities.dtypes:
+            return f"{self.name} does not support {dtype}"
+        return None
+
+    def version(self) -> str:
+        """The version of the library under test."""
+        versions = []
+        for module in self.requires:
+            try:
+                versions.append(f"{module} {importlib.metadata.version(module)}")
+            except importlib.metadata.PackageNotFoundError:
+                versions.append(module)
+        return ", ".join(versions) or "-"
+
+    @abstractmethod
+    def load(self, native: Native, dtype: str) -> Model:
+        """Build the implementation holding ``native`` parameters, computing in ``dtype``."""

@@ -1,0 +1,48 @@
+"""NumPy: the reference equations run in float32 or float64, with their hand-written BPTT."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lstm_verify import reference
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State
+from lstm_verify.layouts import TORCH, Native
+from lstm_verify.params import Params
+
+
+class NumpyModel(Model):
+    def __init__(self, native: Native, dtype: str) -> None:
+        self.params = Params(**native)
+        self.dtype = np.dtype(dtype)
+
+    def _state(self, batch: int, state: State | None) -> State:
+        if state is None:
+            zeros = np.zeros((batch, self.params.hidden_size), self.dtype)
+            return zeros, zeros
+        return state
+
+    def step(self, x: np.ndarray, state: State | None = None) -> State:
+        h, c = self._state(len(x), state)
+        return reference.lstm_step(self.params, x, h, c, self.dtype)
+
+    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
+        h, c = self._state(xs.shape[1], state)
+        trace = reference.lstm_forward(self.params, xs, h, c, self.dtype)
+        return trace.hs, (trace.hs[-1], trace.cs[-1])
+
+    def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+              gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
+        g = reference.lstm_backward(self.params, xs, h0, c0, gh, gc, self.dtype)
+        return NativeGrads(g.x, g.h0, g.c0, {"w_ih": g.w_ih, "w_hh": g.w_hh, "b_ih": g.b_ih, "b_hh": g.b_hh})
+
+
+class NumpyAdapter(Adapter):
+    """A NumPy LSTM in torch's layout; float32 and float64; hand-written BPTT."""
+
+    name = "numpy"
+    requires = ("numpy", "scipy")
+    layout = TORCH
+    capabilities = Capabilities(gradients=True, training=True, sequence=True)
+
+    def load(self, native: Native, dtype: str) -> Model:
+        return NumpyModel(native, dtype)

@@ -1,0 +1,68 @@
+"""An adapter at one dtype: what the properties call. Canonical parameters in, NumPy out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstm_verify.adapters import Adapter, Capabilities, Model, State, builtin_adapter
+from lstm_verify.layouts import canonical_grads
+from lstm_verify.params import Grads, Params
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One implementation under test: an adapter and the dtype it computes in."""
+
+    adapter: Adapter
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        """Stable id, used in test ids: ``adapter-dtype``."""
+        return f"{self.adapter.name}-{self.dtype}"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.adapter.capabilities
+
+    def skip_reason(self) -> str | None:
+        """Why this implementation cannot be checked here at all, or None."""
+        return self.adapter.unavailable() or self.adapter.unsupported(self.dtype)
+
+    def cast(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """Fresh copies of ``arrays`` in this implementation's dtype."""
+        return [np.array(a, dtype=self.dtype) for a in arrays]
+
+    def load(self, params: Params, split_seed: int = 0) -> Model:
+        """Load canonical ``params`` through the adapter's layout; two native biases get a random split."""
+        native = self.adapter.layout.to_native(params, self.dtype, np.random.default_rng(split_seed))
+        return self.adapter.load(native, self.dtype)
+
+    def loop(self, model: Model, xs: np.ndarray, state: State | None) -> tuple[np.ndarray, State]:
+        """Run ``model.step`` over xs (T, B, I): (hs (T, B, H), (h_T, c_T))."""
+        hs = []
+        for x in self.cast(*xs):
+            state = model.step(x, state)
+            hs.append(state[0])
+        return np.stack(hs), state
+
+    def run(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State]:
+        """The implementation's forward over a sequence: its sequence API if it has one, else a step loop."""
+        model = self.load(params)
+        xs, h0, c0 = self.cast(xs, h0, c0)
+        if self.capabilities.sequence:
+            return model.sequence(xs, (h0, c0))
+        return self.loop(model, xs, (h0, c0))
+
+    def grads(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+              gh: np.ndarray, gc: np.ndarray) -> Grads:
+        """Canonical gradients of ``sum_t <gh_t, h_t> + <gc, c_T>``."""
+        g = self.load(params).grads(*self.cast(xs, h0, c0, gh, gc))
+        return canonical_grads(self.adapter.layout, g.params, g.x, g.h0, g.c0, params.input_size)
+
+
+def implementation(name: str, dtype: str = "float32") -> Implementation:
+    """The built-in implementation ``name`` at ``dtype``: ``implementation("torch-cell", "float64")``."""
+    return Implementation(builtin_adapter(name), dtype)

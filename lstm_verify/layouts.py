@@ -1,0 +1,138 @@
+"""How libraries store LSTM parameters, and the maps between that and the canonical layout.
+
+A :class:`Layout` says, for one library: the order of the four gate blocks, whether
+weights are stored transposed (``(in, 4H)`` rather than ``(4H, in)``), whether the
+input and recurrent weights are fused into one matrix over ``[x, h]`` or ``[h, x]``,
+whether there are one or two bias vectors, and a constant the library adds to the
+forget-gate pre-activation at run time.
+
+Native parameters are a dict of NumPy arrays with the keys ``w_ih``/``w_hh`` (split)
+or ``w`` (fused), and ``b_ih``/``b_hh`` (two biases) or ``b`` (one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations
+from typing import Literal
+
+import numpy as np
+
+from lstm_verify.params import GATES, Grads, Params
+
+Native = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A library's storage layout for one LSTM layer."""
+
+    name: str
+    gate_order: str = GATES
+    transposed: bool = False
+    fused: Literal["xh", "hx"] | None = None
+    biases: Literal[1, 2] = 2
+    forget_offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if sorted(self.gate_order) != sorted(GATES):
+            raise ValueError(f"gate_order must be a permutation of {GATES!r}, got {self.gate_order!r}")
+
+    @property
+    def _perm(self) -> list[int]:
+        """Native block k holds canonical block ``_perm[k]``."""
+        return [GATES.index(g) for g in self.gate_order]
+
+    def _blocks(self, a: np.ndarray, order: list[int]) -> np.ndarray:
+        blocks = np.split(a, 4, axis=0)
+        return np.concatenate([blocks[k] for k in order], axis=0)
+
+    def to_native(self, p: Params, dtype: str | np.dtype = np.float64,
+                  rng: np.random.Generator | None = None) -> Native:
+        """Canonical -> native. With ``rng`` and two biases, the total bias is split at random
+        between them, so an implementation that ignores either bias is caught."""
+        perm = self._perm
+        w_ih, w_hh = self._blocks(p.w_ih, perm), self._blocks(p.w_hh, perm)
+        b_ih, b_hh = self._blocks(p.b_ih, perm), self._blocks(p.b_hh, perm)
+        forget = self.gate_order.index("f")
+        h = p.hidden_size
+        native: Native = {}
+        if self.fused is None:
+            native["w_ih"], native["w_hh"] = w_ih, w_hh
+        else:
+            native["w"] = np.concatenate([w_ih, w_hh] if self.fused == "xh" else [w_hh, w_ih], axis=1)
+        if self.transposed:
+            native = {k: w.T for k, w in native.items()}
+        if self.biases == 2:
+            if rng is not None:
+                shift = rng.normal(0.0, 1.0, b_ih.shape)
+                b_ih, b_hh = b_ih + shift, b_hh - shift
+            native["b_ih"], native["b_hh"] = b_ih.copy(), b_hh
+        else:
+            native["b"] = b_ih + b_hh
+        first_bias = "b_ih" if self.biases == 2 else "b"
+        native[first_bias][forget * h:(forget + 1) * h] -= self.forget_offset
+        return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in native.items()}
+
+    def _weights_from_native(self, native: Native, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+        inv = list(np.argsort(self._perm))
+        ws = {k: (native[k].T if self.transposed else native[k]) for k in ("w", "w_ih", "w_hh") if k in native}
+        if self.fused is None:
+            w_ih, w_hh = ws["w_ih"], ws["w_hh"]
+        elif self.fused == "xh":
+            w_ih, w_hh = ws["w"][:, :input_size], ws["w"][:, input_size:]
+        else:
+            hidden = ws["w"].shape[0] // 4
+            w_hh, w_ih = ws["w"][:, :hidden], ws["w"][:, hidden:]
+        return self._blocks(w_ih, inv), self._blocks(w_hh, inv)
+
+    def from_native(self, native: Native, input_size: int) -> Params:
+        """Native -> canonical. A single native bias comes back as ``b_ih`` with ``b_hh = 0``."""
+        inv = list(np.argsort(self._perm))
+        w_ih, w_hh = self._weights_from_native(native, input_size)
+        if self.biases == 2:
+            b_ih, b_hh = native["b_ih"].astype(np.float64), native["b_hh"].astype(np.float64)
+        else:
+            b_ih = native["b"].astype(np.float64)
+            b_hh = np.zeros_like(b_ih)
+        h = w_hh.shape[1]
+        forget = self.gate_order.index("f")
+        b_ih = b_ih.copy()
+        b_ih[forget * h:(forget + 1) * h] += self.forget_offset
+        return Params(w_ih, w_hh, self._blocks(b_ih, inv), self._blocks(b_hh, inv))
+
+    def grads_from_native(self, native: Native, input_size: int) -> dict[str, np.ndarray]:
+        """Native parameter gradients -> canonical ones (dL/db_ih = dL/db_hh = dL/dbias)."""
+        inv = list(np.argsort(self._perm))
+        w_ih, w_hh = self._weights_from_native(native, input_size)
+        if self.biases == 2:
+            b_ih, b_hh = self._blocks(native["b_ih"], inv), self._blocks(native["b_hh"], inv)
+        else:
+            b_ih = b_hh = self._blocks(native["b"], inv)
+        return {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
+
+    def permuted(self, gate_order: str) -> Layout:
+        """The same layout with another gate-block order (used to model gate-order bugs)."""
+        return Layout(f"{self.name}[{gate_order}]", gate_order, self.transposed, self.fused,
+                      self.biases, self.forget_offset)
+
+
+def canonical_grads(layout: Layout, native_grads: Native, x: np.ndarray, h0: np.ndarray,
+                    c0: np.ndarray, input_size: int) -> Grads:
+    """Assemble canonical :class:`Grads` from input-state gradients and native parameter gradients."""
+    f64 = {k: np.asarray(v, np.float64) for k, v in native_grads.items()}
+    return Grads(np.asarray(x, np.float64), np.asarray(h0, np.float64), np.asarray(c0, np.float64),
+                 **layout.grads_from_native(f64, input_size))
+
+
+TORCH = Layout("torch")
+ONNX = Layout("onnx", gate_order="iofg")
+KERAS = Layout("keras", gate_order="ifgo", transposed=True, biases=1)
+HAIKU = Layout("haiku", gate_order="igfo", transposed=True, fused="xh", biases=1, forget_offset=1.0)
+TF1 = Layout("tf1", gate_order="igfo", transposed=True, fused="xh", biases=1, forget_offset=1.0)
+PAPER = Layout("paper", gate_order="ifgo", fused="hx", biases=1)
+
+KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU, TF1, PAPER)}
+
+WRONG_ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations(GATES) if "".join(p) != GATES)
+"""The 23 gate-block orders that are not the canonical one."""

@@ -1,0 +1,127 @@
+"""Canonical LSTM parameters, gradients and drawn test cases.
+
+The canonical layout is the one every other layout is described against: gate
+blocks in the order i, f, g, o; input weights ``w_ih`` (4H, I), recurrent weights
+``w_hh`` (4H, H), and two bias vectors ``b_ih`` and ``b_hh`` (4H) whose sum is
+the bias the cell sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+GATES = "ifgo"
+"""Canonical order of the four gate blocks: input, forget, cell candidate, output."""
+
+PARAM_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
+
+
+@dataclass(frozen=True)
+class Params:
+    """One LSTM layer's parameters in the canonical layout."""
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    b_ih: np.ndarray
+    b_hh: np.ndarray
+
+    @property
+    def input_size(self) -> int:
+        return self.w_ih.shape[1]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.w_hh.shape[1]
+
+    @property
+    def bias(self) -> np.ndarray:
+        """The bias the cell sees: ``b_ih + b_hh``."""
+        return self.b_ih + self.b_hh
+
+    def astype(self, dtype: str | np.dtype) -> Params:
+        return Params(*(np.asarray(getattr(self, n), dtype=dtype) for n in PARAM_NAMES))
+
+    def items(self) -> list[tuple[str, np.ndarray]]:
+        return [(n, getattr(self, n)) for n in PARAM_NAMES]
+
+    @classmethod
+    def zeros(cls, input_size: int, hidden_size: int) -> Params:
+        h4 = 4 * hidden_size
+        return cls(np.zeros((h4, input_size)), np.zeros((h4, hidden_size)), np.zeros(h4), np.zeros(h4))
+
+    @classmethod
+    def uniform_init(cls, input_size: int, hidden_size: int, rng: np.random.Generator,
+                     forget_bias: float = 1.0) -> Params:
+        """The usual initialisation: U(-1/sqrt(H), 1/sqrt(H)), forget-gate bias raised by ``forget_bias``."""
+        k = 1.0 / np.sqrt(hidden_size)
+        h4 = 4 * hidden_size
+        p = cls(rng.uniform(-k, k, (h4, input_size)), rng.uniform(-k, k, (h4, hidden_size)),
+                rng.uniform(-k, k, h4), rng.uniform(-k, k, h4))
+        p.b_ih[hidden_size:2 * hidden_size] += forget_bias
+        return p
+
+    def with_gate_biases(self, **bias: float | np.ndarray) -> Params:
+        """A copy whose bias for the named gates (``i=``, ``f=``...) is set, split as ``b_ih=bias, b_hh=0``."""
+        b_ih, b_hh, h = self.b_ih.copy(), self.b_hh.copy(), self.hidden_size
+        for gate, value in bias.items():
+            k = GATES.index(gate)
+            b_ih[k * h:(k + 1) * h] = value
+            b_hh[k * h:(k + 1) * h] = 0.0
+        return replace(self, b_ih=b_ih, b_hh=b_hh)
+
+
+@dataclass(frozen=True)
+class Grads:
+    """Gradients of a scalar loss, in the canonical layout.
+
+    ``x`` is (T, B, I); ``h0`` and ``c0`` are (B, H); the parameter gradients have
+    the shapes of :class:`Params` (``b_ih`` and ``b_hh`` are both dL/d(bias)).
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    b_ih: np.ndarray
+    b_hh: np.ndarray
+
+    def items(self) -> list[tuple[str, np.ndarray]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A reproducible test case: every array derives from ``seed``.
+
+    ``repr(case)`` is valid Python, so a failing property prints a case that can be
+    pasted back: ``Case(batch=2, input_size=3, hidden_size=4, steps=5, seed=7).arrays()``.
+    """
+
+    batch: int
+    input_size: int
+    hidden_size: int
+    steps: int = 1
+    seed: int = 0
+    weight_scale: float = 1.0
+    state_scale: float = 1.0
+
+    def arrays(self) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
+        """Canonical float64 ``(params, xs (T, B, I), h0 (B, H), c0 (B, H))``."""
+        rng = np.random.default_rng(self.seed)
+        i, h, b = self.input_size, self.hidden_size, self.batch
+        s = self.weight_scale / np.sqrt(max(i, h))
+        params = Params(rng.normal(0, s, (4 * h, i)), rng.normal(0, s, (4 * h, h)),
+                        rng.normal(0, self.weight_scale, 4 * h), rng.normal(0, self.weight_scale, 4 * h))
+        xs = rng.normal(0, 1, (self.steps, b, i))
+        h0 = np.tanh(rng.normal(0, self.state_scale, (b, h)))
+        c0 = rng.normal(0, self.state_scale, (b, h))
+        return params, xs, h0, c0
+
+    def loss_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weights ``(gh (T, B, H), gc (B, H))`` of the scalar loss sum(gh*h_t) + sum(gc*c_T)."""
+        rng = np.random.default_rng(self.seed + 1)
+        return (rng.normal(0, 1, (self.steps, self.batch, self.hidden_size)),
+                rng.normal(0, 1, (self.batch, self.hidden_size)))

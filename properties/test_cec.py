@@ -1,0 +1,43 @@
+"""The constant-error carousel, exactly: f = 1 and i = 0 carry the cell bit for bit."""
+
+import numpy as np
+from hypothesis import given
+
+from lstm_verify.checks import assert_identical
+from lstm_verify.strategies import cases
+
+SATURATE = 1e4
+"""sigmoid(+1e4) is exactly 1 and sigmoid(-1e4) exactly 0 in every float format."""
+
+
+def _carousel(case):
+    params, xs, h0, c0 = case.arrays()
+    return params.with_gate_biases(f=SATURATE, i=-SATURATE), xs, h0, c0
+
+
+@given(case=cases(steps=(25, 60)))
+def test_exact_cec_carry(impl, case):
+    """With the forget gate exactly 1 and the input gate exactly 0 (random weights, saturating
+    biases), c_T equals c_0 bit for bit after many steps, whatever the inputs.
+
+    This is the LSTM's reason to exist: the additive update c' = f*c + i*g with f = 1, i = 0
+    is the identity, so memory is kept exactly. A cell that rescales, clips or rounds c
+    on the way breaks it."""
+    params, xs, h0, c0 = _carousel(case)
+    _, (_, c) = impl.run(params, xs, h0, c0)
+    assert_identical("c_T", c, impl.cast(c0)[0], impl, case)
+
+
+@given(case=cases(steps=(25, 60)))
+def test_exact_cec_jacobian(impl, case):
+    """With f = 1 and i = 0 exactly, the Jacobian dc_T/dc_0 is exactly the identity.
+
+    The backward twin of the carry: error flows back through the carousel undamped. A
+    detached carry, a wrong hand-written backward or a NaN from a saturated gate's
+    derivative shows here."""
+    params, xs, h0, c0 = _carousel(case)
+    hidden = case.hidden_size
+    rows = [np.repeat(a[:, :1], hidden, axis=1) for a in (xs,)] + [np.repeat(a[:1], hidden, axis=0) for a in (h0, c0)]
+    gh = np.zeros((case.steps, hidden, hidden))
+    grads = impl.grads(params, *rows, gh, np.eye(hidden))
+    assert_identical("dc_T/dc_0", grads.c0, np.eye(hidden), impl, case)

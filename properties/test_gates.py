@@ -1,0 +1,46 @@
+"""Gate laws, observed from outside through the probes of :mod:`lstm_verify.probes`."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lstm_verify.checks import assert_close, check
+from lstm_verify.probes import ACTIVATIONS, probe_all
+from lstm_verify.strategies import preactivations
+
+MODERATE = 8.0
+"""Up to here a float32 sigmoid or tanh is still strictly inside its open range."""
+
+
+@given(moderate=preactivations(6, MODERATE), huge=preactivations(6, 1e4))
+def test_gate_ranges(impl, moderate, huge):
+    """For any pre-activation, i, f, o lie in [0, 1] and g in [-1, 1]; for |z| <= 8 they lie
+    strictly inside, (0, 1) and (-1, 1).
+
+    The ranges are what make the gates switches and the candidate bounded. A gate that
+    reaches 0 or 1 at a finite, moderate input (a piecewise-linear "hard" sigmoid) is not
+    the LSTM's gate: it kills the gradient through it."""
+    for z, strict in ((moderate, True), (huge, False)):
+        for gate, value in probe_all(impl, z).items():
+            low = -1.0 if gate == "g" else 0.0
+            inside = (value > low) & (value < 1.0) if strict else (value >= low) & (value <= 1.0)
+            bad = np.flatnonzero(~inside)
+            interval = f"({low:g}, 1)" if strict else f"[{low:g}, 1]"
+            check(bad.size == 0, f"gate {gate} at pre-activation {z[bad[0]] if bad.size else 0:.17g} is "
+                                 f"{value[bad[0]] if bad.size else 0:.17g}, but should be in {interval}",
+                  impl, f"probe z={z.tolist()}")
+
+
+nonzero = st.floats(0.5, 4.0) | st.floats(-4.0, -0.5)
+
+
+@given(z=st.lists(nonzero, min_size=4, max_size=4).map(np.array))
+def test_gate_order(impl, z):
+    """Driving one gate's bias at a time (zero weights), the value read from (h, c) is
+    sigmoid(z) for i, f, o and tanh(z) for g: the implementation stores the four gate
+    blocks in the order its layout declares.
+
+    Weights that are the same for every gate cannot tell a permuted block from the right
+    one; driving the gates one by one can, for every one of the 23 wrong orders."""
+    for gate, value in probe_all(impl, z).items():
+        assert_close(f"gate {gate}", value, ACTIVATIONS[gate](z), "h", 1, impl, f"probe z={z.tolist()}")

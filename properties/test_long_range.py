@@ -1,0 +1,47 @@
+"""Long-range laws: what the LSTM is for, through the implementation's own gradients."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstm_verify.checks import check
+from lstm_verify.tasks import early_input_gradients, train_xor
+
+LAG = 60
+DOMINANCE = 1e4
+PANEL = 20
+
+
+@pytest.mark.requires("gradients")
+@given(seed=st.integers(0, 2**32 - 1))
+def test_early_input_gradient_dominance(impl, seed):
+    """At lag 60, from the usual initialisation (forget bias +1), the gradient reaching the
+    first input through the LSTM exceeds the vanilla RNN's by at least 10^4, in the median
+    over 20 random initialisations.
+
+    This is the vanishing-gradient problem and the carousel fixing it, measured on the
+    implementation's own backward pass. It is a statement about typical initialisations,
+    not every one: over 1000 seeds the ratio's median is 5e10 but 1% of seeds fall below
+    10^4 (the smallest at 3), so a single seed would make a false claim."""
+    ratios = sorted(lstm / rnn for lstm, rnn in (early_input_gradients(impl, lag=LAG, seed=seed + k)
+                                                 for k in range(PANEL)))
+    median = (ratios[PANEL // 2 - 1] + ratios[PANEL // 2]) / 2
+    check(median >= DOMINANCE, f"median over {PANEL} initialisations of mean |dL/dx_0| (LSTM) / (RNN) is "
+                               f"{median:.3g} (min {ratios[0]:.3g}), but should be >= {DOMINANCE:g}",
+          impl, f"seeds {seed}..{seed + PANEL - 1}, lag={LAG}")
+
+
+@pytest.mark.requires("training")
+@settings(max_examples=1)
+@given(seed=st.just(0))
+def test_delayed_xor_solvable(impl, seed):
+    """Trained on delayed XOR at lag 60 (full-batch Adam through the implementation's own
+    gradients), the LSTM reaches >= 0.95 held-out accuracy within 3 restarts.
+
+    An implementation whose backward is subtly wrong can pass gradient spot checks and still
+    not learn; this is the end-to-end check that it does."""
+    results = [train_xor(impl, lag=LAG, seed=seed + k) for k in range(3)]
+    best = max(r.accuracy for r in results)
+    check(best >= 0.95, f"held-out accuracy {best:.3f} after "
+                        f"{[r.steps for r in results]} Adam steps, but should reach >= 0.95", impl,
+          f"lag={LAG}, seeds={[seed + k for k in range(3)]}")

@@ -1,0 +1,119 @@
+"""Shape, dtype and state laws: what a drop-in replacement must do besides the numbers."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from lstm_verify.checks import assert_close, assert_dtype, assert_identical, assert_shape
+from lstm_verify.strategies import cases
+
+
+@given(case=cases())
+def test_state_shapes(impl, case):
+    """h and c are (B, H) after a step for every batch size B, including 1; a sequence gives
+    hs (T, B, H).
+
+    A batch of one that loses its axis (a stray squeeze) breaks every caller that indexes
+    the batch."""
+    params, xs, h0, c0 = case.arrays()
+    model = impl.load(params)
+    h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    assert_shape("h", h, (case.batch, case.hidden_size), impl, case)
+    assert_shape("c", c, (case.batch, case.hidden_size), impl, case)
+    hs, (h, c) = impl.run(params, xs, h0, c0)
+    assert_shape("hs", hs, (case.steps, case.batch, case.hidden_size), impl, case)
+    assert_shape("c_T", c, (case.batch, case.hidden_size), impl, case)
+
+
+@given(case=cases(steps=(1,)))
+def test_dtype_preserved(impl, case):
+    """h and c come back in the dtype the inputs and parameters went in.
+
+    An implementation that silently upcasts (or downcasts) changes its callers' memory
+    and precision without telling them."""
+    params, xs, h0, c0 = case.arrays()
+    h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    assert_dtype("h", h, impl.dtype, impl, case)
+    assert_dtype("c", c, impl.dtype, impl, case)
+
+
+@pytest.mark.requires("optional_state")
+@given(case=cases(steps=(1,)))
+def test_default_state_is_zeros(impl, case):
+    """Calling without a state equals calling with zeros, also after earlier calls.
+
+    Users of nn.LSTMCell-like APIs rely on the default; an implementation that defaults to
+    whatever it saw last leaks one sequence into the next."""
+    params, xs, h0, c0 = case.arrays()
+    model = impl.load(params)
+    zeros = np.zeros((case.batch, case.hidden_size), impl.dtype)
+    want_h, want_c = model.step(*impl.cast(xs[0]), (zeros, zeros.copy()))
+    model.step(*impl.cast(-xs[0]), tuple(impl.cast(h0, c0)))
+    h, c = model.step(*impl.cast(xs[0]))
+    assert_close("h (no state)", h, want_h, "h", 1, impl, case)
+    assert_close("c (no state)", c, want_c, "c", 1, impl, case)
+
+
+@given(case=cases(steps=(3,)))
+def test_no_state_between_calls(impl, case):
+    """A call's result depends only on its arguments: the same call after other calls gives
+    the same (h, c) as on a freshly loaded implementation.
+
+    State cached inside the object (a stored h, a running buffer) makes results depend on
+    call history."""
+    params, xs, h0, c0 = case.arrays()
+    want_h, want_c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    model = impl.load(params)
+    for x in xs[1:]:
+        model.step(*impl.cast(x), tuple(impl.cast(c0, h0)))
+    h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    assert_identical("h (after other calls)", h, want_h, impl, case)
+    assert_identical("c (after other calls)", c, want_c, impl, case)
+
+
+@given(case=cases(steps=(2,)))
+def test_inputs_not_modified(impl, case):
+    """x, h and c passed in are unchanged after a step, a sequence and a gradient call.
+
+    In-place updates of the caller's arrays corrupt the caller's data and any state they
+    keep for the next step."""
+    params, xs, h0, c0 = case.arrays()
+    model = impl.load(params)
+    args = impl.cast(xs, h0, c0)
+    before = [a.copy() for a in args]
+    model.step(args[0][0], (args[1], args[2]))
+    if impl.capabilities.sequence:
+        model.sequence(args[0], (args[1], args[2]))
+    if impl.capabilities.gradients:
+        model.grads(*args, *impl.cast(*case.loss_weights()))
+    for name, got, want in zip(("xs", "h0", "c0"), args, before):
+        assert_identical(f"{name} after the call", got, want, impl, case)
+
+
+@given(case=cases(steps=(3,)))
+def test_batch_rows_independent(impl, case):
+    """Each batch row's result equals that row run alone: rows do not influence each other.
+
+    Reductions over the wrong axis or normalisation across the batch make a sample's output
+    depend on its neighbours."""
+    params, xs, h0, c0 = case.arrays()
+    hs, (_, c) = impl.run(params, xs, h0, c0)
+    for b in range(case.batch):
+        hs_b, (_, c_b) = impl.run(params, xs[:, b:b + 1], h0[b:b + 1], c0[b:b + 1])
+        assert_close(f"hs[:, {b}] alone", hs_b[:, 0], hs[:, b], "h", case.steps, impl, case)
+        assert_close(f"c_T[{b}] alone", c_b[0], c[b], "c", case.steps, impl, case)
+
+
+@pytest.mark.requires("unbatched")
+@given(case=cases(steps=(1,)))
+def test_unbatched_input(impl, case):
+    """An unbatched x (I,) with state (H,) gives h and c of shape (H,), equal to the batched row.
+
+    The adapter declares unbatched input; it must then mean the same computation."""
+    params, xs, h0, c0 = case.arrays()
+    model = impl.load(params)
+    h, c = model.step(*impl.cast(xs[0, 0]), tuple(impl.cast(h0[0], c0[0])))
+    want_h, want_c = model.step(*impl.cast(xs[0, :1]), tuple(impl.cast(h0[:1], c0[:1])))
+    assert_shape("h", h, (case.hidden_size,), impl, case)
+    assert_close("h (unbatched)", h, want_h[0], "h", 1, impl, case)
+    assert_close("c (unbatched)", c, want_c[0], "c", 1, impl, case)
