@@ -20,7 +20,8 @@ PROFILES = {
 DTYPES = ("float32", "float64")
 
 for _name, _options in PROFILES.items():
-    settings.register_profile(_name, deadline=None, suppress_health_check=[HealthCheck.too_slow], **_options)
+    settings.register_profile(_name, deadline=None, report_multiple_bugs=False,
+                              suppress_health_check=[HealthCheck.too_slow], **_options)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
 from lstm_verify import reference
 from lstm_verify.params import Params
@@ -80,52 +80,114 @@ class _Adam:
             values[k] -= step * m / (np.sqrt(v) + self.eps)
 
 
-def train_xor(impl: Implementation, lag: int = 60, hidden: int = 32, n_train: int = 256,
-              n_test: int = 512, lr: float = 1e-2, max_steps: int = 600, target: float = 0.95,
-              seed: int = 0) -> XorResult:
-    """Train LSTM + read-out on delayed XOR with full-batch Adam; stop early once solved.
+class LSTMNet:
+    """The implementation under test as a delayed-XOR network body (canonical float64 weights)."""
 
-    Every 10 steps where training accuracy is at least ``target``, the held-out
+    def __init__(self, impl: Implementation, hidden: int = 32, forget_bias: float = 3.0) -> None:
+        self.impl, self.hidden, self.forget_bias = impl, hidden, forget_bias
+
+    def init(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return dict(Params.uniform_init(2, self.hidden, rng, self.forget_bias).items())
+
+    def _params(self, w: dict[str, np.ndarray]) -> Params:
+        return Params(w["w_ih"], w["w_hh"], w["b_ih"], w["b_hh"])
+
+    def last_hidden(self, w: dict[str, np.ndarray], xs: np.ndarray) -> np.ndarray:
+        zeros = np.zeros((xs.shape[1], self.hidden))
+        return np.asarray(self.impl.run(self._params(w), xs, zeros, zeros)[1][0], np.float64)
+
+    def backward(self, w: dict[str, np.ndarray], xs: np.ndarray, dh_last: np.ndarray) -> dict[str, np.ndarray]:
+        zeros = np.zeros((xs.shape[1], self.hidden))
+        gh = np.zeros((len(xs), *zeros.shape))
+        gh[-1] = dh_last
+        g = self.impl.grads(self._params(w), xs, zeros, zeros, gh, zeros)
+        return {n: getattr(g, n) for n in w}
+
+
+class RNNNet:
+    """The reference vanilla tanh RNN as a delayed-XOR network body, for comparison."""
+
+    def __init__(self, hidden: int = 32) -> None:
+        self.hidden = hidden
+
+    def init(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        k = 1.0 / np.sqrt(self.hidden)
+        return {"w_ih": rng.uniform(-k, k, (self.hidden, 2)), "w_hh": rng.uniform(-k, k, (self.hidden, self.hidden)),
+                "b": rng.uniform(-k, k, self.hidden)}
+
+    def last_hidden(self, w: dict[str, np.ndarray], xs: np.ndarray) -> np.ndarray:
+        return reference.rnn_forward(w["w_ih"], w["w_hh"], w["b"], xs, np.zeros((xs.shape[1], self.hidden)))[-1]
+
+    def backward(self, w: dict[str, np.ndarray], xs: np.ndarray, dh_last: np.ndarray) -> dict[str, np.ndarray]:
+        gh = np.zeros((len(xs), xs.shape[1], self.hidden))
+        gh[-1] = dh_last
+        g = reference.rnn_backward(w["w_ih"], w["w_hh"], w["b"], xs, np.zeros(gh.shape[1:]), gh)
+        return {n: g[n] for n in w}
+
+
+def train_xor(net: LSTMNet | RNNNet, lag: int = 60, n_train: int = 256, n_test: int = 512, lr: float = 3e-3,
+              clip: float = 1.0, max_steps: int = 150, target: float = 0.95, seed: int = 0) -> XorResult:
+    """Train ``net`` + a linear read-out on delayed XOR with Adam (global gradient norm clipped
+    at ``clip``), a fresh batch of ``n_train`` sequences each step; stop early once solved.
+
+    Fresh batches matter: on a fixed set of 256 sequences the net memorises the noise
+    (training loss near 0, held-out accuracy at chance) on about 1 seed in 3. The LSTM's
+    forget bias starts at +3 (sigmoid(3)^58 = 0.06 of a cue survives the lag, against 1e-8
+    at +1). Every 10 steps where training accuracy is at least ``target``, the held-out
     accuracy is measured; training stops when it reaches ``target`` too.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    xs, y = xor_data(n_train, lag, seed + 1)
-    test_xs, test_y = xor_data(n_test, lag, seed + 2)
-    k = 1.0 / np.sqrt(hidden)
-    weights = dict(Params.uniform_init(2, hidden, rng).items())
-    weights["w_out"] = rng.uniform(-k, k, (2, hidden))
+    test_xs, test_y = xor_data(n_test, lag, seed + 2**31)
+    k = 1.0 / np.sqrt(net.hidden)
+    weights = net.init(rng)
+    weights["w_out"] = rng.uniform(-k, k, (2, net.hidden))
     weights["b_out"] = rng.uniform(-k, k, 2)
     adam = _Adam(lr)
-    zeros = np.zeros((n_train, hidden))
 
-    def accuracy(inputs: np.ndarray, targets: np.ndarray) -> float:
-        h = impl.run(Params(*(weights[n] for n in ("w_ih", "w_hh", "b_ih", "b_hh"))), inputs,
-                     np.zeros((inputs.shape[1], hidden)), np.zeros((inputs.shape[1], hidden)))[1][0]
-        return float(((h @ weights["w_out"].T + weights["b_out"]).argmax(-1) == targets).mean())
+    def logits(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = net.last_hidden(weights, xs)
+        return h, h @ weights["w_out"].T + weights["b_out"]
 
     test_accuracy = 0.0
     for step in range(1, max_steps + 1):
-        params = Params(*(weights[n] for n in ("w_ih", "w_hh", "b_ih", "b_hh")))
-        h_last = np.asarray(impl.run(params, xs, zeros, zeros)[1][0], np.float64)
-        logits = h_last @ weights["w_out"].T + weights["b_out"]
-        dlogits = (softmax(logits, axis=-1) - np.eye(2)[y]) / n_train
-        gh = np.zeros((lag, n_train, hidden))
-        gh[-1] = dlogits @ weights["w_out"]
-        g = impl.grads(params, xs, zeros, zeros, gh, zeros)
-        grads = {n: getattr(g, n) for n in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        xs, y = xor_data(n_train, lag, int(rng.integers(2**31)))
+        h_last, out = logits(xs)
+        dlogits = (softmax(out, axis=-1) - np.eye(2)[y]) / n_train
+        grads = net.backward({n: w for n, w in weights.items() if not n.endswith("_out")}, xs,
+                             dlogits @ weights["w_out"])
         grads["w_out"], grads["b_out"] = dlogits.T @ h_last, dlogits.sum(axis=0)
-        adam.update(weights, grads)
-        train_accuracy = float((logits.argmax(-1) == y).mean())
-        if step % 10 == 0 and train_accuracy >= target:
-            test_accuracy = accuracy(test_xs, test_y)
+        norm = np.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+        adam.update(weights, {n: g * min(1.0, clip / max(norm, 1e-300)) for n, g in grads.items()})
+        if step % 10 == 0 and float((out.argmax(-1) == y).mean()) >= target:
+            test_accuracy = float((logits(test_xs)[1].argmax(-1) == test_y).mean())
             if test_accuracy >= target:
                 break
     else:
-        test_accuracy = accuracy(test_xs, test_y)
+        test_accuracy = float((logits(test_xs)[1].argmax(-1) == test_y).mean())
     return XorResult(test_accuracy, step, time.perf_counter() - start)
 
 
-def xor_loss(logits: np.ndarray, y: np.ndarray) -> float:
-    """Mean cross-entropy of ``logits`` (n, 2) against ``y``."""
-    return float(-log_softmax(logits, axis=-1)[np.arange(len(y)), y].mean())
+def solve_xor(impl: Implementation, lag: int = 60, attempts: int = 8, seed: int = 0,
+              target: float = 0.95) -> list[XorResult]:
+    """Up to ``attempts`` independent :func:`train_xor` runs of ``impl``, stopping at the first
+    that solves it.
+
+    One run of 150 steps solves lag 60 on most seeds but not all (README); restarts make
+    failure of a correct implementation rare, while a backward pass that does not carry
+    gradient across time never succeeds.
+    """
+    results: list[XorResult] = []
+    for k in range(attempts):
+        results.append(train_xor(LSTMNet(impl), lag=lag, target=target, seed=seed + k))
+        if results[-1].accuracy >= target:
+            break
+    return results
+
+
+def success_rates(nets: dict[str, LSTMNet | RNNNet], lags: tuple[int, ...], seeds: range,
+                  max_steps: int = 150) -> dict[tuple[str, int], float]:
+    """Fraction of ``seeds`` on which one :func:`train_xor` run solves each lag, per network."""
+    return {(name, lag): float(np.mean([train_xor(net, lag=lag, max_steps=max_steps, seed=s).accuracy >= 0.95
+                                        for s in seeds]))
+            for name, net in nets.items() for lag in lags}

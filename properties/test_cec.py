@@ -1,6 +1,7 @@
 """The constant-error carousel, exactly: f = 1 and i = 0 carry the cell bit for bit."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 
 from lstm_verify.checks import assert_identical
@@ -28,6 +29,7 @@ def test_exact_cec_carry(impl, case):
     assert_identical("c_T", c, impl.cast(c0)[0], impl, case)
 
 
+@pytest.mark.requires("gradients")
 @given(case=cases(steps=(25, 60)))
 def test_exact_cec_jacobian(impl, case):
     """With f = 1 and i = 0 exactly, the Jacobian dc_T/dc_0 is exactly the identity.

@@ -1,18 +1,20 @@
 """Long-range laws: what the LSTM is for, through the implementation's own gradients."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from lstm_verify.checks import check
-from lstm_verify.tasks import early_input_gradients, train_xor
+from lstm_verify.tasks import early_input_gradients, solve_xor
 
 LAG = 60
 DOMINANCE = 1e4
 PANEL = 20
+XOR_ATTEMPTS = 8
 
 
 @pytest.mark.requires("gradients")
+@settings(max_examples=5, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_early_input_gradient_dominance(impl, seed):
     """At lag 60, from the usual initialisation (forget bias +1), the gradient reaching the
@@ -22,7 +24,9 @@ def test_early_input_gradient_dominance(impl, seed):
     This is the vanishing-gradient problem and the carousel fixing it, measured on the
     implementation's own backward pass. It is a statement about typical initialisations,
     not every one: over 1000 seeds the ratio's median is 5e10 but 1% of seeds fall below
-    10^4 (the smallest at 3), so a single seed would make a false claim."""
+    10^4 (the smallest at 3), so a single seed would make a false claim. Each example is a
+    panel of 20 initialisations, so a few examples suffice and a failing panel is not
+    shrunk (a smaller seed explains nothing)."""
     ratios = sorted(lstm / rnn for lstm, rnn in (early_input_gradients(impl, lag=LAG, seed=seed + k)
                                                  for k in range(PANEL)))
     median = (ratios[PANEL // 2 - 1] + ratios[PANEL // 2]) / 2
@@ -35,13 +39,14 @@ def test_early_input_gradient_dominance(impl, seed):
 @settings(max_examples=1)
 @given(seed=st.just(0))
 def test_delayed_xor_solvable(impl, seed):
-    """Trained on delayed XOR at lag 60 (full-batch Adam through the implementation's own
-    gradients), the LSTM reaches >= 0.95 held-out accuracy within 3 restarts.
+    """Trained on delayed XOR at lag 60 (Adam through the implementation's own forward and
+    gradients), the LSTM reaches >= 0.95 held-out accuracy within 8 runs of 150 steps.
 
     An implementation whose backward is subtly wrong can pass gradient spot checks and still
-    not learn; this is the end-to-end check that it does."""
-    results = [train_xor(impl, lag=LAG, seed=seed + k) for k in range(3)]
+    not learn; this is the end-to-end check that it does. One run solves the task on about
+    half the seeds, hence the restarts (README, "Delayed XOR")."""
+    results = solve_xor(impl, lag=LAG, attempts=XOR_ATTEMPTS, seed=seed)
     best = max(r.accuracy for r in results)
-    check(best >= 0.95, f"held-out accuracy {best:.3f} after "
+    check(best >= 0.95, f"best held-out accuracy {best:.3f} over {len(results)} runs of "
                         f"{[r.steps for r in results]} Adam steps, but should reach >= 0.95", impl,
-          f"lag={LAG}, seeds={[seed + k for k in range(3)]}")
+          f"lag={LAG}, seeds {seed}..{seed + XOR_ATTEMPTS - 1}")

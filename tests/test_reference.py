@@ -1,0 +1,60 @@
+"""The oracle's backward pass against central finite differences of its own forward."""
+
+import numpy as np
+import pytest
+
+from lstm_verify import reference
+from lstm_verify.params import Case, Params
+
+
+def _loss(params: Params, xs, h0, c0, gh, gc) -> float:
+    trace = reference.lstm_forward(params, xs, h0, c0)
+    return float((trace.hs * gh).sum() + (trace.cs[-1] * gc).sum())
+
+
+def _numeric(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    grad = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        keep = a[idx]
+        a[idx] = keep + eps
+        up = f()
+        a[idx] = keep - eps
+        down = f()
+        a[idx] = keep
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("case", [Case(2, 3, 4, steps=5, seed=1), Case(1, 2, 1, steps=3, seed=2),
+                                  Case(3, 4, 2, steps=1, seed=3, weight_scale=2.0)], ids=repr)
+def test_lstm_backward_matches_finite_differences(case):
+    params, xs, h0, c0 = case.arrays()
+    gh, gc = case.loss_weights()
+    got = reference.lstm_backward(params, xs, h0, c0, gh, gc)
+    arrays = {"x": xs, "h0": h0, "c0": c0, **dict(params.items())}
+    for name, a in arrays.items():
+        want = _numeric(lambda: _loss(params, xs, h0, c0, gh, gc), a)
+        np.testing.assert_allclose(getattr(got, name), want, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_rnn_backward_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    w_ih, w_hh, b = rng.normal(size=(4, 3)), rng.normal(size=(4, 4)) / 2, rng.normal(size=4)
+    xs, h0, gh = rng.normal(size=(5, 2, 3)), rng.normal(size=(2, 4)), rng.normal(size=(5, 2, 4))
+    got = reference.rnn_backward(w_ih, w_hh, b, xs, h0, gh)
+
+    def loss() -> float:
+        return float((reference.rnn_forward(w_ih, w_hh, b, xs, h0) * gh).sum())
+
+    for name, a in {"x": xs, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "b": b}.items():
+        np.testing.assert_allclose(got[name], _numeric(loss, a), rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_lstm_step_is_the_equations():
+    """One hand-computed unit: zero weights, biases z_i, z_f, z_g, z_o."""
+    p = Params.zeros(1, 1).with_gate_biases(i=0.3, f=-0.2, g=0.7, o=1.1)
+    h, c = reference.lstm_step(p, np.zeros((1, 1)), np.zeros((1, 1)), np.full((1, 1), 0.5))
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    want_c = sig(-0.2) * 0.5 + sig(0.3) * np.tanh(0.7)
+    np.testing.assert_allclose(c, [[want_c]], rtol=1e-15)
+    np.testing.assert_allclose(h, [[sig(1.1) * np.tanh(want_c)]], rtol=1e-15)
