@@ -8,13 +8,16 @@ from lstm_verify.checks import assert_close, check
 from lstm_verify.probes import ACTIVATIONS, probe_all
 from lstm_verify.strategies import preactivations
 
-MODERATE = 8.0
-"""Up to here a float32 sigmoid or tanh is still strictly inside its open range."""
+MODERATE = 4.0
+"""Up to here every float32 gate is strictly inside its open range. Measured float32
+saturation points (first z where the value is exactly 1): tanh 7.999 in XLA (JAX), 9.01 in
+torch, 10.0 in NumPy; sigmoid 16.6 in torch and JAX. Hard sigmoids saturate by |z| = 3
+(torch hardsigmoid), 2.5 (slope 0.2) or 2 (slope 0.25), so 4 still catches them."""
 
 
 @given(moderate=preactivations(6, MODERATE), huge=preactivations(6, 1e4))
 def test_gate_ranges(impl, moderate, huge):
-    """For any pre-activation, i, f, o lie in [0, 1] and g in [-1, 1]; for |z| <= 8 they lie
+    """For any pre-activation, i, f, o lie in [0, 1] and g in [-1, 1]; for |z| <= 4 they lie
     strictly inside, (0, 1) and (-1, 1).
 
     The ranges are what make the gates switches and the candidate bounded. A gate that
