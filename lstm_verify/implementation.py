@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_verify.adapters import Adapter, Capabilities, Model, State, builtin_adapter
+from lstm_verify.guard import DEFAULT_TIME_LIMIT, GuardedModel, guarded_call
 from lstm_verify.layouts import canonical_grads
 from lstm_verify.params import Grads, Params
 
@@ -17,6 +18,7 @@ class Implementation:
 
     adapter: Adapter
     dtype: str
+    time_limit: float = DEFAULT_TIME_LIMIT
 
     @property
     def id(self) -> str:
@@ -36,9 +38,11 @@ class Implementation:
         return [np.array(a, dtype=self.dtype) for a in arrays]
 
     def load(self, params: Params, split_seed: int = 0) -> Model:
-        """Load canonical ``params`` through the adapter's layout; two native biases get a random split."""
+        """Load canonical ``params`` through the adapter's layout (two native biases get a random
+        split); every call into the result is guarded (:mod:`lstm_verify.guard`)."""
         native = self.adapter.layout.to_native(params, self.dtype, np.random.default_rng(split_seed))
-        return self.adapter.load(native, self.dtype)
+        model = guarded_call(self.id, "loading", self.adapter.load, native, self.dtype, limit=self.time_limit)
+        return GuardedModel(model, self.id, self.time_limit)
 
     def loop(self, model: Model, xs: np.ndarray, state: State | None) -> tuple[np.ndarray, State]:
         """Run ``model.step`` over xs (T, B, I): (hs (T, B, H), (h_T, c_T))."""

@@ -1,0 +1,28 @@
+"""The laws every LSTM implementation must satisfy: one test per law, one module per chapter.
+
+Run them with ``pytest --pyargs properties`` (the ``lstm_verify`` pytest plugin chooses the
+implementations) or through ``lstm-verify check``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Callable
+
+
+def collect() -> dict[str, Callable]:
+    """Every property function by name, in module order."""
+    found: dict[str, Callable] = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("test_")):
+        mod = importlib.import_module(f"{__name__}.{module}")
+        for name, fn in inspect.getmembers(mod, inspect.isfunction):
+            if name.startswith("test_") and fn.__module__ == mod.__name__:
+                found[name] = fn
+    return found
+
+
+def requirements(prop: Callable) -> list[str]:
+    """The capabilities a property needs (its ``requires`` marks)."""
+    return [c for mark in getattr(prop, "pytestmark", []) if mark.name == "requires" for c in mark.args]

@@ -36,15 +36,14 @@ def test_early_input_gradient_dominance(impl, seed):
 
 
 @pytest.mark.requires("training")
-@settings(max_examples=1)
-@given(seed=st.just(0))
-def test_delayed_xor_solvable(impl, seed):
+def test_delayed_xor_solvable(impl, seed=0):
     """Trained on delayed XOR at lag 60 (Adam through the implementation's own forward and
     gradients), the LSTM reaches >= 0.95 held-out accuracy within 8 runs of 150 steps.
 
     An implementation whose backward is subtly wrong can pass gradient spot checks and still
-    not learn; this is the end-to-end check that it does. One run solves the task on about
-    half the seeds, hence the restarts (README, "Delayed XOR")."""
+    not learn; this is the end-to-end check that it does. One run solved the task on 28 of
+    40 seeds, hence the restarts (README, "Delayed XOR"). Not a hypothesis test: the seeds
+    are fixed, and a failure is not replayed."""
     results = solve_xor(impl, lag=LAG, attempts=XOR_ATTEMPTS, seed=seed)
     best = max(r.accuracy for r in results)
     check(best >= 0.95, f"best held-out accuracy {best:.3f} over {len(results)} runs of "

@@ -1,69 +1,74 @@
 """Every property fails on a deliberately broken implementation and passes on correct ones."""
 
-import inspect
-import pkgutil
-
 import pytest
 
 import properties
+from lstm_verify.adapters.numpy_lstm import NumpyAdapter
 from lstm_verify.checks import LawViolation
+from lstm_verify.guard import ImplementationError
 from lstm_verify.implementation import Implementation, implementation
-from lstm_verify.layouts import WRONG_ORDERS
-from properties import (test_agreement, test_cec, test_gates, test_gradients, test_layout, test_long_range,
-                        test_saturation, test_shapes)
-from tests.defects import DEFECTS, StepAdapter, StepCell, TorchDefectAdapter, permuted
+from lstm_verify.layouts import WRONG_ORDERS, Layout
+from tests.catalogue import CATALOGUE, CORRECT, DEFECTIVE, Entry
 
-MODULES = (test_layout, test_agreement, test_gates, test_cec, test_shapes, test_saturation, test_gradients,
-           test_long_range)
-PROPERTIES = {name: fn for m in MODULES for name, fn in inspect.getmembers(m, inspect.isfunction)
-              if name.startswith("test_")}
-SLOW = {"test_delayed_xor_solvable"}
+PROPERTIES = properties.collect()
+EXPENSIVE = {"test_delayed_xor_solvable", "test_early_input_gradient_dominance"}
+"""Run on every built-in adapter by the main job; here only on the defects that break them."""
 
 
-def required(prop) -> list[str]:
-    return [c for mark in getattr(prop, "pytestmark", []) if mark.name == "requires" for c in mark.args]
+class ForgetOffsetLost(Layout):
+    """A kit-level bug: the way back forgets to add the run-time forget-gate constant."""
+
+    def from_native(self, native, input_size):
+        p = super().from_native(native, input_size)
+        return p.with_gate_biases(f=p.b_ih[p.hidden_size:2 * p.hidden_size] - self.forget_offset)
+
+
+class LostOffsetAdapter(NumpyAdapter):
+    name = "lost-forget-offset"
+    layout = ForgetOffsetLost("tf1-like", forget_offset=1.0)
 
 
 def applicable(prop, impl: Implementation) -> bool:
-    return all(getattr(impl.capabilities, c) for c in required(prop))
+    return all(getattr(impl.capabilities, c) for c in properties.requirements(prop))
 
 
-def test_every_property_module_is_listed():
-    found = {m.name for m in pkgutil.iter_modules(properties.__path__) if m.name.startswith("test_")}
-    assert found == {m.__name__.rpartition(".")[2] for m in MODULES}
+def test_every_property_is_broken_by_some_defect():
+    broken = {p for e in DEFECTIVE for p in e.breaks} | {"test_layout_round_trip"}
+    assert broken == set(PROPERTIES), set(PROPERTIES) - broken
 
 
-def test_every_property_has_a_defect_that_breaks_it():
-    caught = {p for _, props in DEFECTS.values() for p in props}
-    assert caught == set(PROPERTIES), set(PROPERTIES) - caught
+def test_catalogue_has_at_least_15_defects_across_kinds():
+    assert len(DEFECTIVE) >= 15 and len({e.kind for e in DEFECTIVE}) == 4
 
 
-@pytest.mark.parametrize("defect,prop", [(d, p) for d, (_, ps) in DEFECTS.items() for p in ps],
-                         ids=lambda v: v)
-def test_property_catches_defect(defect, prop):
-    impl = DEFECTS[defect][0]
-    assert applicable(PROPERTIES[prop], impl), f"{defect} cannot be run through {prop}"
-    with pytest.raises(LawViolation):
+@pytest.mark.parametrize("entry,prop", [(e, p) for e in DEFECTIVE for p in e.breaks],
+                         ids=lambda v: v.target if isinstance(v, Entry) else v)
+def test_property_catches_defect(entry, prop):
+    impl = entry.implementation(time_limit=2.0)
+    assert not impl.skip_reason(), impl.skip_reason()
+    assert applicable(PROPERTIES[prop], impl), f"{entry.name} cannot be run through {prop}"
+    with pytest.raises((LawViolation, ImplementationError)) as info:
         PROPERTIES[prop](impl=impl)
+    assert entry.name in str(info.value)
+
+
+def test_layout_round_trip_catches_a_lost_forget_offset():
+    with pytest.raises(LawViolation, match="bias after the tf1-like round trip"):
+        PROPERTIES["test_layout_round_trip"](impl=Implementation(LostOffsetAdapter(), "float64"))
 
 
 @pytest.mark.parametrize("order", WRONG_ORDERS)
 def test_gate_order_catches_every_wrong_permutation(order):
-    with pytest.raises(LawViolation, match="gate"):
-        test_gates.test_gate_order(impl=Implementation(StepAdapter(permuted(order)), "float64"))
+    """A correct torch-order step declared with any other order is a gate-order bug."""
+    impl = CATALOGUE[0].implementation(layout=order)
+    with pytest.raises(LawViolation, match="gate [ifgo]"):
+        PROPERTIES["test_gate_order"](impl=impl)
 
 
-CORRECT = {
-    "numpy-float64": implementation("numpy", "float64"),
-    "step-cell-float32": Implementation(StepAdapter(StepCell), "float32"),
-    "hand-written-torch-float64": Implementation(TorchDefectAdapter(""), "float64"),
-}
-
-
-@pytest.mark.parametrize("prop", sorted(set(PROPERTIES) - SLOW))
-@pytest.mark.parametrize("name", sorted(CORRECT))
-def test_property_passes_correct_implementation(name, prop):
-    impl = CORRECT[name]
-    if not applicable(PROPERTIES[prop], impl):
-        pytest.skip(f"{name} lacks {required(PROPERTIES[prop])}")
+@pytest.mark.parametrize("prop", sorted(set(PROPERTIES) - EXPENSIVE))
+@pytest.mark.parametrize("entry", CORRECT + [None], ids=lambda e: e.target if e else "builtin-numpy-float64")
+def test_property_passes_correct_implementation(entry, prop):
+    impl = entry.implementation() if entry else implementation("numpy", "float64")
+    if impl.skip_reason() or not applicable(PROPERTIES[prop], impl):
+        pytest.skip(impl.skip_reason() or f"lacks {properties.requirements(PROPERTIES[prop])}")
     PROPERTIES[prop](impl=impl)

@@ -10,17 +10,20 @@ import torch
 
 from lstm_verify.adapters._torch import TorchCellModel
 from lstm_verify.adapters.base import Adapter, Capabilities, Model
-from lstm_verify.layouts import TORCH, Native
+from lstm_verify.layouts import TORCH, Layout, Native
 
 
 class TorchCellAdapter(Adapter):
-    name = "torch-cell"
+    """``nn.LSTMCell``, or any class built as ``Cls(input_size, hidden_size)`` with its parameters."""
+
     requires = ("torch",)
-    layout = TORCH
     capabilities = Capabilities(gradients=True, training=True, unbatched=True)
+
+    def __init__(self, cell_class: type = torch.nn.LSTMCell, name: str = "torch-cell", layout: Layout = TORCH) -> None:
+        self.cell_class, self.name, self.layout = cell_class, name, layout
 
     def load(self, native: Native, dtype: str) -> Model:
         input_size, hidden_size = native["w_ih"].shape[1], native["w_hh"].shape[1]
-        cell = torch.nn.LSTMCell(input_size, hidden_size, dtype=getattr(torch, dtype))
+        cell = self.cell_class(input_size, hidden_size).to(getattr(torch, dtype))
         tensors = {"w_ih": cell.weight_ih, "w_hh": cell.weight_hh, "b_ih": cell.bias_ih, "b_hh": cell.bias_hh}
         return TorchCellModel(cell, tensors, native)

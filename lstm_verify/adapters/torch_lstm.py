@@ -7,7 +7,7 @@ import torch
 
 from lstm_verify.adapters._torch import TorchModel, array, tensor
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, State
-from lstm_verify.layouts import TORCH, Native
+from lstm_verify.layouts import TORCH, Layout, Native
 
 
 class TorchLSTMModel(TorchModel):
@@ -29,14 +29,17 @@ class TorchLSTMModel(TorchModel):
 
 
 class TorchLSTMAdapter(Adapter):
-    name = "torch-lstm"
+    """``nn.LSTM`` (one layer), or any class built as ``Cls(input_size, hidden_size)`` that matches it."""
+
     requires = ("torch",)
-    layout = TORCH
     capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True)
+
+    def __init__(self, lstm_class: type = torch.nn.LSTM, name: str = "torch-lstm", layout: Layout = TORCH) -> None:
+        self.lstm_class, self.name, self.layout = lstm_class, name, layout
 
     def load(self, native: Native, dtype: str) -> Model:
         input_size, hidden_size = native["w_ih"].shape[1], native["w_hh"].shape[1]
-        lstm = torch.nn.LSTM(input_size, hidden_size, dtype=getattr(torch, dtype))
+        lstm = self.lstm_class(input_size, hidden_size).to(getattr(torch, dtype))
         tensors = {"w_ih": lstm.weight_ih_l0, "w_hh": lstm.weight_hh_l0,
                    "b_ih": lstm.bias_ih_l0, "b_hh": lstm.bias_hh_l0}
         return TorchLSTMModel(lstm, tensors, native)

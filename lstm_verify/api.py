@@ -1,0 +1,73 @@
+"""For a third party's own code: :func:`check_impl` (pytest-free, returns results) and
+:func:`parametrize_with_impls` (a decorator for their own test file)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Iterable
+
+import pytest
+
+import properties
+from lstm_verify import pytest_plugin
+from lstm_verify.implementation import Implementation
+from lstm_verify.runner import Result, run_suite
+from lstm_verify.targets import adapter_for, resolve, target_adapter
+from lstm_verify.xfails import read_xfails, unmatched
+
+
+def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None,
+               dtypes: Iterable[str] = pytest_plugin.DTYPES, profile: str = "ci", xfail: str | None = None,
+               workers: int | str = 0) -> list[Result]:
+    """Run the whole suite on ``target`` and return one :class:`Result` per property and dtype.
+
+    ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers) or the
+    class or function itself (run in this process)."""
+    options = {"--lstm-dtypes": ",".join(dtypes), "--lstm-profile": profile, "--lstm-xfail": xfail,
+               "--lstm-kind": kind, "--lstm-layout": layout}
+    entries = read_xfails(xfail) if xfail else {}
+    if isinstance(target, str):
+        target_adapter(target, kind, layout)  # fail here, in one line, if it cannot be loaded
+        results = run_suite({**options, "--lstm-impl": resolve(target)}, workers)[1]
+    else:
+        pytest_plugin._INJECTED[:] = [adapter_for(target, kind, layout)]
+        try:
+            results = run_suite(options)[1]
+        finally:
+            pytest_plugin._INJECTED.clear()
+    for key in unmatched(entries, [(r.property, r.implementation) for r in results]):
+        warnings.warn(f"expected-failure entry {key!r} matches no check", UserWarning, stacklevel=2)
+    return results
+
+
+class Law:
+    """One property bound to its name; call it with an implementation."""
+
+    def __init__(self, name: str, fn: Callable) -> None:
+        self.name, self.fn = name, fn
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __call__(self, impl: Implementation) -> None:
+        __tracebackhide__ = True
+        reason = impl.skip_reason()
+        missing = [c for c in properties.requirements(self.fn) if not getattr(impl.capabilities, c)]
+        if reason or missing:
+            pytest.skip(reason or f"{impl.adapter.name} declares no {', '.join(missing)} capability")
+        self.fn(impl=impl)
+
+
+def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", layout: str | None = None,
+                           dtypes: Iterable[str] = pytest_plugin.DTYPES) -> pytest.MarkDecorator:
+    """Parametrise a test over (implementation, law) pairs, ids ``law[name-dtype]``::
+
+        @parametrize_with_impls([MyCell], kind="torch-cell")
+        def test_my_cell(impl, law):
+            law(impl)
+    """
+    impls = [Implementation(target_adapter(t, kind, layout) if isinstance(t, str) else adapter_for(t, kind, layout), d)
+             for t in targets for d in dtypes]
+    laws = [Law(name, fn) for name, fn in properties.collect().items()]
+    return pytest.mark.parametrize("impl, law", [pytest.param(i, law, id=f"{law.name}[{i.id}]")
+                                                 for i in impls for law in laws])

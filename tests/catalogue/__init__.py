@@ -1,0 +1,74 @@
+"""The catalogue: implementations written the way users write them (loadable as TARGETs),
+each defective one modelled on a real bug class and listed with the laws it breaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lstm_verify.implementation import Implementation
+from lstm_verify.targets import target_adapter
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Entry:
+    target: str
+    """``file.py:attr`` inside this folder."""
+    kind: str
+    breaks: tuple[str, ...] = ()
+    """The properties it must fail; empty for a correct implementation."""
+    dtype: str = "float64"
+
+    @property
+    def spec(self) -> str:
+        return str(HERE / self.target)
+
+    @property
+    def name(self) -> str:
+        return self.target.rpartition(":")[2]
+
+    def implementation(self, time_limit: float = 10.0, layout: str | None = None) -> Implementation:
+        return Implementation(target_adapter(self.spec, self.kind, layout), self.dtype, time_limit)
+
+
+N, T, L, J = "numpy-step", "torch-cell", "torch-lstm", "jax-step"
+STEP_AGREES = "test_step_agrees_with_reference"
+
+CATALOGUE = [
+    Entry("numpy_steps.py:step", N),
+    Entry("numpy_steps.py:step_sigmoid_via_tanh", N, dtype="float32"),
+    Entry("torch_cells.py:HandWrittenCell", T),
+    Entry("torch_cells.py:ChunkedGatesCell", T, dtype="float32"),
+    Entry("torch_lstms.py:LoopedLSTM", L),
+    Entry("jax_steps.py:step", J, dtype="float32"),
+    Entry("numpy_steps.py:hard_sigmoid", N, ("test_gate_ranges", STEP_AGREES)),
+    Entry("numpy_steps.py:dropped_recurrent_bias", N, (STEP_AGREES,)),
+    Entry("numpy_steps.py:previous_cell_readout", N, (STEP_AGREES,)),
+    Entry("numpy_steps.py:float16_accumulation", N, (STEP_AGREES,), "float32"),
+    Entry("numpy_steps.py:batch_leak", N, ("test_batch_rows_independent",)),
+    Entry("numpy_steps.py:squeezed_batch", N, ("test_state_shapes",)),
+    Entry("numpy_steps.py:in_place_update", N, ("test_inputs_not_modified",)),
+    Entry("numpy_steps.py:cached_state", N, ("test_no_state_between_calls",)),
+    Entry("numpy_steps.py:unsquashed_readout", N, ("test_saturation_finite_and_bounded",)),
+    Entry("numpy_steps.py:clipped_cell", N, ("test_exact_cec_carry",)),
+    Entry("numpy_steps.py:overflowing_tanh", N, ("test_saturation_finite_and_bounded",)),
+    Entry("numpy_steps.py:upcast_output", N, ("test_dtype_preserved",), "float32"),
+    Entry("numpy_steps.py:swapped_gate_blocks", N, ("test_gate_order", STEP_AGREES)),
+    Entry("numpy_steps.py:raises", N, (STEP_AGREES,)),
+    Entry("numpy_steps.py:hangs", N, (STEP_AGREES,)),
+    Entry("numpy_steps.py:returns_nan", N, (STEP_AGREES,)),
+    Entry("torch_cells.py:DetachedCarryCell", T, ("test_exact_cec_jacobian", "test_gradients_agree_with_bptt",
+                                                  "test_early_input_gradient_dominance")),
+    Entry("torch_cells.py:TruncatedBPTTCell", T, ("test_gradients_agree_with_bptt", "test_delayed_xor_solvable"),
+          "float32"),
+    Entry("torch_cells.py:WrongBackwardCell", T, ("test_gradients_agree_with_bptt",)),
+    Entry("torch_cells.py:CachedStateCell", T, ("test_default_state_is_zeros",)),
+    Entry("torch_cells.py:KeepsBatchAxisCell", T, ("test_unbatched_input",)),
+    Entry("torch_lstms.py:ResettingLSTM", L, ("test_sequence_agrees_with_reference",)),
+    Entry("jax_steps.py:squeezed_step", J, ("test_state_shapes",), "float32"),
+    Entry("jax_steps.py:bfloat16_matmul_step", J, (STEP_AGREES,), "float32"),
+]
+CORRECT = [e for e in CATALOGUE if not e.breaks]
+DEFECTIVE = [e for e in CATALOGUE if e.breaks]

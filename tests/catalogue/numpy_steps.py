@@ -1,0 +1,134 @@
+"""NumPy steps as users write them: ``step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)``.
+``step`` and ``step_sigmoid_via_tanh`` are correct; every other one carries one real bug."""
+
+import numpy as np
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _gates(z):
+    i, f, g, o = np.split(z, 4, axis=-1)
+    return _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
+
+
+def step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    i, f, g, o = _gates(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
+def step_sigmoid_via_tanh(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Correct but unusual: per-gate matmuls on views, sigmoid written as 1/(1+exp(-z)) stably."""
+    hidden = h.shape[-1]
+    pre = [x @ weight_ih[k * hidden:(k + 1) * hidden].T + h @ weight_hh[k * hidden:(k + 1) * hidden].T
+           + (bias_ih + bias_hh)[k * hidden:(k + 1) * hidden] for k in range(4)]
+    sig = [np.exp(-np.logaddexp(0, -z)).astype(z.dtype) for z in pre]
+    c = sig[1] * c + sig[0] * np.tanh(pre[2])
+    return sig[3] * np.tanh(c), c
+
+
+def hard_sigmoid(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    z = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
+    i, f, g, o = np.split(z, 4, axis=-1)
+    hs = lambda v: np.clip(0.2 * v + 0.5, 0, 1).astype(v.dtype)  # noqa: E731
+    c = hs(f) * c + hs(i) * np.tanh(g)
+    return hs(o) * np.tanh(c), c
+
+
+def dropped_recurrent_bias(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    i, f, g, o = _gates(x @ weight_ih.T + bias_ih + h @ weight_hh.T)
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
+def previous_cell_readout(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    i, f, g, o = _gates(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+    h = o * np.tanh(c)
+    return h, f * c + i * g
+
+
+def float16_accumulation(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    half = [a.astype(np.float16) for a in (x, h, weight_ih, weight_hh, bias_ih, bias_hh)]
+    z = (half[0] @ half[2].T + half[4] + half[1] @ half[3].T + half[5]).astype(x.dtype)
+    i, f, g, o = _gates(z)
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
+def batch_leak(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    h = h - h.mean(axis=0, keepdims=True) * 0.5
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def squeezed_batch(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    return np.squeeze(h), np.squeeze(c)
+
+
+def in_place_update(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    i, f, g, o = _gates(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+    c *= f
+    c += i * g
+    return o * np.tanh(c), c
+
+
+_last = {}
+
+
+def cached_state(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Keeps the last h in a module global and resumes from it (a 'stateful' port)."""
+    h = _last.get(h.shape, h)
+    h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    _last[h.shape] = h
+    return h, c
+
+
+def unsquashed_readout(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    i, f, g, o = _gates(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+    c = f * c + i * g
+    return o * c, c
+
+
+def clipped_cell(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    return h, np.clip(c, -1.0, 1.0)
+
+
+def overflowing_tanh(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    def tanh(v):
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(2 * v)
+            return (e - 1) / (e + 1)
+    z = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
+    i, f, g, o = np.split(z, 4, axis=-1)
+    c = _sigmoid(f) * c + _sigmoid(i) * tanh(g)
+    return _sigmoid(o) * tanh(c), c
+
+
+def upcast_output(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    return h.astype(np.float64), c.astype(np.float64)
+
+
+def swapped_gate_blocks(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Reads the blocks as i, f, o, g (a Keras/ONNX-style order mixed up with torch's)."""
+    z = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
+    i, f, o, g = np.split(z, 4, axis=-1)
+    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return _sigmoid(o) * np.tanh(c), c
+
+
+def raises(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    raise RuntimeError("CUDA kernel launch failed: invalid configuration argument")
+
+
+def hangs(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    while True:
+        pass
+
+
+def returns_nan(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    return h * np.nan, c

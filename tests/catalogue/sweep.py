@@ -1,0 +1,44 @@
+"""Run ``lstm-verify check`` on every catalogue entry, as a user would, and print the kill
+rate and the time per check as a Markdown table: ``python -m tests.catalogue.sweep [-n N]``.
+
+Not part of the test suite (it runs the whole suite once per entry); its output is in the
+README."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+
+from tests.catalogue import CATALOGUE
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", "--workers", default="2")
+    parser.add_argument("--profile", default="ci")
+    args = parser.parse_args()
+    rows, killed, passed = [], 0, 0
+    for entry in CATALOGUE:
+        start = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", entry.spec, "--kind", entry.kind,
+                              "--dtypes", entry.dtype, "--profile", args.profile, "-n", args.workers, "--quiet",
+                              "--timeout", "10"], capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        failed = sorted(set(re.findall(r"^FAILED (\w+)\[", run.stdout, re.M)))
+        want = 1 if entry.breaks else 0
+        ok = run.returncode == want and set(entry.breaks) <= set(failed)
+        killed += bool(entry.breaks) and ok
+        passed += (not entry.breaks) and ok
+        rows.append(f"| `{entry.target}` | {entry.kind} | {entry.dtype} | {run.returncode} | "
+                    f"{', '.join(failed) or '-'} | {'yes' if ok else 'NO'} | {seconds:.0f} s |")
+        print(rows[-1], flush=True)
+    defective = sum(bool(e.breaks) for e in CATALOGUE)
+    print(f"\nkilled {killed} of {defective} defective; passed {passed} of {len(CATALOGUE) - defective} correct")
+    return 0 if killed == defective and passed == len(CATALOGUE) - defective else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The command line, check_impl, parametrize_with_impls and the expected-failures file,
+used as a new user would use them."""
+
+import subprocess
+import sys
+
+import pytest
+
+from lstm_verify import check_impl, parametrize_with_impls
+from lstm_verify.targets import TargetError, load_object
+from lstm_verify.xfails import XfailError, read_xfails
+from tests.catalogue import HERE
+from tests.catalogue.numpy_steps import step as correct_step
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", *args, "--quiet", "--profile", "dev"],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_fails_a_defective_step_naming_the_law_and_the_reproducer():
+    run = cli(f"{HERE}/numpy_steps.py:hard_sigmoid", "--kind", "numpy-step", "--dtypes", "float64")
+    assert run.returncode == 1, run.stderr
+    assert "FAILED test_gate_ranges[hard_sigmoid-float64]" in run.stdout
+    assert "law: For any pre-activation" in run.stdout
+    assert "reproduce: pytest --pyargs 'properties.test_gates::test_gate_ranges[hard_sigmoid-float64]'" in run.stdout
+
+
+def test_cli_passes_a_correct_step():
+    run = cli(f"{HERE}/numpy_steps.py:step", "--kind", "numpy-step", "--dtypes", "float32", "--json", "/dev/null")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 failed" in run.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("nowhere.py:Cell",), "no such file: nowhere.py"),
+    ((f"{HERE}/numpy_steps.py:missing", "--kind", "numpy-step"), "has no attribute 'missing'"),
+    (("no_colon",), "TARGET must look like"),
+    ((f"{HERE}/numpy_steps.py:step", "--kind", "tensorflow"), "invalid choice"),
+    ((f"{HERE}/numpy_steps.py:step", "--layout", "ifxo"), "--layout must be an order"),
+])
+def test_cli_exits_2_with_one_line_when_target_or_arguments_are_wrong(args, message):
+    run = cli(*args)
+    assert run.returncode == 2
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_check_impl_on_an_object_with_expected_failures(tmp_path):
+    xfail = tmp_path / "xfail.txt"
+    xfail.write_text("# known\ntest_gate_ranges: our hard sigmoid is intentional\ntest_nothing: stale entry\n")
+    from tests.catalogue.numpy_steps import hard_sigmoid
+    with pytest.warns(UserWarning, match="test_nothing"):
+        results = check_impl(hard_sigmoid, "numpy-step", dtypes=["float64"], profile="dev", xfail=str(xfail))
+    status = {r.property: r.status for r in results}
+    assert status["test_gate_ranges"] == "xfailed"
+    assert status["test_step_agrees_with_reference"] == "failed"
+    assert status["test_gradients_agree_with_bptt"] == "skipped"
+
+
+def test_expected_failures_need_a_reason(tmp_path):
+    path = tmp_path / "xfail.txt"
+    path.write_text("test_gate_ranges:\n")
+    with pytest.raises(XfailError, match="with a reason"):
+        read_xfails(path)
+
+
+def test_target_import_errors_are_one_line(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import does_not_exist\n")
+    with pytest.raises(TargetError, match="cannot import .*ModuleNotFoundError"):
+        load_object(f"{broken}:Cell")
+
+
+@parametrize_with_impls([correct_step], kind="numpy-step", dtypes=["float64"])
+def test_parametrize_with_impls(impl, law):
+    """What an adopter's own test file looks like."""
+    law(impl)
