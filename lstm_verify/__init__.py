@@ -4,9 +4,19 @@ The float64 reference is :mod:`lstm_verify.reference`; the laws live in the ``pr
 package; :func:`check_impl` and :func:`parametrize_with_impls` check your own implementation.
 """
 
-from lstm_verify.api import check_impl, parametrize_with_impls
-from lstm_verify.implementation import Implementation, implementation
-from lstm_verify.params import Case, Grads, Params
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per pytest-xdist worker, set before numpy, torch or JAX load:
+    # oversubscribed thread pools made `lstm-verify check -n 2` 5x slower on 2 cores
+    # (61 s -> 12 s for one torch cell, measured).
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+from lstm_verify.api import check_impl, parametrize_with_impls  # noqa: E402
+from lstm_verify.implementation import Implementation, implementation  # noqa: E402
+from lstm_verify.params import Case, Grads, Params  # noqa: E402
 
 __all__ = ["Case", "Grads", "Implementation", "Params", "check_impl", "implementation", "parametrize_with_impls"]
 __version__ = "0.1.0"
