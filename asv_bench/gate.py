@@ -1,0 +1,38 @@
+"""Regression gate for CI: fail when a benchmark got slower by more than FACTOR.
+
+    python asv_bench/gate.py BASE HEAD [--factor 1.15] [--bench REGEX]
+
+Runs ``asv continuous`` (each commit built and installed in its own virtualenv, the
+benchmarks run interleaved) and exits 1 when any selected benchmark of HEAD is slower
+than BASE by more than FACTOR, 0 otherwise. The default selection is the quick CPU
+timings; the README says which factor the noise on a 2-core machine allows."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+DEFAULT_BENCH = r"time_forward\('(numpy|torch-lstm|jax)', '(streaming|large-batch)', 'cpu'\)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base")
+    parser.add_argument("head")
+    parser.add_argument("--factor", type=float, default=1.15)
+    parser.add_argument("--bench", default=DEFAULT_BENCH)
+    parser.add_argument("--machine", default=f"{platform.node()}-gate")
+    args = parser.parse_args(argv)
+    subprocess.run(["asv", "machine", "--yes", "--machine", args.machine], cwd=HERE, check=True,
+                   capture_output=True)
+    run = subprocess.run(["asv", "continuous", "--factor", str(args.factor), "--split", "--show-stderr",
+                          "--machine", args.machine, "-b", args.bench, args.base, args.head], cwd=HERE)
+    return 1 if run.returncode else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
