@@ -10,12 +10,17 @@ timings; the README says which factor the noise on a 2-core machine allows."""
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                 "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+"""The gate times single-threaded: on 2 shared cores, two-thread BLAS and torch pools made
+reruns of identical code differ by up to 1.9x (measured)."""
 DEFAULT_BENCH = r"time_forward\('(numpy|torch-lstm|jax)', '(streaming|large-batch)', 'cpu'\)"
 
 
@@ -30,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run(["asv", "machine", "--yes", "--machine", args.machine], cwd=HERE, check=True,
                    capture_output=True)
     run = subprocess.run(["asv", "continuous", "--factor", str(args.factor), "--split", "--show-stderr",
-                          "--machine", args.machine, "-b", args.bench, args.base, args.head], cwd=HERE)
+                          "--machine", args.machine, "-b", args.bench, args.base, args.head], cwd=HERE,
+                         env={**os.environ, **SINGLE_THREAD})
     return 1 if run.returncode else 0
 
 

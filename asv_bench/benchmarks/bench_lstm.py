@@ -17,6 +17,8 @@ class TimeLSTM:
     params = (ADAPTERS, list(SHAPES), DEVICES)
     param_names = ["adapter", "shape", "device"]
     timeout = 300
+    rounds = 4
+    repeat = (5, 20, 10.0)
 
     def setup(self, adapter: str, shape: str, device: str) -> None:
         self.runner = Runner(adapter, shape, device)
