@@ -24,6 +24,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--virtual-time-budget=8000"]
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--screenshot", type=Path, help="also save one PNG per benchmark here")
@@ -33,9 +38,7 @@ def main() -> int:
         print("no Chromium found (apt-get install chromium)", file=sys.stderr)
         return 2
     names = sorted(json.loads((HTML / "index.json").read_text())["benchmarks"])
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.RequestHandlerClass.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(HTML)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     missing = []
     with tempfile.TemporaryDirectory() as profile:
