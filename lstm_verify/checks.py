@@ -48,7 +48,7 @@ def assert_finite(name: str, got: np.ndarray, impl: Any, context: Any = None) ->
     bad = ~np.isfinite(got)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        check(False, f"{name} has {int(bad.sum())} non-finite values, first {name}[{idx}]={got[idx]!r}; "
+        check(False, f"{name} has {int(bad.sum())} non-finite values, first {name}{list(idx)}={got[idx].item()!r}; "
                      f"should be finite", impl, context)
 
 
@@ -79,5 +79,5 @@ def assert_identical(name: str, got: np.ndarray, want: np.ndarray, impl: Any, co
     differ = got != want
     if differ.any():
         idx = tuple(int(i) for i in np.argwhere(differ)[0])
-        check(False, f"{name}[{list(idx)}]={got[idx]!r}, but should be exactly {want[idx]!r} "
+        check(False, f"{name}{list(idx)}={got[idx].item()!r}, but should be exactly {want[idx].item()!r} "
                      f"({int(differ.sum())} of {want.size} values differ)", impl, context)

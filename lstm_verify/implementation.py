@@ -20,6 +20,13 @@ class Implementation:
     dtype: str
     time_limit: float = DEFAULT_TIME_LIMIT
 
+    def __repr__(self) -> str:
+        return f"Implementation({self.adapter.name!r}, {self.dtype!r})"
+
+    def _repr_pretty_(self, printer: object, cycle: bool) -> None:
+        """How hypothesis prints it in a falsifying example (no object addresses)."""
+        printer.text(repr(self))
+
     @property
     def id(self) -> str:
         """Stable id, used in test ids: ``adapter-dtype``."""

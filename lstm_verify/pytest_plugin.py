@@ -153,8 +153,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     report = yield
     if _impl(item) is None or report.when != "call":
         return report
-    stats = getattr(item, "hypothesis_statistics", "")
-    examples = sum(int(n) for n in re.findall(r"(\d+) passing examples", stats))
+    stats = getattr(item, "hypothesis_statistics", "")  # "N passing examples" (older) or "N passing," (newer)
+    examples = sum(int(n) for n in re.findall(r"(\d+) passing\b", stats))
     report.user_properties.append(("lstm_examples", examples))
     if report.failed:
         options = " ".join(f"{o} {item.config.getoption(o)}" for o in

@@ -37,15 +37,16 @@ class Result:
         return asdict(self)
 
 
-def _counterexample(text: str) -> str:
-    """The 'Falsifying example: ...' block of a hypothesis failure, without pytest's 'E' margins."""
-    lines = [re.sub(r"^E\s{0,3}", "", line) for line in text.splitlines() if line.startswith("E")]
-    start = next((k for k, line in enumerate(lines) if line.startswith("Falsifying example")), None)
+def _counterexample(report: pytest.TestReport) -> str:
+    """The 'Falsifying example: ...' block of a hypothesis failure, without pytest's margin."""
+    lines = [line[1:] for line in report.longreprtext.splitlines() if line.startswith("E")]
+    start = next((k for k, line in enumerate(lines) if line.strip().startswith("Falsifying example")), None)
     if start is None:
         return ""
+    margin = len(lines[start]) - len(lines[start].lstrip())
     block = []
     for line in lines[start:]:
-        block.append(line)
+        block.append(line[margin:])
         if line.strip() == ")":
             break
     return "\n".join(block)
@@ -73,7 +74,7 @@ class _Collector:
             crash = getattr(report.longrepr, "reprcrash", None)
             result.status = "failed"
             result.reason = crash.message.splitlines()[0] if crash else report.longreprtext.splitlines()[-1]
-            result.counterexample = _counterexample(report.longreprtext)
+            result.counterexample = _counterexample(report)
             result.reproduce = next((text for title, text in report.sections if title.endswith("reproduce")), "")
         if report.when == "teardown" and self.progress:
             self.progress(result)

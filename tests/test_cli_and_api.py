@@ -23,6 +23,7 @@ def test_cli_fails_a_defective_step_naming_the_law_and_the_reproducer():
     assert run.returncode == 1, run.stderr
     assert "FAILED test_gate_ranges[hard_sigmoid-float64]" in run.stdout
     assert "law: For any pre-activation" in run.stdout
+    assert "Falsifying example: test_gate_ranges(\n      impl=Implementation('hard_sigmoid', 'float64')" in run.stdout
     assert "reproduce: pytest --pyargs 'properties.test_gates::test_gate_ranges[hard_sigmoid-float64]'" in run.stdout
 
 
