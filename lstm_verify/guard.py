@@ -50,17 +50,20 @@ def guarded_call(impl_id: str, what: str, fn: Callable, *args: Any, limit: float
     so a hang costs one time limit, not one per hypothesis example."""
     __tracebackhide__ = True
     if impl_id in _HUNG:
-        raise ImplementationError(f"{impl_id} hung earlier (no return within {limit:g} s); not called again")
-    try:
-        with time_limit(limit):
-            return fn(*args)
-    except _Timeout:
-        _HUNG.add(impl_id)
-        raise ImplementationError(f"{impl_id}: {what} did not return within {limit:g} s") from None
-    except ImplementationError:
-        raise
-    except Exception as exc:
-        raise ImplementationError(f"{impl_id}: {what} raised {type(exc).__name__}: {exc}") from exc
+        message = f"{impl_id} hung earlier (no return within {limit:g} s); not called again"
+    else:
+        try:
+            with time_limit(limit):
+                return fn(*args)
+        except _Timeout:
+            _HUNG.add(impl_id)
+            message = f"{impl_id}: {what} did not return within {limit:g} s"
+        except ImplementationError:
+            raise
+        except Exception as exc:
+            raise ImplementationError(f"{impl_id}: {what} raised {type(exc).__name__}: {exc}") from exc
+    # one raise for both, so hypothesis sees the same failure when it replays a hang
+    raise ImplementationError(message)
 
 
 def _pair(impl_id: str, what: str, out: Any) -> State:
