@@ -17,7 +17,7 @@ from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.implementation import Implementation
 from lstm_verify.targets import KINDS, TargetError, target_adapter
-from lstm_verify.xfails import XfailError, match, read_xfails
+from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
 
 PROFILES = {
     "dev": dict(max_examples=8),
@@ -121,17 +121,17 @@ def _impl(item: pytest.Item) -> Implementation | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     entries = config.stash[_XFAILS]
-    used = set()
+    checks = []
     for item in items:
         impl = _impl(item)
         if impl is None:
             continue
+        checks.append((item.originalname, impl.id))
         reason = match(entries, item.originalname, impl.id)
         if reason:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
-            used.update(k for k in (item.originalname, f"{item.originalname}[{impl.id}]") if k in entries)
-    for key in sorted(set(entries) - used):
-        warnings.warn(pytest.PytestWarning(f"expected-failure entry {key!r} matches no check"))
+    for key in unmatched(entries, checks):
+        warnings.warn(pytest.PytestWarning(f"expected-failure entry {key!r} matches no check"), stacklevel=2)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

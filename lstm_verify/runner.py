@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path

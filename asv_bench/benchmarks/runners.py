@@ -45,7 +45,6 @@ class Runner:
         if device == "cuda" and not (adapter.requires == ("torch",) and cuda_available()):
             raise NotImplementedError("no CUDA device (or the adapter does not run on one)")
         batch, input_size, hidden, steps = SHAPES[shape]
-        self.shape = SHAPES[shape]
         params, xs, h0, c0 = Case(batch, input_size, hidden, steps, seed=0).arrays()
         gh, gc = Case(batch, input_size, hidden, steps, seed=0).loss_weights()
         native = adapter.layout.to_native(params, dtype, np.random.default_rng(0))
@@ -100,5 +99,4 @@ class Runner:
             sync()
 
         self.step, self.forward, self.forward_backward = step, forward, forward_backward
-        self.device, self.module = device, module
         forward_backward()  # warm up (cuDNN plans, allocator)
