@@ -37,9 +37,11 @@ class Result:
 
 
 def _counterexample(report: pytest.TestReport) -> str:
-    """The 'Falsifying example: ...' block of a hypothesis failure, without pytest's margin."""
+    """The 'Falsifying example: ...' block of a hypothesis failure (newer hypothesis says
+    'Failing test case: ...'), without pytest's margin."""
     lines = [line[1:] for line in report.longreprtext.splitlines() if line.startswith("E")]
-    start = next((k for k, line in enumerate(lines) if line.strip().startswith("Falsifying example")), None)
+    start = next((k for k, line in enumerate(lines)
+                  if line.strip().startswith(("Falsifying example", "Failing test case"))), None)
     if start is None:
         return ""
     margin = len(lines[start]) - len(lines[start].lstrip())

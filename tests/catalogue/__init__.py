@@ -67,6 +67,9 @@ CATALOGUE = [
     Entry("torch_cells.py:CachedStateCell", T, ("test_default_state_is_zeros",)),
     Entry("torch_cells.py:KeepsBatchAxisCell", T, ("test_unbatched_input",)),
     Entry("torch_lstms.py:ResettingLSTM", L, ("test_sequence_agrees_with_reference",)),
+    Entry("torch_lstms.py:IgnoresInitialCellLSTM", L, ("test_streaming_equals_whole",)),
+    Entry("torch_lstms.py:ReversedSequenceLSTM", L, ("test_cell_loop_equals_sequence",)),
+    Entry("torch_cells.py:DropoutLeftOnCell", T, ("test_deterministic",)),
     Entry("jax_steps.py:squeezed_step", J, ("test_state_shapes",), "float32"),
     Entry("jax_steps.py:bfloat16_matmul_step", J, (STEP_AGREES,), "float32"),
 ]

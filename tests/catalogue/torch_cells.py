@@ -101,3 +101,11 @@ class KeepsBatchAxisCell(HandWrittenCell):
             x = x[None]
             state = None if state is None else (state[0][None], state[1][None])
         return super().forward(x, state)
+
+
+class DropoutLeftOnCell(HandWrittenCell):
+    """Dropout on the hidden state, left on at inference."""
+
+    def forward(self, x, state=None):
+        h, c = super().forward(x, state)
+        return nn.functional.dropout(h, p=0.01, training=True), c

@@ -44,3 +44,20 @@ class ResettingLSTM(LoopedLSTM):
 
     def cell_state(self, c, c0):
         return c0
+
+
+class IgnoresInitialCellLSTM(LoopedLSTM):
+    """Starts every call from c = 0, whatever cell state it is handed (h is honoured)."""
+
+    def forward(self, xs, state=None):
+        if state is not None:
+            state = (state[0], torch.zeros_like(state[1]))
+        return super().forward(xs, state)
+
+
+class ReversedSequenceLSTM(LoopedLSTM):
+    """Runs multi-step sequences back to front (a direction mix-up); single steps are right."""
+
+    def forward(self, xs, state=None):
+        out, final = super().forward(xs.flip(0), state)
+        return out.flip(0), final
