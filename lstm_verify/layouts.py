@@ -43,6 +43,11 @@ class Layout:
         """Native block k holds canonical block ``_perm[k]``."""
         return [GATES.index(g) for g in self.gate_order]
 
+    @property
+    def _inverse(self) -> list[int]:
+        """Canonical block k sits at native block ``_inverse[k]``."""
+        return list(np.argsort(self._perm))
+
     def _blocks(self, a: np.ndarray, order: list[int]) -> np.ndarray:
         blocks = np.split(a, 4, axis=0)
         return np.concatenate([blocks[k] for k in order], axis=0)
@@ -75,7 +80,6 @@ class Layout:
         return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in native.items()}
 
     def _weights_from_native(self, native: Native, input_size: int) -> tuple[np.ndarray, np.ndarray]:
-        inv = list(np.argsort(self._perm))
         ws = {k: (native[k].T if self.transposed else native[k]) for k in ("w", "w_ih", "w_hh") if k in native}
         if self.fused is None:
             w_ih, w_hh = ws["w_ih"], ws["w_hh"]
@@ -84,11 +88,10 @@ class Layout:
         else:
             hidden = ws["w"].shape[0] // 4
             w_hh, w_ih = ws["w"][:, :hidden], ws["w"][:, hidden:]
-        return self._blocks(w_ih, inv), self._blocks(w_hh, inv)
+        return self._blocks(w_ih, self._inverse), self._blocks(w_hh, self._inverse)
 
     def from_native(self, native: Native, input_size: int) -> Params:
         """Native -> canonical. A single native bias comes back as ``b_ih`` with ``b_hh = 0``."""
-        inv = list(np.argsort(self._perm))
         w_ih, w_hh = self._weights_from_native(native, input_size)
         if self.biases == 2:
             b_ih, b_hh = native["b_ih"].astype(np.float64), native["b_hh"].astype(np.float64)
@@ -97,24 +100,18 @@ class Layout:
             b_hh = np.zeros_like(b_ih)
         h = w_hh.shape[1]
         forget = self.gate_order.index("f")
-        b_ih = b_ih.copy()
-        b_ih[forget * h:(forget + 1) * h] += self.forget_offset
-        return Params(w_ih, w_hh, self._blocks(b_ih, inv), self._blocks(b_hh, inv))
+        b_ih[forget * h:(forget + 1) * h] += self.forget_offset  # astype made b_ih a copy
+        return Params(w_ih, w_hh, self._blocks(b_ih, self._inverse), self._blocks(b_hh, self._inverse))
 
     def grads_from_native(self, native: Native, input_size: int) -> dict[str, np.ndarray]:
         """Native parameter gradients -> canonical ones (dL/db_ih = dL/db_hh = dL/dbias)."""
-        inv = list(np.argsort(self._perm))
+        inv = self._inverse
         w_ih, w_hh = self._weights_from_native(native, input_size)
         if self.biases == 2:
             b_ih, b_hh = self._blocks(native["b_ih"], inv), self._blocks(native["b_hh"], inv)
         else:
             b_ih = b_hh = self._blocks(native["b"], inv)
         return {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
-
-    def permuted(self, gate_order: str) -> Layout:
-        """The same layout with another gate-block order (used to model gate-order bugs)."""
-        return Layout(f"{self.name}[{gate_order}]", gate_order, self.transposed, self.fused,
-                      self.biases, self.forget_offset)
 
 
 def canonical_grads(layout: Layout, native_grads: Native, x: np.ndarray, h0: np.ndarray,

@@ -39,7 +39,8 @@ def test_exact_cec_jacobian(impl, case):
     derivative shows here."""
     params, xs, h0, c0 = _carousel(case)
     hidden = case.hidden_size
-    rows = [np.repeat(a[:, :1], hidden, axis=1) for a in (xs,)] + [np.repeat(a[:1], hidden, axis=0) for a in (h0, c0)]
+    # H copies of the first sample; row b's loss weight e_b makes dL/dc0[b] row b of the Jacobian
+    rows = np.repeat(xs[:, :1], hidden, axis=1), np.repeat(h0[:1], hidden, axis=0), np.repeat(c0[:1], hidden, axis=0)
     gh = np.zeros((case.steps, hidden, hidden))
     grads = impl.grads(params, *rows, gh, np.eye(hidden))
     assert_identical("dc_T/dc_0", grads.c0, np.eye(hidden), impl, case)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from lstm_verify.adapters.base import Adapter, Capabilities, Model
-from lstm_verify.adapters.jax_step import JaxFunctions, JaxModel, x64_reason
+from lstm_verify.adapters.base import Capabilities, Model
+from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel
 from lstm_verify.layouts import TORCH, Native
 
 
@@ -21,14 +21,10 @@ def cell(params: dict, x: jax.Array, h: jax.Array, c: jax.Array) -> tuple[jax.Ar
 _FUNCTIONS = JaxFunctions(cell)
 
 
-class JaxAdapter(Adapter):
+class JaxAdapter(JaxAdapterBase):
     name = "jax"
-    requires = ("jax",)
     layout = TORCH
     capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True)
-
-    def unsupported(self, dtype: str) -> str | None:
-        return x64_reason(dtype) or super().unsupported(dtype)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(_FUNCTIONS, native, dtype, {k: k for k in native}, has_sequence=True)

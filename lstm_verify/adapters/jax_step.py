@@ -69,28 +69,28 @@ class JaxModel(Model):
                            {back[k]: np.asarray(v) for k, v in gp.items()})
 
 
-def x64_reason(dtype: str) -> str | None:
-    """Why JAX cannot compute in ``dtype`` here, or None."""
-    if dtype == "float64" and not jax.config.jax_enable_x64:
-        return "JAX x64 is off: float64 would silently compute in float32 (set JAX_ENABLE_X64=1)"
-    return None
+class JaxAdapterBase(Adapter):
+    """What every JAX adapter shares: the library, and float64 only under x64."""
+
+    requires = ("jax",)
+
+    def unsupported(self, dtype: str) -> str | None:
+        if dtype == "float64" and not jax.config.jax_enable_x64:
+            return "JAX x64 is off: float64 would silently compute in float32 (set JAX_ENABLE_X64=1)"
+        return super().unsupported(dtype)
 
 
 TORCH_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
 
-class JaxStepAdapter(Adapter):
+class JaxStepAdapter(JaxAdapterBase):
     """A user's ``step(params, x, (h, c)) -> (h, c)``; params named as in nn.LSTMCell."""
 
-    requires = ("jax",)
     capabilities = Capabilities(gradients=True, training=True, optional_state=False)
 
     def __init__(self, step: Callable, name: str = "jax-step", layout: Layout = TORCH) -> None:
         self.name, self.layout = name, layout
         self.fns = JaxFunctions(lambda params, x, h, c: tuple(step(params, x, (h, c))))
-
-    def unsupported(self, dtype: str) -> str | None:
-        return x64_reason(dtype) or super().unsupported(dtype)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(self.fns, native, dtype, TORCH_NAMES, has_sequence=False)
