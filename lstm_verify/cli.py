@@ -1,7 +1,9 @@
-"""``lstm-verify``: the command line, a thin layer over :mod:`lstm_verify.runner`.
+"""``lstm-verify``: the command line, a thin layer over :mod:`lstm_verify.runner` and :mod:`lstm_verify.export`.
 
-Exit status: 0 when every applicable property passes, 1 when any fails, 2 when TARGET
-cannot be loaded or the arguments are wrong (one line on stderr, no traceback)."""
+``check`` exits 0 when every applicable property passes, 1 when any fails, 2 when TARGET
+cannot be loaded or the arguments are wrong (one line on stderr, no traceback).
+``export DIR`` writes the portable golden vectors to DIR and exits 0, or 2 when the arguments
+are wrong or DIR cannot be written."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import sys
 import time
 
+from lstm_verify import export
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.pytest_plugin import DTYPES, PROFILES
 from lstm_verify.targets import KINDS, TargetError, resolve, target_adapter
@@ -40,11 +43,38 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", metavar="PATH", help="write one record per implementation and property")
     check.add_argument("--markdown", metavar="PATH", help="write the matrix as a Markdown table")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    vectors = sub.add_parser("export", help="write golden vectors (npz, JSON, manifest.json) for other languages")
+    vectors.add_argument("directory", metavar="DIR", help="where to write them (created if missing)")
+    vectors.add_argument("--dtypes", default=",".join(export.DTYPES), type=_export_dtypes,
+                         help=f"comma-separated, from {','.join(export.DTYPES)} (default both)")
     return parser
+
+
+def _export_dtypes(value: str) -> list[str]:
+    dtypes = list(dict.fromkeys(value.split(",")))
+    unknown = sorted(set(dtypes) - set(export.DTYPES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown dtype {unknown[0]!r}; choose from {','.join(export.DTYPES)}")
+    return dtypes
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    return _export(args) if args.command == "export" else _check(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        manifest = export.export(args.directory, args.dtypes)
+    except OSError as exc:
+        print(f"lstm-verify: cannot write to {args.directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(manifest['cases'])} cases x {len(args.dtypes)} dtypes (npz and JSON) and manifest.json "
+          f"to {args.directory}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
     from lstm_verify.runner import failures, markdown, matrix, progress_line, run_suite, summary
 
     try:

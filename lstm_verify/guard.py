@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -85,8 +86,13 @@ class GuardedModel(Model):
     def step(self, x: np.ndarray, state: State | None = None) -> State:
         return _pair(self.impl_id, "step", self._call("step", x, state))
 
-    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
-        out = self._call("sequence", xs, state)
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
+        __tracebackhide__ = True
+        # the keywords only when asked for: a plain call works with any model's signature
+        options = {k: v for k, v in (("lengths", lengths), ("reverse", reverse)) if v is not None and v is not False}
+        out = guarded_call(self.impl_id, "sequence", partial(self.model.sequence, **options), xs, state,
+                           limit=self.limit)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise ImplementationError(f"{self.impl_id}: sequence returned {type(out).__name__}, "
                                       "but should return (hs, (h, c))")

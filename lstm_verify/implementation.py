@@ -51,6 +51,14 @@ class Implementation:
         model = guarded_call(self.id, "loading", self.adapter.load, native, self.dtype, limit=self.time_limit)
         return GuardedModel(model, self.id, self.time_limit)
 
+    def load_stack(self, layers: list[list[Params]], split_seed: int = 0) -> Model:
+        """Load a stacked and/or bidirectional LSTM, ``layers[l][d]`` (see :meth:`Adapter.load_stack`)."""
+        rng = np.random.default_rng(split_seed)
+        natives = [[self.adapter.layout.to_native(p, self.dtype, rng) for p in layer] for layer in layers]
+        model = guarded_call(self.id, "loading a stack", self.adapter.load_stack, natives, self.dtype,
+                             limit=self.time_limit)
+        return GuardedModel(model, self.id, self.time_limit)
+
     def loop(self, model: Model, xs: np.ndarray, state: State | None) -> tuple[np.ndarray, State]:
         """Run ``model.step`` over xs (T, B, I): (hs (T, B, H), (h_T, c_T))."""
         hs = []

@@ -7,7 +7,8 @@ whether there are one or two bias vectors, and a constant the library adds to th
 forget-gate pre-activation at run time.
 
 Native parameters are a dict of NumPy arrays with the keys ``w_ih``/``w_hh`` (split)
-or ``w`` (fused), and ``b_ih``/``b_hh`` (two biases) or ``b`` (one).
+or ``w`` (fused), ``b_ih``/``b_hh`` (two biases) or ``b`` (one), and ``w_hr`` for an
+output projection.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Layout:
             native["b"] = b_ih + b_hh
         first_bias = "b_ih" if self.biases == 2 else "b"
         native[first_bias][forget * h:(forget + 1) * h] -= self.forget_offset
+        if p.w_hr is not None:
+            native["w_hr"] = p.w_hr.T if self.transposed else p.w_hr
         return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in native.items()}
 
     def _weights_from_native(self, native: Native, input_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,10 +101,13 @@ class Layout:
         else:
             b_ih = native["b"].astype(np.float64)
             b_hh = np.zeros_like(b_ih)
-        h = w_hh.shape[1]
+        h = w_hh.shape[0] // 4
         forget = self.gate_order.index("f")
         b_ih[forget * h:(forget + 1) * h] += self.forget_offset  # astype made b_ih a copy
-        return Params(w_ih, w_hh, self._blocks(b_ih, self._inverse), self._blocks(b_hh, self._inverse))
+        w_hr = native.get("w_hr")
+        if w_hr is not None and self.transposed:
+            w_hr = w_hr.T
+        return Params(w_ih, w_hh, self._blocks(b_ih, self._inverse), self._blocks(b_hh, self._inverse), w_hr)
 
     def grads_from_native(self, native: Native, input_size: int) -> dict[str, np.ndarray]:
         """Native parameter gradients -> canonical ones (dL/db_ih = dL/db_hh = dL/dbias)."""

@@ -20,12 +20,16 @@ PARAM_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
 
 @dataclass(frozen=True)
 class Params:
-    """One LSTM layer's parameters in the canonical layout."""
+    """One LSTM layer's parameters in the canonical layout.
+
+    With an output projection (torch's ``proj_size``) ``w_hr`` is (P, H), the state and output
+    are ``h = w_hr (o * tanh c)`` of size P, and ``w_hh`` is (4H, P)."""
 
     w_ih: np.ndarray
     w_hh: np.ndarray
     b_ih: np.ndarray
     b_hh: np.ndarray
+    w_hr: np.ndarray | None = None
 
     @property
     def input_size(self) -> int:
@@ -33,6 +37,12 @@ class Params:
 
     @property
     def hidden_size(self) -> int:
+        """H: the size of the cell state c."""
+        return self.w_hh.shape[0] // 4
+
+    @property
+    def output_size(self) -> int:
+        """The size of h: P with a projection, else H."""
         return self.w_hh.shape[1]
 
     @property
@@ -41,10 +51,12 @@ class Params:
         return self.b_ih + self.b_hh
 
     def astype(self, dtype: str | np.dtype) -> Params:
-        return Params(*(np.asarray(getattr(self, n), dtype=dtype) for n in PARAM_NAMES))
+        return Params(**{n: np.asarray(a, dtype=dtype) for n, a in self.items()})
 
     def items(self) -> list[tuple[str, np.ndarray]]:
-        return [(n, getattr(self, n)) for n in PARAM_NAMES]
+        """The arrays by name; ``w_hr`` only when there is a projection."""
+        names = PARAM_NAMES + (("w_hr",) if self.w_hr is not None else ())
+        return [(n, getattr(self, n)) for n in names]
 
     @classmethod
     def zeros(cls, input_size: int, hidden_size: int) -> Params:
@@ -108,20 +120,54 @@ class Case:
     weight_scale: float = 1.0
     state_scale: float = 1.0
 
+    def _layer(self, rng: np.random.Generator, inputs: int, outputs: int, projected: bool) -> Params:
+        h, scale = self.hidden_size, self.weight_scale
+        s = scale / np.sqrt(max(inputs, h))
+        return Params(rng.normal(0, s, (4 * h, inputs)), rng.normal(0, s, (4 * h, outputs)),
+                      rng.normal(0, scale, 4 * h), rng.normal(0, scale, 4 * h),
+                      rng.normal(0, 1 / np.sqrt(h), (outputs, h)) if projected else None)
+
+    def _inputs_and_state(self, rng: np.random.Generator, states: tuple[int, ...], outputs: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xs = rng.normal(0, 1, (self.steps, self.batch, self.input_size))
+        h0 = np.tanh(rng.normal(0, self.state_scale, (*states, self.batch, outputs)))
+        c0 = rng.normal(0, self.state_scale, (*states, self.batch, self.hidden_size))
+        return xs, h0, c0
+
     def arrays(self) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
         """Canonical float64 ``(params, xs (T, B, I), h0 (B, H), c0 (B, H))``."""
         rng = np.random.default_rng(self.seed)
-        i, h, b = self.input_size, self.hidden_size, self.batch
-        s = self.weight_scale / np.sqrt(max(i, h))
-        params = Params(rng.normal(0, s, (4 * h, i)), rng.normal(0, s, (4 * h, h)),
-                        rng.normal(0, self.weight_scale, 4 * h), rng.normal(0, self.weight_scale, 4 * h))
-        xs = rng.normal(0, 1, (self.steps, b, i))
-        h0 = np.tanh(rng.normal(0, self.state_scale, (b, h)))
-        c0 = rng.normal(0, self.state_scale, (b, h))
-        return params, xs, h0, c0
+        params = self._layer(rng, self.input_size, self.hidden_size, projected=False)
+        return (params, *self._inputs_and_state(rng, (), self.hidden_size))
+
+    def stack(self, layers: int = 1, directions: int = 1, proj_size: int | None = None
+              ) -> tuple[list[list[Params]], np.ndarray, np.ndarray, np.ndarray]:
+        """A stacked and/or bidirectional LSTM: canonical ``params[l][d]``, xs (T, B, I) and
+        non-zero states h0 (L * D, B, P), c0 (L * D, B, H) (P = ``proj_size`` or H). Layer 0
+        reads I inputs, later layers D * P."""
+        rng = np.random.default_rng([self.seed, layers, directions, proj_size or 0])
+        outputs = proj_size or self.hidden_size
+        params = [[self._layer(rng, self.input_size if l == 0 else directions * outputs, outputs,
+                               projected=proj_size is not None) for _ in range(directions)]
+                  for l in range(layers)]
+        return (params, *self._inputs_and_state(rng, (layers * directions,), outputs))
 
     def loss_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Weights ``(gh (T, B, H), gc (B, H))`` of the scalar loss sum(gh*h_t) + sum(gc*c_T)."""
         rng = np.random.default_rng(self.seed + 1)
         return (rng.normal(0, 1, (self.steps, self.batch, self.hidden_size)),
                 rng.normal(0, 1, (self.batch, self.hidden_size)))
+
+
+@dataclass(frozen=True)
+class StackCase:
+    """A :class:`Case` drawn as a stacked and/or bidirectional LSTM (see :meth:`Case.stack`);
+    ``repr`` pastes back: ``StackCase(Case(...), layers=2, directions=2).arrays()``."""
+
+    case: Case
+    layers: int = 1
+    directions: int = 1
+    proj_size: int | None = None
+
+    def arrays(self) -> tuple[list[list[Params]], np.ndarray, np.ndarray, np.ndarray]:
+        return self.case.stack(self.layers, self.directions, self.proj_size)

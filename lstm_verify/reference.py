@@ -7,6 +7,11 @@ LSTM, gate blocks in the order i, f, g, o::
     c' = f * c + i * g
     h' = o * tanh(c')
 
+With an output projection (torch's ``proj_size``): ``h' = W_hr (o * tanh(c'))``.
+Stacks (:func:`stack_forward`): layer l reads layer l - 1's outputs; a backward
+direction is the same equations over the time-reversed input, its outputs put back
+in input time order and concatenated after the forward ones.
+
 Vanilla RNN: ``h' = tanh(W_ih x + W_hh h + b)``.
 
 Every function computes in float64 unless given another ``dtype``; the built-in
@@ -54,6 +59,8 @@ def lstm_forward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
         i, f, g, o = np.split(a, 4, axis=1)
         c = f * c + i * g
         h = o * np.tanh(c)
+        if p.w_hr is not None:
+            h = h @ p.w_hr.T
         hs.append(h)
         cs.append(c)
         gates.append(a)
@@ -67,9 +74,30 @@ def lstm_step(p: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray,
     return trace.hs[0], trace.cs[0]
 
 
+def stack_forward(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
+                  c0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A stacked, optionally bidirectional LSTM: ``layers[l][d]``, states (L * D, B, .) in the
+    order ``l * D + d``. Returns outputs (T, B, D * P) and the final (h_n, c_n)."""
+    directions = len(layers[0])
+    h_n, c_n = [], []
+    for l, layer in enumerate(layers):
+        outs = []
+        for d, p in enumerate(layer):
+            k = l * directions + d
+            trace = lstm_forward(p, xs[::-1] if d else xs, h0[k], c0[k])
+            outs.append(trace.hs[::-1] if d else trace.hs)
+            h_n.append(trace.hs[-1])
+            c_n.append(trace.cs[-1])
+        xs = np.concatenate(outs, axis=-1)
+    return xs, np.stack(h_n), np.stack(c_n)
+
+
 def lstm_backward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
                   gh: np.ndarray, gc: np.ndarray, dtype: np.dtype | str = np.float64) -> Grads:
-    """BPTT: gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to everything."""
+    """BPTT: gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to everything
+    (no projection)."""
+    if p.w_hr is not None:
+        raise ValueError("lstm_backward does not differentiate through an output projection")
     p = p.astype(dtype)
     xs, h0, c0, gh, gc = _cast(dtype, xs, h0, c0, gh, gc)
     trace = lstm_forward(p, xs, h0, c0, dtype)

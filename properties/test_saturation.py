@@ -10,7 +10,8 @@ from lstm_verify.strategies import cases
 @given(case=cases(steps=(200,), weight_scales=(1e4, 1.0)))
 def test_saturation_finite_and_bounded(impl, case):
     """With pre-activations around +-1e4 and 200 steps, every h_t is finite with |h_t| <= 1,
-    and |c_T| <= |c_0| + T.
+    and |c_T| <= |c_0| + T (up to one rounding per step: the bound is reached when every gate
+    saturates open).
 
     Gates saturate in real training; a sigmoid or tanh written as exp(x)/(1+exp(x)) gives
     inf/inf = NaN there, and an unsquashed readout gives |h| > 1."""
@@ -20,7 +21,8 @@ def test_saturation_finite_and_bounded(impl, case):
     assert_finite("c_T", c, impl, case)
     peak = float(np.abs(np.asarray(hs, np.float64)).max())
     check(peak <= 1.0, f"max |h_t| = {peak:.17g}, but should be <= 1 (h = o * tanh(c))", impl, case)
-    bound = np.abs(c0) + case.steps
+    # attained exactly when every gate saturates (f = i = g = 1): allow one rounding per step
+    bound = (np.abs(c0) + case.steps) * (1 + case.steps * np.finfo(impl.dtype).eps)
     over = np.abs(np.asarray(c, np.float64)) > bound
     check(not over.any(), "|c_T| exceeds |c_0| + T: the cell grew by more than |i*g| <= 1 per step",
           impl, case)

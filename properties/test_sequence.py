@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lstm_verify import reference
 from lstm_verify.checks import assert_close, assert_identical
-from lstm_verify.params import Case
+from lstm_verify.params import Case, StackCase
 from lstm_verify.strategies import BATCHES, SIZES, cases
 
 
@@ -56,3 +57,111 @@ def test_deterministic(impl):
         again, (_, c_again) = impl.run(params, xs, h0, c0)
         assert_identical("hs (second run)", again, hs, impl, case)
         assert_identical("c_T (second run)", c_again, c, impl, case)
+
+
+def _directions(impl) -> tuple[int, ...]:
+    return (1, 2) if impl.capabilities.bidirectional else (1,)
+
+
+def _model(impl, case: Case, directions: int):
+    """A one-layer model of ``directions``, its inputs and states, the states' batch axis and the
+    reproducer: a plain load (states (B, H)) for one direction, a stack (states (D, B, H)) for two."""
+    if directions == 1:
+        params, xs, h0, c0 = case.arrays()
+        return impl.load(params), xs, h0, c0, 0, case
+    stack = StackCase(case, directions=2)
+    layers, xs, h0, c0 = stack.arrays()
+    return impl.load_stack(layers), xs, h0, c0, 1, stack
+
+
+@pytest.mark.requires("sequence", "lengths")
+@given(case=cases(steps=(2, 5)), data=st.data())
+def test_variable_lengths(impl, case, data):
+    """A right-padded batch with per-row lengths equals each row run alone at its own length:
+    the outputs up to that length, and the final state taken at the row's own last step
+    (for a backward direction: the row's valid steps read back to front).
+
+    Packed sequences, masks and ``seq_lengths`` are code paths of their own; padding that is
+    read, or a final state taken at the padded end, changes every padded row's result."""
+    directions = data.draw(st.sampled_from(_directions(impl)), label="directions")
+    lengths = np.array(data.draw(st.lists(st.integers(1, case.steps), min_size=case.batch, max_size=case.batch),
+                                 label="lengths"))
+    model, xs, h0, c0, axis, reproducer = _model(impl, case, directions)
+    xs = np.where(np.arange(case.steps)[:, None, None] < lengths[None, :, None], xs, 9.0)  # loud padding
+    context = (reproducer, f"lengths={lengths.tolist()}")
+    hs, (h, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)), lengths=lengths)
+    for b, n in enumerate(lengths):
+        row = [np.take(s, [b], axis=axis) for s in (h0, c0)]
+        hs_b, (h_b, c_b) = model.sequence(*impl.cast(xs[:n, b:b + 1]), tuple(impl.cast(*row)))
+        assert_close(f"hs[:{n}, {b}] (row {b} alone, length {n})", hs[:n, b], hs_b[:, 0], "h", n, impl, context)
+        assert_close(f"final h of row {b} (length {n})", np.take(h, b, axis), np.take(h_b, 0, axis), "h", n,
+                     impl, context)
+        assert_close(f"final c of row {b} (length {n})", np.take(c, b, axis), np.take(c_b, 0, axis), "c", n,
+                     impl, context)
+
+
+@pytest.mark.requires("sequence", "reverse")
+@given(case=cases(steps=(2, 5)))
+def test_reverse_equals_forward_on_reversed_input(impl, case):
+    """Run in reverse, the LSTM equals the forward run over the time-reversed input, with the
+    outputs given back in input time order (hs[t] is the output on consuming xs[t]).
+
+    Reverse mode is the backward half of every bidirectional layer; libraries differ in the
+    order they return its outputs, and an adapter or converter that guesses wrong passes
+    every forward check."""
+    params, xs, h0, c0 = case.arrays()
+    model = impl.load(params)
+    state = tuple(impl.cast(h0, c0))
+    hs, (h, c) = model.sequence(*impl.cast(xs), state, reverse=True)
+    want_hs, (want_h, want_c) = model.sequence(*impl.cast(xs[::-1]), state)
+    assert_close("hs (reverse, input time order)", hs, want_hs[::-1], "h", case.steps, impl, case)
+    assert_close("final h (reverse)", h, want_h, "h", case.steps, impl, case)
+    assert_close("final c (reverse)", c, want_c, "c", case.steps, impl, case)
+
+
+def _check_stack(impl, stack: StackCase) -> None:
+    layers, xs, h0, c0 = stack.arrays()
+    hs, (h, c) = impl.load_stack(layers).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
+    want_hs, want_h, want_c = reference.stack_forward(layers, xs, h0, c0)
+    depth = stack.case.steps * stack.layers
+    names = "[forward | backward]" if stack.directions == 2 else ""
+    assert_close(f"outputs {names}".strip(), hs, want_hs, "h", depth, impl, stack)
+    assert_close("h_n (layer * D + direction)", h, want_h, "h", depth, impl, stack)
+    assert_close("c_n (layer * D + direction)", c, want_c, "c", depth, impl, stack)
+
+
+@pytest.mark.requires("sequence", "bidirectional")
+@given(case=cases(steps=(1, 4)))
+def test_bidirectional(impl, case):
+    """A bidirectional layer's outputs are [forward | backward] on the feature axis, the backward
+    half in input time order and equal to the LSTM over the time-reversed input; final states
+    come forward first.
+
+    Concatenation order, re-reversing the backward outputs and the order of h_n are where
+    bidirectional ports and converters go wrong, and every forward-only check misses them."""
+    _check_stack(impl, StackCase(case, directions=2))
+
+
+@pytest.mark.requires("sequence", "layers")
+@given(case=cases(steps=(1, 4)), layers=st.integers(2, 3), data=st.data())
+def test_stack_equals_composed_layers(impl, case, layers, data):
+    """A stack of L layers equals composing L single layers, layer l reading layer l - 1's
+    outputs, each from its own non-zero initial state (input size != hidden size).
+
+    Multi-layer bugs -- every layer started from layer 0's state, the wrong layer's weights,
+    states that start at zero whatever is passed -- pass tests that start from zero states."""
+    _check_stack(impl, StackCase(case, layers, data.draw(st.sampled_from(_directions(impl)), label="directions")))
+
+
+@pytest.mark.requires("sequence", "projection")
+@given(case=cases(steps=(1, 4)), data=st.data())
+def test_projection(impl, case, data):
+    """With an output projection (torch ``proj_size`` P < H), h = W_hr (o * tanh c) at every step:
+    the outputs and the recurrent state are the projected h, of size P, and c keeps size H.
+
+    The projection is a matrix product after the output gate; applied elsewhere, skipped on the
+    recurrent path, or taken from the wrong layer, it changes every step after the first."""
+    layers = data.draw(st.sampled_from((1, 2) if impl.capabilities.layers else (1,)), label="layers")
+    proj_size = data.draw(st.integers(1, case.hidden_size - 1), label="proj_size")
+    _check_stack(impl, StackCase(case, layers, data.draw(st.sampled_from(_directions(impl)), label="directions"),
+                                 proj_size))

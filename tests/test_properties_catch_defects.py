@@ -3,7 +3,7 @@
 import pytest
 
 import properties
-from lstm_verify.adapters.numpy_lstm import NumpyAdapter
+from lstm_verify.adapters.numpy_lstm import NumpyAdapter, NumpyModel
 from lstm_verify.checks import LawViolation
 from lstm_verify.guard import ImplementationError
 from lstm_verify.implementation import Implementation, implementation
@@ -28,12 +28,28 @@ class LostOffsetAdapter(NumpyAdapter):
     layout = ForgetOffsetLost("tf1-like", forget_offset=1.0)
 
 
+class ProcessingOrderModel(NumpyModel):
+    """Gives a reverse run's outputs back in processing order, not input time order."""
+
+    def sequence(self, xs, state=None, *, lengths=None, reverse=False):
+        hs, final = super().sequence(xs, state, lengths=lengths, reverse=reverse)
+        return (hs[::-1] if reverse else hs), final
+
+
+class ProcessingOrderAdapter(NumpyAdapter):
+    name = "reverse-in-processing-order"
+
+    def load(self, native, dtype):
+        return ProcessingOrderModel(native, dtype)
+
+
 def applicable(prop, impl: Implementation) -> bool:
     return all(getattr(impl.capabilities, c) for c in properties.requirements(prop))
 
 
 def test_every_property_is_broken_by_some_defect():
-    broken = {p for e in DEFECTIVE for p in e.breaks} | {"test_layout_round_trip"}
+    broken = {p for e in DEFECTIVE for p in e.breaks} | {"test_layout_round_trip",
+                                                         "test_reverse_equals_forward_on_reversed_input"}
     assert broken == set(PROPERTIES), set(PROPERTIES) - broken
 
 
@@ -55,6 +71,12 @@ def test_property_catches_defect(entry, prop):
 def test_layout_round_trip_catches_a_lost_forget_offset():
     with pytest.raises(LawViolation, match="bias after the tf1-like round trip"):
         PROPERTIES["test_layout_round_trip"](impl=Implementation(LostOffsetAdapter(), "float64"))
+
+
+def test_reverse_law_catches_outputs_in_processing_order():
+    with pytest.raises(LawViolation, match=r"hs \(reverse, input time order\).*reverse-in-processing-order"):
+        PROPERTIES["test_reverse_equals_forward_on_reversed_input"](
+            impl=Implementation(ProcessingOrderAdapter(), "float64"))
 
 
 @pytest.mark.parametrize("order", WRONG_ORDERS)

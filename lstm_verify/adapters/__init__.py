@@ -10,6 +10,8 @@ BUILTIN: dict[str, str] = {
     "numpy": "lstm_verify.adapters.numpy_lstm:NumpyAdapter",
     "torch-cell": "lstm_verify.adapters.torch_cell:TorchCellAdapter",
     "torch-lstm": "lstm_verify.adapters.torch_lstm:TorchLSTMAdapter",
+    "torch-cell-cuda": "lstm_verify.adapters.torch_cell:cuda",
+    "torch-lstm-cuda": "lstm_verify.adapters.torch_lstm:cuda",
     "paper-cell": "lstm_verify.adapters.paper_cell:PaperCellAdapter",
     "jax": "lstm_verify.adapters.jax_lstm:JaxAdapter",
 }

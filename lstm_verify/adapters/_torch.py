@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Iterator
+
 import numpy as np
 import torch
 
-from lstm_verify.adapters.base import Model, NativeGrads, State
+from lstm_verify.adapters.base import Adapter, Model, NativeGrads, State
 from lstm_verify.layouts import Native
 
 
@@ -19,18 +22,41 @@ def array(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-class TorchModel(Model):
-    """A torch module plus the map from native parameter names to its tensors.
+@contextmanager
+def ieee_float32() -> Iterator[None]:
+    """TF32 off for matmuls and cuDNN RNNs while inside (torch's cuDNN RNN default is TF32)."""
+    flags = (torch.backends.cuda.matmul, torch.backends.cudnn.rnn)
+    before = [f.fp32_precision for f in flags]
+    for f in flags:
+        f.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        for f, value in zip(flags, before):
+            f.fp32_precision = value
 
-    Subclasses implement :meth:`run`: the torch-level forward over a sequence.
+
+class TorchModel(Model):
+    """A torch module on ``device`` plus the map from native parameter names to its tensors.
+
+    Subclasses implement :meth:`run`: the torch-level forward over a sequence. On a GPU every
+    call runs in :func:`ieee_float32`.
     """
 
-    def __init__(self, module: torch.nn.Module, tensors: dict[str, torch.Tensor], native: Native) -> None:
+    def __init__(self, module: torch.nn.Module, tensors: dict[str, torch.Tensor], native: Native,
+                 device: str = "cpu") -> None:
         self.module = module
         self.tensors = tensors
+        self.device = device
         with torch.no_grad():
             for key, t in tensors.items():
                 t.copy_(tensor(native[key]))
+
+    def to_device(self, a: np.ndarray) -> torch.Tensor:
+        return tensor(a).to(self.device)
+
+    def precision(self) -> AbstractContextManager:
+        return ieee_float32() if self.device != "cpu" else nullcontext()
 
     def run(self, xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -39,11 +65,12 @@ class TorchModel(Model):
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
-        inputs = [tensor(a).clone().requires_grad_(True) for a in (xs, h0, c0)]
-        hs, (_, c_last) = self.run(inputs[0], (inputs[1], inputs[2]))
-        loss = (hs * tensor(gh).to(hs.dtype)).sum() + (c_last * tensor(gc).to(hs.dtype)).sum()
-        wrt = inputs + list(self.tensors.values())
-        got = torch.autograd.grad(loss, wrt, allow_unused=True)
+        inputs = [self.to_device(a).clone().requires_grad_(True) for a in (xs, h0, c0)]
+        with self.precision():
+            hs, (_, c_last) = self.run(inputs[0], (inputs[1], inputs[2]))
+            loss = (hs * self.to_device(gh).to(hs.dtype)).sum() + (c_last * self.to_device(gc).to(hs.dtype)).sum()
+            wrt = inputs + list(self.tensors.values())
+            got = torch.autograd.grad(loss, wrt, allow_unused=True)
         got = [array(g) if g is not None else np.zeros(w.shape) for g, w in zip(got, wrt)]
         return NativeGrads(got[0], got[1], got[2], dict(zip(self.tensors, got[3:])))
 
@@ -52,11 +79,11 @@ class TorchCellModel(TorchModel):
     """A module called as ``cell(x, (h, c)) -> (h, c)``, the state optional."""
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
-        with torch.no_grad():
+        with torch.no_grad(), self.precision():
             if state is None:
-                h, c = self.module(tensor(x))
+                h, c = self.module(self.to_device(x))
             else:
-                h, c = self.module(tensor(x), (tensor(state[0]), tensor(state[1])))
+                h, c = self.module(self.to_device(x), (self.to_device(state[0]), self.to_device(state[1])))
         return array(h), array(c)
 
     def run(self, xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
@@ -66,3 +93,15 @@ class TorchCellModel(TorchModel):
             state = self.module(x, state)
             hs.append(state[0])
         return torch.stack(hs), state
+
+
+class TorchAdapter(Adapter):
+    """What the torch adapters share: the library and a device; ``cuda`` is unavailable without a GPU."""
+
+    requires = ("torch",)
+    device = "cpu"
+
+    def unavailable(self) -> str | None:
+        if self.device == "cuda" and not torch.cuda.is_available():
+            return "no CUDA device"
+        return super().unavailable()

@@ -30,7 +30,13 @@ State = tuple[np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What an implementation supports; a property it cannot serve is skipped with the reason."""
+    """What an implementation supports; a property it cannot serve is skipped with the reason.
+
+    ``sequence``: :meth:`Model.sequence` is the library's own sequence API. ``lengths``: it
+    takes per-row lengths of a right-padded batch; ``reverse``: it can run from the last step
+    to the first. ``bidirectional``, ``layers``, ``projection``: :meth:`Adapter.load_stack`
+    builds two directions per layer, several layers, an output projection (torch ``proj_size``).
+    """
 
     dtypes: tuple[str, ...] = ("float32", "float64")
     devices: tuple[str, ...] = ("cpu",)
@@ -39,6 +45,11 @@ class Capabilities:
     sequence: bool = False
     unbatched: bool = False
     optional_state: bool = True
+    lengths: bool = False
+    reverse: bool = False
+    bidirectional: bool = False
+    layers: bool = False
+    projection: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,17 @@ class Model(ABC):
     def step(self, x: np.ndarray, state: State | None = None) -> State:
         """One step: x (B, I) or, when unbatched, (I,); returns (h, c)."""
 
-    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
-        """The library's own sequence API: xs (T, B, I) -> (hs (T, B, H), (h_T, c_T))."""
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
+        """The library's own sequence API: xs (T, B, I) -> (hs (T, B, H), (h_T, c_T)).
+
+        ``lengths`` (B,), each in 1..T: row b is ``xs[:lengths[b], b]``, right-padded; its
+        outputs past its length are not looked at and its final state is the one at its own
+        last step. ``reverse``: each row is read from its last (valid) step to its first, and
+        ``hs[t]`` is still the output on consuming ``xs[t]`` (input time order), whatever
+        order the library returns. A model from :meth:`Adapter.load_stack` takes and returns
+        states (L * D, B, H) and outputs (T, B, D * H), torch's order: index ``layer * D +
+        direction``, the forward direction first."""
         raise NotImplementedError(f"{type(self).__name__} has no sequence API")
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
@@ -102,3 +122,10 @@ class Adapter(ABC):
     @abstractmethod
     def load(self, native: Native, dtype: str) -> Model:
         """Build the implementation holding ``native`` parameters, computing in ``dtype``."""
+
+    def load_stack(self, layers: list[list[Native]], dtype: str) -> Model:
+        """Build a stacked and/or bidirectional LSTM: ``layers[l][d]`` holds layer l, direction d
+        (0 forward, 1 backward). Layer l > 0 reads the concatenated outputs of layer l - 1. A
+        native set with ``w_hr`` asks for an output projection (h = W_hr (o * tanh c)).
+        Only for adapters whose capabilities claim ``bidirectional``, ``layers`` or ``projection``."""
+        raise NotImplementedError(f"{self.name} builds no stacked or bidirectional LSTM")

@@ -1,4 +1,5 @@
-"""NumPy: the reference equations run in float32 or float64, with their hand-written BPTT."""
+"""NumPy: the reference equations run in float32 or float64, with their hand-written BPTT;
+its sequence API takes lengths and runs in reverse, the semantics the sequence laws expect."""
 
 from __future__ import annotations
 
@@ -25,10 +26,19 @@ class NumpyModel(Model):
         h, c = self._state(len(x), state)
         return reference.lstm_step(self.params, x, h, c, self.dtype)
 
-    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
         h, c = self._state(xs.shape[1], state)
-        trace = reference.lstm_forward(self.params, xs, h, c, self.dtype)
-        return trace.hs, (trace.hs[-1], trace.cs[-1])
+        if lengths is None:
+            order = slice(None, None, -1 if reverse else 1)
+            trace = reference.lstm_forward(self.params, xs[order], h, c, self.dtype)
+            return trace.hs[order], (trace.hs[-1], trace.cs[-1])
+        hs, h, c = np.zeros((*xs.shape[:2], h.shape[-1]), self.dtype), h.copy(), c.copy()
+        for b, n in enumerate(lengths):  # each row alone, over its own valid steps
+            steps = np.arange(n)[::-1] if reverse else np.arange(n)
+            trace = reference.lstm_forward(self.params, xs[steps, b:b + 1], h[b:b + 1], c[b:b + 1], self.dtype)
+            hs[steps, b], h[b], c[b] = trace.hs[:, 0], trace.hs[-1, 0], trace.cs[-1, 0]
+        return hs, (h, c)
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
@@ -42,7 +52,7 @@ class NumpyAdapter(Adapter):
     name = "numpy"
     requires = ("numpy", "scipy")
     layout = TORCH
-    capabilities = Capabilities(gradients=True, training=True, sequence=True)
+    capabilities = Capabilities(gradients=True, training=True, sequence=True, lengths=True, reverse=True)
 
     def load(self, native: Native, dtype: str) -> Model:
         return NumpyModel(native, dtype)

@@ -1,45 +1,105 @@
-"""torch ``nn.LSTM`` (one layer): whole sequences in one call, cuDNN on a GPU."""
+"""torch ``nn.LSTM``: whole sequences in one call, packed sequences, stacks, bidirectional,
+``proj_size``; cuDNN on a GPU."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lstm_verify.adapters._torch import TorchModel, array, tensor
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, State
+from lstm_verify.adapters._torch import TorchAdapter, TorchModel, array
+from lstm_verify.adapters.base import Capabilities, Model, State
 from lstm_verify.layouts import TORCH, Layout, Native
+
+TORCH_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh", "w_hr": "weight_hr"}
 
 
 class TorchLSTMModel(TorchModel):
+    """One layer (states (B, H), as everywhere in the kit) or, ``stacked``, torch's (L * D, B, H)."""
+
+    def __init__(self, module: torch.nn.Module, tensors: dict[str, torch.Tensor], native: Native,
+                 stacked: bool = False, **options: object) -> None:
+        super().__init__(module, tensors, native, **options)
+        self.stacked = stacked
+
     def run(self, xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         hs, (h, c) = self.module(xs, (state[0][None], state[1][None]))
         return hs, (h[0], c[0])
 
-    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
-        with torch.no_grad():
-            if state is None:
-                hs, (h, c) = self.module(tensor(xs))
-            else:
-                hs, (h, c) = self.module(tensor(xs), (tensor(state[0])[None], tensor(state[1])[None]))
-        return array(hs), (array(h[0]), array(c[0]))
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
+        if reverse:
+            raise NotImplementedError("nn.LSTM has no reverse-only mode")
+        if state is not None:
+            state = tuple(self.to_device(s) if self.stacked else self.to_device(s)[None] for s in state)
+        with torch.no_grad(), self.precision():
+            inputs = self.to_device(xs)
+            if lengths is not None:
+                inputs = pack_padded_sequence(inputs, torch.as_tensor(lengths), enforce_sorted=False)
+            hs, (h, c) = self.module(inputs, state)
+            if lengths is not None:
+                hs, _ = pad_packed_sequence(hs, total_length=len(xs))
+        if not self.stacked:
+            h, c = h[0], c[0]
+        return array(hs), (array(h), array(c))
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
         return self.sequence(x[None], state)[1]
 
 
-class TorchLSTMAdapter(Adapter):
-    """``nn.LSTM`` (one layer), or any class built as ``Cls(input_size, hidden_size)`` that matches it."""
+def stack_capabilities(lstm_class: type) -> dict[str, bool]:
+    """What an nn.LSTM-like class can build: everything for a subclass of nn.LSTM, else what
+    its ``__init__`` accepts (``num_layers``, ``bidirectional``, ``proj_size``)."""
+    if issubclass(lstm_class, torch.nn.LSTM):
+        return {"lengths": True, "layers": True, "bidirectional": True, "projection": True}
+    accepts = inspect.signature(lstm_class).parameters
+    return {"layers": "num_layers" in accepts, "bidirectional": "bidirectional" in accepts,
+            "projection": "proj_size" in accepts}
 
-    requires = ("torch",)
-    capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True)
 
-    def __init__(self, lstm_class: type = torch.nn.LSTM, name: str = "torch-lstm", layout: Layout = TORCH) -> None:
-        self.lstm_class, self.name, self.layout = lstm_class, name, layout
+class TorchLSTMAdapter(TorchAdapter):
+    """``nn.LSTM``, or any class built as ``Cls(input_size, hidden_size, **options)`` that matches it
+    (sequence-first, ``(out, (h_n, c_n))``, parameters ``weight_ih_l0`` ...). ``device="cuda"``
+    runs it on the GPU with TF32 off, so float32 means float32."""
+
+    def __init__(self, lstm_class: type = torch.nn.LSTM, name: str = "torch-lstm", layout: Layout = TORCH,
+                 device: str = "cpu") -> None:
+        self.lstm_class, self.name, self.layout, self.device = lstm_class, name, layout, device
+        self.capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True,
+                                         devices=(device,), **stack_capabilities(lstm_class))
 
     def load(self, native: Native, dtype: str) -> Model:
-        input_size, hidden_size = native["w_ih"].shape[1], native["w_hh"].shape[1]
-        lstm = self.lstm_class(input_size, hidden_size).to(getattr(torch, dtype))
-        tensors = {"w_ih": lstm.weight_ih_l0, "w_hh": lstm.weight_hh_l0,
-                   "b_ih": lstm.bias_ih_l0, "b_hh": lstm.bias_hh_l0}
-        return TorchLSTMModel(lstm, tensors, native)
+        lstm = self._build(native, dtype)
+        tensors = {key: getattr(lstm, f"{name}_l0") for key, name in TORCH_NAMES.items() if key in native}
+        return TorchLSTMModel(lstm, tensors, native, device=self.device)
+
+    def load_stack(self, layers: list[list[Native]], dtype: str) -> Model:
+        first = layers[0][0]
+        options: dict[str, object] = {}
+        if len(layers) > 1:
+            options["num_layers"] = len(layers)
+        if len(layers[0]) == 2:
+            options["bidirectional"] = True
+        if "w_hr" in first:
+            options["proj_size"] = first["w_hr"].shape[0]
+        lstm = self._build(first, dtype, **options)
+        tensors, natives = {}, {}
+        for l, layer in enumerate(layers):
+            for d, native in enumerate(layer):
+                suffix = f"_l{l}" + ("_reverse" if d else "")
+                for key, value in native.items():
+                    tensors[key + suffix] = getattr(lstm, TORCH_NAMES[key] + suffix)
+                    natives[key + suffix] = value
+        return TorchLSTMModel(lstm, tensors, natives, stacked=True, device=self.device)
+
+    def _build(self, native: Native, dtype: str, **options: object) -> torch.nn.Module:
+        input_size, hidden_size = native["w_ih"].shape[1], native["w_hh"].shape[0] // 4
+        return self.lstm_class(input_size, hidden_size, **options).to(getattr(torch, dtype)).to(self.device)
+
+
+def cuda() -> TorchLSTMAdapter:
+    """``nn.LSTM`` on the GPU (cuDNN), TF32 off."""
+    return TorchLSTMAdapter(name="torch-lstm-cuda", device="cuda")

@@ -42,6 +42,7 @@ CATALOGUE = [
     Entry("torch_cells.py:HandWrittenCell", T),
     Entry("torch_cells.py:ChunkedGatesCell", T, dtype="float32"),
     Entry("torch_lstms.py:LoopedLSTM", L),
+    Entry("torch_lstms.py:LoopedProjectionLSTM", L, dtype="float32"),
     Entry("jax_steps.py:step", J, dtype="float32"),
     Entry("numpy_steps.py:hard_sigmoid", N, ("test_gate_ranges", STEP_AGREES)),
     Entry("numpy_steps.py:dropped_recurrent_bias", N, (STEP_AGREES,)),
@@ -70,6 +71,10 @@ CATALOGUE = [
     Entry("torch_lstms.py:IgnoresInitialCellLSTM", L, ("test_streaming_equals_whole",)),
     Entry("torch_lstms.py:ReversedSequenceLSTM", L, ("test_cell_loop_equals_sequence",)),
     Entry("torch_cells.py:DropoutLeftOnCell", T, ("test_deterministic",)),
+    Entry("torch_lstms.py:PaddedNotPackedLSTM", L, ("test_variable_lengths",)),
+    Entry("torch_lstms.py:UnreversedBackwardLSTM", L, ("test_bidirectional",)),
+    Entry("torch_lstms.py:FirstLayerStateLSTM", L, ("test_stack_equals_composed_layers",)),
+    Entry("torch_lstms.py:UngatedProjectionLSTM", L, ("test_projection",), "float32"),
     Entry("jax_steps.py:squeezed_step", J, ("test_state_shapes",), "float32"),
     Entry("jax_steps.py:bfloat16_matmul_step", J, (STEP_AGREES,), "float32"),
 ]
