@@ -7,6 +7,8 @@ library natively, so the timings are the library's, not the kit's NumPy conversi
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from lstm_verify.adapters import BUILTIN, builtin_adapter
@@ -21,6 +23,9 @@ SHAPES = {
     "large-batch": (1024, 128, 128, 20),
 }
 DEVICES = ["cpu", "cuda"]
+BENCHMARKED = os.environ.get("LSTM_BENCH_DEVICES", ",".join(DEVICES)).split(",")
+"""The devices this machine benchmarks: on a GPU machine whose CPU numbers are not wanted,
+``LSTM_BENCH_DEVICES=cuda`` records the cpu parameters as skipped (the grid stays the same)."""
 
 
 def flops_per_step(batch: int, input_size: int, hidden: int) -> float:
@@ -43,6 +48,8 @@ class Runner:
         reason = adapter.unavailable() or adapter.unsupported(dtype)
         if reason:
             raise NotImplementedError(reason)
+        if device not in BENCHMARKED:
+            raise NotImplementedError(f"{device} is not benchmarked on this machine (LSTM_BENCH_DEVICES)")
         if device == "cuda" and not (adapter.requires == ("torch",) and cuda_available()):
             raise NotImplementedError("no CUDA device (or the adapter does not run on one)")
         batch, input_size, hidden, steps = SHAPES[shape]

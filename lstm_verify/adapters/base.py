@@ -119,6 +119,12 @@ class Adapter(ABC):
                 versions.append(module)
         return ", ".join(versions) or "-"
 
+    def known_differences(self, dtype: str) -> dict[str, str]:
+        """Laws the library is known to break at ``dtype``, each with its measured reason:
+        ``{property: reason}``. They run as expected failures (an unexpected pass is reported),
+        never with a looser tolerance."""
+        return {}
+
     @abstractmethod
     def load(self, native: Native, dtype: str) -> Model:
         """Build the implementation holding ``native`` parameters, computing in ``dtype``."""
