@@ -134,8 +134,12 @@ KERAS = Layout("keras", gate_order="ifgo", transposed=True, biases=1)
 HAIKU = Layout("haiku", gate_order="igfo", transposed=True, fused="xh", biases=1, forget_offset=1.0)
 TF1 = Layout("tf1", gate_order="igfo", transposed=True, fused="xh", biases=1, forget_offset=1.0)
 PAPER = Layout("paper", gate_order="ifgo", fused="hx", biases=1)
+FLAX = Layout("flax", transposed=True, biases=1)
+"""flax's per-gate Dense kernels ``ii..io`` (I, H) and ``hi..ho`` (H, H), concatenated i, f, g, o
+along the output axis, and the ``hi..ho`` biases: the only ones, on the h side."""
+EQUINOX = Layout("equinox", biases=1)
 
-KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU, TF1, PAPER)}
+KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU, TF1, PAPER, FLAX, EQUINOX)}
 
 WRONG_ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations(GATES) if "".join(p) != GATES)
 """The 23 gate-block orders that are not the canonical one."""

@@ -14,6 +14,11 @@ BUILTIN: dict[str, str] = {
     "torch-lstm-cuda": "lstm_verify.adapters.torch_lstm:cuda",
     "paper-cell": "lstm_verify.adapters.paper_cell:PaperCellAdapter",
     "jax": "lstm_verify.adapters.jax_lstm:JaxAdapter",
+    "flax-lstm": "lstm_verify.adapters.flax_lstm:linen_lstm",
+    "flax-optimized": "lstm_verify.adapters.flax_lstm:linen_optimized",
+    "flax-nnx": "lstm_verify.adapters.flax_lstm:nnx_lstm",
+    "keras": "lstm_verify.adapters.keras_lstm:KerasAdapter",
+    "equinox": "lstm_verify.adapters.equinox_lstm:EquinoxAdapter",
 }
 
 

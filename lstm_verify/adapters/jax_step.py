@@ -1,6 +1,7 @@
 """JAX step functions: any ``cell(params, x, h, c) -> (h, c)`` gets a jitted step, a
-``lax.scan`` sequence and ``jax.grad`` gradients. Used by the built-in JAX adapter and by
-``--kind jax-step`` targets, whose ``step(params, x, (h, c))`` takes torch-named params."""
+``lax.scan`` sequence (or the library's own) and ``jax.grad`` gradients. Used by the built-in
+JAX, flax and equinox adapters and by ``--kind jax-step`` targets, whose
+``step(params, x, (h, c))`` takes torch-named params."""
 
 from __future__ import annotations
 
@@ -14,17 +15,26 @@ from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads,
 from lstm_verify.layouts import TORCH, Layout, Native
 
 Cell = Callable[[dict, jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+Sequence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
+"""``sequence(params, xs, h, c, lengths, reverse) -> (hs, (h, c))``, as :meth:`Model.sequence`."""
 
 
 class JaxFunctions:
-    """The jitted step, scan and gradient of one cell function, compiled once per shape."""
+    """The jitted step, sequence and gradient of one cell function, compiled once per shape.
 
-    def __init__(self, cell: Cell) -> None:
-        def scan(params: dict, xs: jax.Array, h: jax.Array, c: jax.Array) -> tuple:
+    The sequence is ``sequence`` when given (a library's own sequence API), else a ``lax.scan``
+    of the cell; the gradients always back-propagate through the scan of the cell."""
+
+    def __init__(self, cell: Cell, sequence: Sequence | None = None) -> None:
+        def scan(params: dict, xs: jax.Array, h: jax.Array, c: jax.Array, lengths: jax.Array | None = None,
+                 reverse: bool = False) -> tuple:
+            if lengths is not None:
+                raise NotImplementedError("a lax.scan of the cell takes no lengths")
+
             def body(state: tuple, x: jax.Array) -> tuple:
                 state = cell(params, x, *state)
                 return state, state[0]
-            state, hs = jax.lax.scan(body, (h, c), xs)
+            state, hs = jax.lax.scan(body, (h, c), xs, reverse=reverse)
             return hs, state
 
         def loss(params: dict, xs: jax.Array, h0: jax.Array, c0: jax.Array, gh: jax.Array, gc: jax.Array):
@@ -32,18 +42,24 @@ class JaxFunctions:
             return jnp.sum(hs * gh) + jnp.sum(c * gc)
 
         self.step = jax.jit(cell)
-        self.sequence = jax.jit(scan)
+        self.sequence = jax.jit(sequence or scan, static_argnames="reverse")
         self.grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))
 
 
+def on_cpu(native: Native, dtype: str) -> dict[str, jax.Array]:
+    """``native`` as JAX arrays of ``dtype`` committed to the CPU, so that computations on them run
+    there (the adapters' device) even when JAX has a GPU, whose float32 matmuls default to TF32."""
+    return jax.device_put({k: np.asarray(v, dtype) for k, v in native.items()}, jax.devices("cpu")[0])
+
+
 class JaxModel(Model):
-    """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``."""
+    """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``, on the CPU."""
 
     def __init__(self, fns: JaxFunctions, native: Native, dtype: str, names: dict[str, str],
                  has_sequence: bool) -> None:
         self.fns, self.dtype, self.names, self.has_sequence = fns, dtype, names, has_sequence
-        self.params = {names[k]: jnp.asarray(v, dtype) for k, v in native.items()}
-        self.hidden_size = native["w_hh"].shape[1]
+        self.params = {names[k]: v for k, v in on_cpu(native, dtype).items()}
+        self.hidden_size = len(native["b_ih" if "b_ih" in native else "b"]) // 4
 
     def _state(self, batch_shape: tuple[int, ...], state: State | None) -> tuple[jax.Array, jax.Array]:
         if state is None:
@@ -55,10 +71,12 @@ class JaxModel(Model):
         h, c = self.fns.step(self.params, jnp.asarray(x), *self._state(x.shape[:-1], state))
         return np.asarray(h), np.asarray(c)
 
-    def sequence(self, xs: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
         if not self.has_sequence:
             return super().sequence(xs, state)
-        hs, (h, c) = self.fns.sequence(self.params, jnp.asarray(xs), *self._state(xs.shape[1:-1], state))
+        hs, (h, c) = self.fns.sequence(self.params, jnp.asarray(xs), *self._state(xs.shape[1:-1], state),
+                                       None if lengths is None else jnp.asarray(lengths), reverse=reverse)
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
