@@ -44,12 +44,12 @@ def cuda_available() -> bool:
 class Runner:
     def __init__(self, adapter_name: str, shape: str, device: str, dtype: str = "float32") -> None:
         """Raises NotImplementedError (asv: skipped) where the adapter or device is missing."""
+        if device not in BENCHMARKED:
+            raise NotImplementedError(f"{device} is not benchmarked on this machine (LSTM_BENCH_DEVICES)")
         adapter = builtin_adapter(adapter_name)
         reason = adapter.unavailable() or adapter.unsupported(dtype)
         if reason:
             raise NotImplementedError(reason)
-        if device not in BENCHMARKED:
-            raise NotImplementedError(f"{device} is not benchmarked on this machine (LSTM_BENCH_DEVICES)")
         if device == "cuda" and not (adapter.requires == ("torch",) and cuda_available()):
             raise NotImplementedError("no CUDA device (or the adapter does not run on one)")
         batch, input_size, hidden, steps = SHAPES[shape]
