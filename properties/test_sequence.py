@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from lstm_verify import reference
 from lstm_verify.checks import assert_close, assert_identical
 from lstm_verify.params import Case, StackCase
-from lstm_verify.strategies import BATCHES, SIZES, cases
+from lstm_verify.strategies import SHAPES, cases
 
 
 @pytest.mark.requires("sequence")
@@ -50,7 +50,7 @@ def test_deterministic(impl):
     results irreproducible, and every other comparison meaningless. Not a hypothesis test:
     hypothesis replays a failing example, and a non-deterministic implementation fails
     differently each time; a few fixed cases, one per shape of the menu, instead."""
-    for k, (batch, (input_size, hidden_size)) in enumerate(zip(BATCHES, SIZES)):
+    for k, (batch, input_size, hidden_size) in enumerate(SHAPES):
         case = Case(batch, input_size, hidden_size, steps=3, seed=k)
         params, xs, h0, c0 = case.arrays()
         hs, (_, c) = impl.run(params, xs, h0, c0)

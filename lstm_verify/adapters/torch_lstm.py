@@ -16,6 +16,12 @@ from lstm_verify.layouts import TORCH, Layout, Native
 TORCH_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh", "w_hr": "weight_hr"}
 
 
+CUDNN_FLOAT32 = ("test_step_agrees_with_reference", "test_sequence_agrees_with_reference", "test_gate_order",
+                 "test_gradients_agree_with_bptt", "test_variable_lengths", "test_bidirectional",
+                 "test_stack_equals_composed_layers")
+"""The laws cuDNN's float32 LSTM broke on an H100 (one run of the main job's ci profile)."""
+
+
 class TorchLSTMModel(TorchModel):
     """One layer (states (B, H), as everywhere in the kit) or, ``stacked``, torch's (L * D, B, H)."""
 
@@ -70,6 +76,14 @@ class TorchLSTMAdapter(TorchAdapter):
         self.lstm_class, self.name, self.layout, self.device = lstm_class, name, layout, device
         self.capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True,
                                          devices=(device,), **stack_capabilities(lstm_class))
+
+    def known_differences(self, dtype: str) -> dict[str, str]:
+        if not (self.device == "cuda" and dtype == "float32" and self.lstm_class is torch.nn.LSTM):
+            return {}
+        reason = ("cuDNN's float32 LSTM kernel (TF32 off) is ~4e-6 from the float64 reference after one step, "
+                  "over the float32 table's 1e-6 (H100, torch 2.11, cuDNN 9.19: tanh(1) 3.9e-6 off, c_1 3.1e-6, "
+                  "packed vs unpacked 1.1e-6); the nn.LSTMCell loop on the same GPU passes at 1e-6")
+        return dict.fromkeys(CUDNN_FLOAT32, reason)
 
     def load(self, native: Native, dtype: str) -> Model:
         lstm = self._build(native, dtype)
