@@ -89,8 +89,8 @@ class Layout:
         elif self.fused == "xh":
             w_ih, w_hh = ws["w"][:, :input_size], ws["w"][:, input_size:]
         else:
-            hidden = ws["w"].shape[0] // 4
-            w_hh, w_ih = ws["w"][:, :hidden], ws["w"][:, hidden:]
+            split = ws["w"].shape[1] - input_size  # the h part: H columns, or P with a projection
+            w_hh, w_ih = ws["w"][:, :split], ws["w"][:, split:]
         return self._blocks(w_ih, self._inverse), self._blocks(w_hh, self._inverse)
 
     def from_native(self, native: Native, input_size: int) -> Params:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lstm_verify.layouts import KNOWN, ONNX, TF1, WRONG_ORDERS, Layout
-from lstm_verify.params import Case
+from lstm_verify.params import Case, StackCase
 
 
 @pytest.fixture
@@ -19,6 +19,15 @@ def test_round_trip_is_identity(name, params):
     np.testing.assert_array_equal(back.w_ih, params.w_ih)
     np.testing.assert_array_equal(back.w_hh, params.w_hh)
     np.testing.assert_allclose(back.bias, params.bias, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_round_trip_keeps_a_projection(name):
+    """w_hr (P, H) travels with the layer (transposed where the layout transposes)."""
+    p = StackCase(Case(1, 3, 4, seed=5), proj_size=2).arrays()[0][0][0]
+    back = KNOWN[name].from_native(KNOWN[name].to_native(p), p.input_size)
+    np.testing.assert_array_equal(back.w_hr, p.w_hr)
+    np.testing.assert_array_equal(back.w_hh, p.w_hh)
 
 
 def test_onnx_blocks_are_i_o_f_c(params):

@@ -1,10 +1,11 @@
-"""The oracle's backward pass against central finite differences of its own forward."""
+"""The oracle: its backward pass against central finite differences of its own forward, its
+stacks and projection against torch in float64."""
 
 import numpy as np
 import pytest
 
 from lstm_verify import reference
-from lstm_verify.params import Case, Params
+from lstm_verify.params import Case, Params, StackCase
 
 
 def _loss(params: Params, xs, h0, c0, gh, gc) -> float:
@@ -58,3 +59,32 @@ def test_lstm_step_is_the_equations():
     want_c = sig(-0.2) * 0.5 + sig(0.3) * np.tanh(0.7)
     np.testing.assert_allclose(c, [[want_c]], rtol=1e-15)
     np.testing.assert_allclose(h, [[sig(1.1) * np.tanh(want_c)]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("stack", [StackCase(Case(2, 3, 4, steps=4, seed=5), layers=2, directions=2, proj_size=2),
+                                   StackCase(Case(1, 2, 3, steps=3, seed=6), layers=3),
+                                   StackCase(Case(3, 4, 2, steps=2, seed=7), directions=2)], ids=repr)
+def test_stack_forward_matches_torch_float64(stack):
+    """The stack oracle (layer order, direction order, re-reversed backward outputs, projection)
+    against torch's nn.LSTM in float64, an independent implementation of the same layout."""
+    torch = pytest.importorskip("torch")
+    layers, xs, h0, c0 = stack.arrays()
+    lstm = torch.nn.LSTM(stack.case.input_size, stack.case.hidden_size, num_layers=stack.layers,
+                         bidirectional=stack.directions == 2, proj_size=stack.proj_size or 0).double()
+    names = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh", "w_hr": "weight_hr"}
+    with torch.no_grad():
+        for l, layer in enumerate(layers):
+            for d, p in enumerate(layer):
+                for key, value in p.items():
+                    getattr(lstm, f"{names[key]}_l{l}{'_reverse' if d else ''}").copy_(torch.from_numpy(value))
+        hs, (h, c) = lstm(torch.from_numpy(xs), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    want = reference.stack_forward(layers, xs, h0, c0)
+    for name, got, ref in zip(("hs", "h_n", "c_n"), (hs, h, c), want):
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+def test_lstm_backward_refuses_a_projection():
+    layers, xs, h0, c0 = StackCase(Case(1, 2, 3, steps=2), proj_size=1).arrays()
+    gh = np.ones((2, 1, 1))
+    with pytest.raises(ValueError, match="projection"):
+        reference.lstm_backward(layers[0][0], xs, h0[0], c0[0], gh, np.ones((1, 3)))
