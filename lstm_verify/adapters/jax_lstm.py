@@ -1,4 +1,5 @@
-"""JAX: a jitted step, a ``lax.scan`` sequence and ``jax.grad``; float64 only under x64."""
+"""JAX: a jitted step, a ``lax.scan`` sequence (``reverse=True`` for reverse mode) and ``jax.grad``;
+float64 only under x64."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ _FUNCTIONS = JaxFunctions(cell)
 class JaxAdapter(JaxAdapterBase):
     name = "jax"
     layout = TORCH
-    capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True)
+    capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True, reverse=True)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(_FUNCTIONS, native, dtype, {k: k for k in native}, has_sequence=True)
