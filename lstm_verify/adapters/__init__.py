@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, SequenceModel, State
 
 BUILTIN: dict[str, str] = {
     "numpy": "lstm_verify.adapters.numpy_lstm:NumpyAdapter",
@@ -44,5 +44,5 @@ def builtin_adapter(name: str) -> Adapter:
         return MissingAdapter(name, f"{exc.name or exc} is not installed")
 
 
-__all__ = ["BUILTIN", "Adapter", "Capabilities", "MissingAdapter", "Model", "NativeGrads", "State",
+__all__ = ["BUILTIN", "Adapter", "Capabilities", "MissingAdapter", "Model", "NativeGrads", "SequenceModel", "State",
            "builtin_adapter"]

@@ -88,6 +88,13 @@ class Model(ABC):
         raise NotImplementedError(f"{type(self).__name__} computes no gradients")
 
 
+class SequenceModel(Model):
+    """A model built around its sequence API: one step is a sequence of length one."""
+
+    def step(self, x: np.ndarray, state: State | None = None) -> State:
+        return self.sequence(x[None], state)[1]
+
+
 class Adapter(ABC):
     """One implementation family: how to load canonical parameters into it and run it."""
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen, nnx
 
-from lstm_verify.adapters.base import Capabilities, Model, State
+from lstm_verify.adapters.base import Capabilities, Model, SequenceModel, State
 from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel, on_cpu
 from lstm_verify.layouts import FLAX, Native
 from lstm_verify.params import GATES
@@ -108,7 +108,7 @@ class FlaxFunctions:
         return hs, (jnp.stack([h_f, h_b]), jnp.stack([c_f, c_b]))
 
 
-class FlaxBidirectionalModel(Model):
+class FlaxBidirectionalModel(SequenceModel):
     """One ``Bidirectional`` layer: states (2, B, H), outputs (T, B, 2H)."""
 
     def __init__(self, fn: Callable, natives: list[Native], dtype: str) -> None:
@@ -125,9 +125,6 @@ class FlaxBidirectionalModel(Model):
         hs, (h, c) = self.fn(*self.params, jnp.asarray(xs), jnp.asarray(state[0]), jnp.asarray(state[1]),
                              None if lengths is None else jnp.asarray(lengths))
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
-
-    def step(self, x: np.ndarray, state: State | None = None) -> State:
-        return self.sequence(x[None], state)[1]
 
 
 class FlaxAdapter(JaxAdapterBase):

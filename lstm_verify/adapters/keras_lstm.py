@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from lstm_verify.adapters._torch import TorchModel, array, tensor  # noqa: E402
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, State  # noqa: E402
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
 from lstm_verify.layouts import KERAS, Native  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def call(layer: keras.layers.Layer, xs: torch.Tensor, state: list[torch.Tensor] 
     return hs.transpose(0, 1), states
 
 
-class KerasModel(TorchModel):
+class KerasModel(TorchModel, SequenceModel):
     """One ``keras.layers.LSTM``; ``reverse`` runs a ``go_backwards`` twin holding the same weights."""
 
     def run(self, xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
@@ -74,11 +74,8 @@ class KerasModel(TorchModel):
                               None if state is None else [tensor(s) for s in state], lengths)
         return array(hs.flip(0) if reverse else hs), (array(h), array(c))
 
-    def step(self, x: np.ndarray, state: State | None = None) -> State:
-        return self.sequence(x[None], state)[1]
 
-
-class KerasBidirectionalModel(TorchModel):
+class KerasBidirectionalModel(TorchModel, SequenceModel):
     """``keras.layers.Bidirectional`` of two LSTMs: states (2, B, H), outputs (T, B, 2H)."""
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
@@ -89,9 +86,6 @@ class KerasBidirectionalModel(TorchModel):
         with torch.no_grad():
             hs, (h_f, c_f, h_b, c_b) = call(self.module, tensor(xs), initial, lengths)
         return array(hs), (array(torch.stack([h_f, h_b])), array(torch.stack([c_f, c_b])))
-
-    def step(self, x: np.ndarray, state: State | None = None) -> State:
-        return self.sequence(x[None], state)[1]
 
 
 class KerasAdapter(Adapter):

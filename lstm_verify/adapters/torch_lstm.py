@@ -10,7 +10,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstm_verify.adapters._torch import TorchAdapter, TorchModel, array
-from lstm_verify.adapters.base import Capabilities, Model, State
+from lstm_verify.adapters.base import Capabilities, Model, SequenceModel, State
 from lstm_verify.layouts import TORCH, Layout, Native
 
 TORCH_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh", "w_hr": "weight_hr"}
@@ -22,7 +22,7 @@ CUDNN_FLOAT32 = ("test_step_agrees_with_reference", "test_sequence_agrees_with_r
 """The laws cuDNN's float32 LSTM broke on an H100 (one run of the main job's ci profile)."""
 
 
-class TorchLSTMModel(TorchModel):
+class TorchLSTMModel(TorchModel, SequenceModel):
     """One layer (states (B, H), as everywhere in the kit) or, ``stacked``, torch's (L * D, B, H)."""
 
     def __init__(self, module: torch.nn.Module, tensors: dict[str, torch.Tensor], native: Native,
@@ -51,9 +51,6 @@ class TorchLSTMModel(TorchModel):
         if not self.stacked:
             h, c = h[0], c[0]
         return array(hs), (array(h), array(c))
-
-    def step(self, x: np.ndarray, state: State | None = None) -> State:
-        return self.sequence(x[None], state)[1]
 
 
 def stack_capabilities(lstm_class: type) -> dict[str, bool]:
