@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import nullcontext
 
 import numpy as np
 import torch
 
 from lstm_verify import reference
-from lstm_verify.adapters._torch import ieee_float32
-from lstm_verify.adapters.torch_lstm import TorchLSTMAdapter, TorchLSTMModel
+from lstm_verify.adapters._torch import fp32_precision
+from lstm_verify.adapters.torch_lstm import TORCH_NAMES, TorchLSTMAdapter, TorchLSTMModel
 from lstm_verify.checks import LawViolation
 from lstm_verify.implementation import Implementation
 from lstm_verify.params import Case
@@ -27,17 +26,8 @@ from properties.test_agreement import test_sequence_agrees_with_reference
 SHAPES = {"small (B=5, I=4, H=7, T=8)": (5, 4, 7, 8), "fastrnns (B=64, I=H=512, T=100)": (64, 512, 512, 100)}
 
 
-def tf32() -> object:
-    """TF32 allowed for matmuls and cuDNN RNNs (the cuDNN RNN default)."""
-    flags = (torch.backends.cuda.matmul, torch.backends.cudnn.rnn)
-    for f in flags:
-        f.fp32_precision = "tf32"
-    return nullcontext()
-
-
 class TF32Model(TorchLSTMModel):
-    def precision(self):
-        return tf32()
+    fp32 = "tf32"
 
 
 class TF32LSTMAdapter(TorchLSTMAdapter):
@@ -61,12 +51,11 @@ def measure(batch: int, inputs: int, hidden: int, steps: int) -> dict[str, float
     with torch.no_grad():
         for module, suffix in ((lstm, "_l0"), (cell, "")):
             for name, value in params.items():
-                torch_name = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}[name]
-                getattr(module, torch_name + suffix).copy_(torch.from_numpy(value))
+                getattr(module, TORCH_NAMES[name] + suffix).copy_(torch.from_numpy(value))
     x, h, c = (torch.from_numpy(a).float().cuda() for a in (xs, h0, c0))
     out = {}
-    for mode, context in (("tf32", tf32), ("ieee", ieee_float32)):
-        with torch.no_grad(), context():
+    for mode in ("tf32", "ieee"):
+        with torch.no_grad(), fp32_precision(mode):
             hs, (_, c_n) = lstm(x, (h[None], c[None]))
             out[f"cudnn lstm hs, {mode}"] = relative_error(hs, want.hs)
             out[f"cudnn lstm c_T, {mode}"] = relative_error(c_n[0], want.cs[-1])

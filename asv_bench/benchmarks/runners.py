@@ -86,11 +86,13 @@ class Runner:
     def _torch(self, model, arrays, device: str) -> None:
         import torch
 
+        from lstm_verify.adapters._torch import set_fp32_precision
+
         module = model.module.to(device)
         xs, h0, c0, gh, gc = (torch.from_numpy(a).to(device) for a in arrays)
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         if device == "cuda":  # float32 timed as the kit checks it, TF32 off (asv: one process per benchmark)
-            torch.backends.cuda.matmul.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = "ieee"
+            set_fp32_precision("ieee")
 
         def step():
             with torch.no_grad():

@@ -22,17 +22,27 @@ def array(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
+FP32_FLAGS = (torch.backends.cuda.matmul, torch.backends.cudnn.rnn)
+"""What decides how CUDA float32 matmuls and cuDNN RNNs compute: ``"ieee"`` or ``"tf32"``
+(torch's cuDNN RNN default is TF32)."""
+
+
+def set_fp32_precision(mode: str) -> list[str]:
+    """Set every flag of :data:`FP32_FLAGS` to ``mode``; returns the settings it replaced."""
+    before = [f.fp32_precision for f in FP32_FLAGS]
+    for f in FP32_FLAGS:
+        f.fp32_precision = mode
+    return before
+
+
 @contextmanager
-def ieee_float32() -> Iterator[None]:
-    """TF32 off for matmuls and cuDNN RNNs while inside (torch's cuDNN RNN default is TF32)."""
-    flags = (torch.backends.cuda.matmul, torch.backends.cudnn.rnn)
-    before = [f.fp32_precision for f in flags]
-    for f in flags:
-        f.fp32_precision = "ieee"
+def fp32_precision(mode: str) -> Iterator[None]:
+    """CUDA float32 in ``mode`` while inside, the previous settings restored after."""
+    before = set_fp32_precision(mode)
     try:
         yield
     finally:
-        for f, value in zip(flags, before):
+        for f, value in zip(FP32_FLAGS, before):
             f.fp32_precision = value
 
 
@@ -40,8 +50,10 @@ class TorchModel(Model):
     """A torch module on ``device`` plus the map from native parameter names to its tensors.
 
     Subclasses implement :meth:`run`: the torch-level forward over a sequence. On a GPU every
-    call runs in :func:`ieee_float32`.
+    call runs with float32 in ``fp32`` mode: IEEE, TF32 off.
     """
+
+    fp32 = "ieee"
 
     def __init__(self, module: torch.nn.Module, tensors: dict[str, torch.Tensor], native: Native,
                  device: str = "cpu") -> None:
@@ -56,7 +68,7 @@ class TorchModel(Model):
         return tensor(a).to(self.device)
 
     def precision(self) -> AbstractContextManager:
-        return ieee_float32() if self.device != "cpu" else nullcontext()
+        return fp32_precision(self.fp32) if self.device != "cpu" else nullcontext()
 
     def run(self, xs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
