@@ -5,7 +5,6 @@ package; :func:`check_impl` and :func:`parametrize_with_impls` check your own im
 """
 
 import os
-import tempfile
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One intra-op thread per pytest-xdist worker, set before numpy, torch or JAX load:
@@ -17,15 +16,15 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # JAX takes 75% of a GPU's memory per process by default: eight workers ran torch out of
     # memory on an 80 GB H100 (measured). Allocate on demand instead.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    # Workers share JAX's compiled programs on disk, so a shape is compiled once per run, not
-    # once per worker (flax, a new shape: 0.3 -> 0.07 s forward, 0.7 -> 0.11 s gradients).
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
-                          os.path.join(tempfile.gettempdir(), f"lstm_verify-jax-cache-{os.getuid()}"))
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    # Workers share JAX's compiled programs on disk, in the cache folder (lstm_verify/cache.py), so
+    # a shape is compiled once per run, not once per worker (flax, a new shape: 0.3 -> 0.07 s
+    # forward, 0.7 -> 0.11 s gradients).
 
 from lstm_verify.api import check_impl, parametrize_with_impls  # noqa: E402
 from lstm_verify.implementation import Implementation, implementation  # noqa: E402
 from lstm_verify.params import Case, Grads, Params  # noqa: E402
+from lstm_verify.targets import capabilities  # noqa: E402
 
-__all__ = ["Case", "Grads", "Implementation", "Params", "check_impl", "implementation", "parametrize_with_impls"]
+__all__ = ["Case", "Grads", "Implementation", "Params", "capabilities", "check_impl", "implementation",
+           "parametrize_with_impls"]
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ import warnings
 from typing import Any, Callable, Iterable
 
 import pytest
+from hypothesis import settings
 
 import properties
 from lstm_verify import pytest_plugin
@@ -17,14 +18,15 @@ from lstm_verify.xfails import read_xfails, unmatched
 
 
 def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None,
-               dtypes: Iterable[str] = pytest_plugin.DTYPES, profile: str = "ci", xfail: str | None = None,
-               workers: int | str = 0) -> list[Result]:
+               dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None, profile: str = "ci",
+               xfail: str | None = None, workers: int | str = 0) -> list[Result]:
     """Run the whole suite on ``target`` and return one :class:`Result` per property and dtype.
 
     ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers) or the
-    class or function itself (run in this process)."""
+    class or function itself (run in this process). ``precision``: what it promises beyond its
+    dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE."""
     options = {"--lstm-dtypes": ",".join(dtypes), "--lstm-profile": profile, "--lstm-xfail": xfail,
-               "--lstm-kind": kind, "--lstm-layout": layout}
+               "--lstm-kind": kind, "--lstm-layout": layout, "--lstm-precision": precision}
     entries = read_xfails(xfail) if xfail else {}
     if isinstance(target, str):
         target_adapter(target, kind, layout)  # fail here, in one line, if it cannot be loaded
@@ -55,19 +57,23 @@ class Law:
         missing = [c for c in properties.requirements(self.fn) if not getattr(impl.capabilities, c)]
         if reason or missing:
             pytest.skip(reason or f"{impl.adapter.name} declares no {', '.join(missing)} capability")
+        reason = properties.profile_skip(self.fn, settings.get_current_profile_name())
+        if reason:
+            pytest.skip(reason)
         self.fn(impl=impl)
 
 
 def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", layout: str | None = None,
-                           dtypes: Iterable[str] = pytest_plugin.DTYPES) -> pytest.MarkDecorator:
+                           dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None
+                           ) -> pytest.MarkDecorator:
     """Parametrise a test over (implementation, law) pairs, ids ``law[name-dtype]``::
 
         @parametrize_with_impls([MyCell], kind="torch-cell")
         def test_my_cell(impl, law):
             law(impl)
     """
-    impls = [Implementation(target_adapter(t, kind, layout) if isinstance(t, str) else adapter_for(t, kind, layout), d)
-             for t in targets for d in dtypes]
+    impls = [Implementation(target_adapter(t, kind, layout) if isinstance(t, str) else adapter_for(t, kind, layout), d,
+                            declared_precision=precision) for t in targets for d in dtypes]
     laws = [Law(name, fn) for name, fn in properties.collect().items()]
     return pytest.mark.parametrize("impl, law", [pytest.param(i, law, id=f"{law.name}[{i.id}]")
                                                  for i in impls for law in laws])

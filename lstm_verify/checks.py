@@ -1,30 +1,71 @@
 """Assertion helpers whose messages read like the law they check.
 
 Each names the quantity, what was expected, what came, where, and the
-implementation, dtype, shapes and case, so a failure can be reproduced by pasting
-the case back (``Case(...).arrays()``). They hide themselves from tracebacks.
+implementation, dtype, precision, shapes and case, so a failure can be reproduced by
+pasting the case back (``Case(...).arrays()``). They hide themselves from tracebacks.
+
+Every comparison also records what it saw (:func:`observations`): the shapes it ran at
+and, for :func:`assert_close`, the worst ``|got - want| / bound``, so a report can say
+which sizes were covered and how close to its error bound an implementation came.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from lstm_verify.tolerances import tolerance
 
 
 class LawViolation(AssertionError):
     """A property's law does not hold for the implementation under test."""
 
 
+@dataclass
+class Observations:
+    """What the comparisons of one check saw: the (B, I, H, T) shapes of its cases and the
+    worst ratio of an error to its bound."""
+
+    sizes: set[tuple[int, int, int, int]] = field(default_factory=set)
+    worst: float = 0.0
+
+
+_SEEN = Observations()
+
+
+def observations() -> Observations:
+    """What was seen since the last call, and start afresh (the plugin calls it per check)."""
+    global _SEEN
+    seen, _SEEN = _SEEN, Observations()
+    return seen
+
+
+def sizes_covered(sizes: set[tuple[int, int, int, int]]) -> str:
+    """The ranges of (B, I, H, T) in ``sizes``: ``'B 1-256, I 1-1024, H 1-1024, T 1-1000 (14 shapes)'``."""
+    if not sizes:
+        return ""
+    ranges = ", ".join(f"{axis} {min(v)}-{max(v)}" if min(v) != max(v) else f"{axis} {min(v)}"
+                       for axis, v in zip("BIHT", zip(*sizes)))
+    return f"{ranges} ({len(sizes)} shape{'s' if len(sizes) > 1 else ''})"
+
+
+def _note_size(context: Any) -> None:
+    for item in context if isinstance(context, tuple) else (context,):
+        case = getattr(item, "case", item)
+        if all(hasattr(case, a) for a in ("batch", "input_size", "hidden_size", "steps")):
+            _SEEN.sizes.add((case.batch, case.input_size, case.hidden_size, case.steps))
+
+
 def _where(impl: Any, context: Any) -> str:
+    _note_size(context)
     return f"[{impl.id}; {context!r}]" if context is not None else f"[{impl.id}]"
 
 
 def check(condition: bool, message: str, impl: Any, context: Any = None) -> None:
     """Raise :class:`LawViolation` with ``message`` unless ``condition`` holds."""
     __tracebackhide__ = True
+    _note_size(context)
     if not condition:
         raise LawViolation(f"{message} {_where(impl, context)}")
 
@@ -52,22 +93,27 @@ def assert_finite(name: str, got: np.ndarray, impl: Any, context: Any = None) ->
                      f"should be finite", impl, context)
 
 
-def assert_close(name: str, got: np.ndarray, want: np.ndarray, quantity: str, steps: int, impl: Any,
+def assert_close(name: str, got: np.ndarray, want: np.ndarray, bound: np.ndarray, impl: Any,
                  context: Any = None) -> None:
-    """``|got - want| <= tol * (1 + |want|)`` elementwise, ``tol`` from the central table."""
+    """``|got - want| <= bound`` elementwise, ``bound`` from :mod:`lstm_verify.error_model` for the
+    implementation's dtype and precision."""
     __tracebackhide__ = True
     want = np.asarray(want, np.float64)
     assert_shape(name, got, want.shape, impl, context)
     got = np.asarray(got, np.float64)
     assert_finite(name, got, impl, context)
-    tol = tolerance(impl.dtype, quantity, steps)
-    excess = np.abs(got - want) / (1.0 + np.abs(want))
-    if excess.size and excess.max() > tol:
-        idx = tuple(int(i) for i in np.unravel_index(np.argmax(excess), excess.shape))
-        check(False, f"{name}{list(idx)}={got[idx]:.17g}, but should be {want[idx]:.17g} "
-                     f"(|diff|/(1+|ref|)={excess[idx]:.3g} > tol {tol:.3g} for {quantity} in {impl.dtype} "
-                     f"after {steps} step(s); {int((excess > tol).sum())} of {excess.size} values off)",
-              impl, context)
+    bound = np.broadcast_to(np.asarray(bound, np.float64), want.shape)
+    diff = np.abs(got - want)
+    if not diff.size:
+        return
+    ratio = np.divide(diff, bound, out=np.where(diff > 0, np.inf, 0.0), where=bound > 0)
+    k = int(np.argmax(ratio))
+    _SEEN.worst = max(_SEEN.worst, float(ratio.flat[k]))
+    if ratio.flat[k] > 1.0:
+        idx = tuple(int(i) for i in np.unravel_index(k, want.shape))
+        check(False, f"{name}{list(idx)}={got[idx]:.17g}, but should be {want[idx]:.17g} +- {bound[idx]:.3g} "
+                     f"(|diff| = {diff[idx]:.3g} is {ratio[idx]:.3g} x the error bound of {impl.dtype} at precision "
+                     f"{impl.precision}; {int((ratio > 1).sum())} of {ratio.size} values off)", impl, context)
 
 
 def assert_identical(name: str, got: np.ndarray, want: np.ndarray, impl: Any, context: Any = None) -> None:

@@ -2,6 +2,8 @@
 
 ``check`` exits 0 when every applicable property passes, 1 when any fails, 2 when TARGET
 cannot be loaded or the arguments are wrong (one line on stderr, no traceback).
+``bench`` exits 0 when every timed call agrees with the reference, 1 when any does not, 2 when
+the arguments are wrong (:mod:`lstm_verify.bench`).
 ``export DIR`` writes the portable golden vectors to DIR and exits 0, or 2 when the arguments
 are wrong or DIR cannot be written."""
 
@@ -9,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
-from lstm_verify import export
+from lstm_verify import bench, export
+from lstm_verify.cache import CacheDirError, use_cache_dir
+from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.pytest_plugin import DTYPES, PROFILES
-from lstm_verify.targets import KINDS, TargetError, resolve, target_adapter
+from lstm_verify.targets import KINDS, RUNTIMES, TargetError, layout_table, resolve, target_adapter
 from lstm_verify.xfails import XfailError, read_xfails, unmatched
 
 
@@ -32,22 +37,54 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("target", nargs="?", metavar="TARGET",
                        help="package.module:attr or path/to/file.py:attr; without it, the built-in adapters")
     check.add_argument("--kind", default="torch-cell", choices=KINDS, help="what TARGET is (default torch-cell)")
-    check.add_argument("--layout", metavar="ORDER", help="TARGET's gate-block order if not ifgo, e.g. iofc")
+    check.add_argument("--runtime", choices=RUNTIMES, help="--kind onnx: the runtime to run the model's LSTM node "
+                                                           "on (default onnxruntime; env LSTM_VERIFY_RUNTIME)")
+    check.add_argument("--layout", metavar="LAYOUT", help="how TARGET stores its parameters: a named layout "
+                                                          "(haiku, keras, ...: see `lstm-verify layouts`) or a "
+                                                          "gate-block order (iofc); default torch")
+    check.add_argument("--cache-dir", metavar="DIR", help="where the kit keeps its caches (JAX compilations, "
+                                                          "hypothesis's database, pytest's temporary folders); "
+                                                          "default ./.lstm_verify")
     check.add_argument("--adapters", default="all", help="built-in adapters to check (comma-separated, or 'all')")
     check.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated dtypes")
+    check.add_argument("--precision", type=_precision, metavar="PRECISION",
+                       help="what TARGET promises beyond its dtype, for its error bound: "
+                            f"{', '.join(PRECISIONS)}, combined with '+' (default: ieee)")
     check.add_argument("--profile", default="ci", choices=sorted(PROFILES), help="hypothesis profile (default ci)")
     check.add_argument("-n", "--workers", default="0", help="parallel workers: a number or 'auto'")
     check.add_argument("--xfail", metavar="FILE", help="expected failures: 'property-id: reason' per line")
     check.add_argument("--timeout", type=float, default=DEFAULT_TIME_LIMIT,
                        help=f"seconds one call into the implementation may take (default {DEFAULT_TIME_LIMIT:g})")
+    check.add_argument("--memory-limit", type=float, metavar="GIB",
+                       help="GiB of writable memory each worker may take (default: the RAM over the workers, "
+                            "at least 2; 0: no limit)")
     check.add_argument("--json", metavar="PATH", help="write one record per implementation and property")
     check.add_argument("--markdown", metavar="PATH", help="write the matrix as a Markdown table")
+    check.add_argument("--html", metavar="DIR", help="write the HTML report (matrix, failures, figures) to DIR")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("-k", metavar="EXPR", dest="select",
+                       help="only the properties matching EXPR (pytest -k), e.g. 'gate or shapes'")
+    check.add_argument("--shard", metavar="K/N", type=_shard,
+                       help="run only the K-th of N parts of equal measured cost (combine them with merge)")
+    merge = sub.add_parser("merge", help="combine the JSON reports of the shards of one run into its verdict")
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json", help="every shard's --json report")
+    merge.add_argument("--json", metavar="PATH", help="write the merged records")
+    merge.add_argument("--markdown", metavar="PATH", help="write the merged matrix as a Markdown table")
+    bench.add_arguments(sub.add_parser("bench", help="time TARGET (or the built-in adapters) against torch "
+                                                     "baselines, each timed call checked against the reference"))
+    sub.add_parser("layouts", help="print every --layout and the parameters a TARGET receives in it")
     vectors = sub.add_parser("export", help="write golden vectors (npz, JSON, manifest.json) for other languages")
     vectors.add_argument("directory", metavar="DIR", help="where to write them (created if missing)")
     vectors.add_argument("--dtypes", default=",".join(export.DTYPES), type=_export_dtypes,
                          help=f"comma-separated, from {','.join(export.DTYPES)} (default both)")
     return parser
+
+
+def _precision(value: str) -> str:
+    try:
+        return precision(value).name
+    except PrecisionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _export_dtypes(value: str) -> list[str]:
@@ -58,8 +95,25 @@ def _export_dtypes(value: str) -> list[str]:
     return dtypes
 
 
+def _shard(value: str) -> str:
+    from lstm_verify.shard import parse_shard
+
+    try:
+        parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "merge":
+        return _merge(args)
+    if args.command == "bench":
+        return bench.command(args)
+    if args.command == "layouts":
+        print(layout_table())
+        return 0
     return _export(args) if args.command == "export" else _check(args)
 
 
@@ -74,21 +128,48 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    from lstm_verify.runner import failures, markdown, matrix, progress_line, run_suite, summary
+def _merge(args: argparse.Namespace) -> int:
+    """Exit 0 or 1 as the unsharded run would have, 2 when the reports are not one run's shards."""
+    from lstm_verify.runner import FAILING, Result, failures, markdown, matrix, summary
+    from lstm_verify.shard import MergeError, merge
 
+    try:
+        results = [Result(**record) for record in merge(args.reports)]
+    except MergeError as exc:
+        print(f"lstm-verify: {exc}", file=sys.stderr)
+        return 2
+    print("\n\n".join(filter(None, [matrix(results), failures(results)])))
+    print(summary(results))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([r.as_dict() for r in results], fh, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(markdown(results))
+    return 1 if any(r.status in FAILING for r in results) else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lstm_verify.runner import FAILING, failures, markdown, matrix, progress_line, run_suite, summary
+
+    if args.runtime:  # read by every worker's plugin through lstm_verify.targets.onnx_adapter
+        os.environ["LSTM_VERIFY_RUNTIME"] = args.runtime
     try:
         if args.target:
             target_adapter(args.target, args.kind, args.layout)
         entries = read_xfails(args.xfail) if args.xfail else {}
-    except (TargetError, XfailError) as exc:
+        cache = use_cache_dir(args.cache_dir)
+    except (TargetError, XfailError, CacheDirError) as exc:
         print(f"lstm-verify: {exc}", file=sys.stderr)
         return 2
     options = {"--lstm-impl": resolve(args.target) if args.target else None, "--lstm-kind": args.kind,
                "--lstm-layout": args.layout, "--lstm-adapters": args.adapters, "--lstm-dtypes": args.dtypes,
-               "--lstm-profile": args.profile, "--lstm-xfail": args.xfail, "--lstm-timeout": args.timeout}
+               "--lstm-profile": args.profile, "--lstm-xfail": args.xfail, "--lstm-timeout": args.timeout,
+               "--lstm-precision": args.precision,
+               "--lstm-memory-limit": args.memory_limit, "--lstm-shard": args.shard, "--lstm-cache-dir": cache}
     start = time.perf_counter()
-    code, results, output = run_suite(options, args.workers, None if args.quiet else progress_line)
+    code, results, output = run_suite(options, args.workers, None if args.quiet else progress_line,
+                                      ("-k", args.select) if args.select else ())
     if not results:
         print(output.rstrip().splitlines()[-1] if output.strip() else f"pytest exited with {code}", file=sys.stderr)
         return 2
@@ -96,7 +177,7 @@ def _check(args: argparse.Namespace) -> int:
     report = failures(results)
     if report:
         print("\n" + report)
-    for key in unmatched(entries, [(r.property, r.implementation) for r in results]):
+    for key in [] if args.shard else unmatched(entries, [(r.property, r.implementation) for r in results]):
         print(f"warning: expected-failure entry {key!r} matches no check", file=sys.stderr)
     print(summary(results))
     print(f"wall time {time.perf_counter() - start:.1f} s with -n {args.workers}")
@@ -106,7 +187,11 @@ def _check(args: argparse.Namespace) -> int:
     if args.markdown:
         with open(args.markdown, "w") as fh:
             fh.write(markdown(results))
-    return 1 if any(r.status == "failed" for r in results) else 0
+    if args.html:
+        from lstm_verify.report import write_report
+
+        print(f"HTML report: {write_report(results, args.html, options)}")
+    return 1 if any(r.status in FAILING for r in results) else 0
 
 
 if __name__ == "__main__":

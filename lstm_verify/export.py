@@ -19,13 +19,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lstm_verify import __version__, reference
+from lstm_verify import __version__, error_model, reference
+from lstm_verify.dtypes import unit_roundoff
 from lstm_verify.params import GATES, PARAM_NAMES, Case, Grads, Params
-from lstm_verify.tolerances import TABLE, tolerance
 
 SCHEMA_VERSION = 1
-DTYPES: tuple[str, ...] = tuple(TABLE)
-"""Every dtype the tolerance table knows: float64 and float32."""
+DTYPES: tuple[str, ...] = ("float64", "float32")
+"""The dtypes exported: those every language has."""
 
 GATE_OFFSETS = (0.5, 1.5, -0.5, -1.0)
 """Added to the i, f, g, o blocks of ``b_ih``: every permutation of the blocks moves the pre-activations."""
@@ -49,8 +49,8 @@ ARRAYS = {
 }
 """The data arrays of a case file, in file order, with their shapes; ``grad_*`` are dL/d(that input)."""
 COMPARISON = "|got - want| <= atol + rtol * |want| elementwise (numpy.allclose), for each expected array"
-QUANTITY = {"hs": "h", "h_T": "h", "c_T": "c", **{f"grad_{f.name}": "grad" for f in fields(Grads)}}
-"""The expected arrays, each with its quantity in the tolerance table."""
+EXPECTED = ("hs", "h_T", "c_T", *(f"grad_{f.name}" for f in fields(Grads) if f.name != "p"))
+"""The expected arrays of a case file."""
 
 
 @dataclass(frozen=True)
@@ -78,24 +78,35 @@ def inputs(golden: Golden) -> dict[str, np.ndarray]:
     return {**dict(params.items()), "b_ih": b_ih, "xs": xs, "h0": h0, "c0": c0, "gh": gh, "gc": gc}
 
 
+def _rounded(golden: Golden, dtype: str) -> tuple[dict[str, np.ndarray], Params, tuple[np.ndarray, ...]]:
+    """The inputs rounded to ``dtype``, and as float64 parameters and (xs, h0, c0, gh, gc)."""
+    given = {k: np.asarray(v, dtype) for k, v in inputs(golden).items()}
+    exact = {k: v.astype(np.float64) for k, v in given.items()}
+    return given, Params(**{n: exact[n] for n in PARAM_NAMES}), tuple(exact[k] for k in ("xs", "h0", "c0", "gh", "gc"))
+
+
+def _outputs(hs: np.ndarray, cs: np.ndarray, grads: Grads) -> dict[str, np.ndarray]:
+    return dict(zip(EXPECTED, (hs, hs[-1], cs[-1], *(g for _, g in grads.items()))))
+
+
 def golden_arrays(golden: Golden, dtype: str) -> dict[str, np.ndarray]:
     """Inputs rounded to ``dtype``, and the expectations computed in float64 from exactly those
     values, then rounded to ``dtype``."""
-    given = {k: np.asarray(v, dtype) for k, v in inputs(golden).items()}
-    exact = {k: v.astype(np.float64) for k, v in given.items()}
-    params = Params(**{n: exact[n] for n in PARAM_NAMES})
-    args = exact["xs"], exact["h0"], exact["c0"]
-    trace = reference.lstm_forward(params, *args)
-    grads = reference.lstm_backward(params, *args, exact["gh"], exact["gc"])
-    expected = {"hs": trace.hs, "h_T": trace.hs[-1], "c_T": trace.cs[-1],
-                **{f"grad_{n}": g for n, g in grads.items()}}
+    given, params, (xs, h0, c0, gh, gc) = _rounded(golden, dtype)
+    trace = reference.lstm_forward(params, xs, h0, c0)
+    expected = _outputs(trace.hs, trace.cs, reference.lstm_backward(params, xs, h0, c0, gh, gc))
     return {**given, **{k: np.asarray(v, dtype) for k, v in expected.items()}}
 
 
 def tolerances(golden: Golden, dtype: str) -> dict[str, dict[str, float]]:
-    """``{expected array: {"rtol", "atol"}}`` from :mod:`lstm_verify.tolerances` (rtol = atol = tol)."""
-    tols = {n: tolerance(dtype, q, golden.case.steps) for n, q in QUANTITY.items()}
-    return {n: {"rtol": t, "atol": t} for n, t in tols.items()}
+    """``{expected array: {"rtol", "atol"}}``: atol the largest error bound of
+    :mod:`lstm_verify.error_model` over the array (IEEE arithmetic in ``dtype``), rtol the
+    rounding of the stored expectation to ``dtype``."""
+    _, params, (xs, h0, c0, gh, gc) = _rounded(golden, dtype)
+    forward = error_model.forward_bounds(params, xs, h0, c0, dtype)
+    grads = error_model.gradient_bounds(params, xs, h0, c0, gh, gc, dtype)
+    bounds = _outputs(forward.hs, forward.cs, grads)
+    return {n: {"rtol": unit_roundoff(dtype), "atol": float(b.max())} for n, b in bounds.items()}
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

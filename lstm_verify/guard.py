@@ -1,12 +1,18 @@
 """Keeps the kit going whatever an implementation does: every call into it is timed out,
-and exceptions and malformed returns become one clear :class:`ImplementationError`."""
+exceptions and malformed returns become one clear :class:`ImplementationError`, a runaway
+allocation meets a memory limit, and a process that dies leaves behind what it was doing
+(the last call into the implementation, the faulthandler's report) for the runner to read."""
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import resource
 import signal
 import threading
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -15,6 +21,11 @@ from lstm_verify.adapters.base import Model, NativeGrads, State
 
 DEFAULT_TIME_LIMIT = 60.0
 _HUNG: set[str] = set()
+_WATCH: dict[str, Any] = {"fd": None, "memory_gib": 0.0}
+"""This process's last-call file (:func:`watch_process`) and memory limit (:func:`limit_memory`)."""
+_OUT_OF_MEMORY = "can't allocate memory"
+"""How torch's CPU allocator says what NumPy says with a MemoryError."""
+_CALL_BYTES = 400
 
 
 class ImplementationError(AssertionError):
@@ -53,6 +64,8 @@ def guarded_call(impl_id: str, what: str, fn: Callable, *args: Any, limit: float
     if impl_id in _HUNG:
         message = f"{impl_id} hung earlier (no return within {limit:g} s); not called again"
     else:
+        if _WATCH["fd"] is not None:
+            _note_call(impl_id, what, args)
         try:
             with time_limit(limit):
                 return fn(*args)
@@ -62,9 +75,77 @@ def guarded_call(impl_id: str, what: str, fn: Callable, *args: Any, limit: float
         except ImplementationError:
             raise
         except Exception as exc:
+            if isinstance(exc, MemoryError) or _OUT_OF_MEMORY in str(exc):
+                verdict = (f"exceeded the memory limit ({_WATCH['memory_gib']:g} GiB)" if _WATCH["memory_gib"]
+                           else "ran out of memory")
+                raise ImplementationError(f"{impl_id}: {verdict} in {what}: {type(exc).__name__}: {exc}") from exc
             raise ImplementationError(f"{impl_id}: {what} raised {type(exc).__name__}: {exc}") from exc
     # one raise for both, so hypothesis sees the same failure when it replays a hang
     raise ImplementationError(message)
+
+
+def _describe(arg: Any) -> str:
+    if isinstance(arg, np.ndarray):
+        return f"{arg.dtype}{list(arg.shape)}"
+    if isinstance(arg, (tuple, list)):
+        return "(" + ", ".join(_describe(a) for a in arg) + ")"
+    return "None" if arg is None else type(arg).__name__
+
+
+def _note_call(impl_id: str, what: str, args: tuple) -> None:
+    """Overwrite this process's last-call file with the call about to be made (one syscall)."""
+    text = f"{what} of {impl_id} with {', '.join(_describe(a) for a in args)}".encode()[:_CALL_BYTES]
+    os.pwrite(_WATCH["fd"], text.ljust(_CALL_BYTES), 0)
+
+
+def limit_memory(gib: float) -> Callable[[], None]:
+    """Limit this process's writable memory (``RLIMIT_DATA``) to ``gib`` GiB (0: no limit), so
+    a runaway allocation raises MemoryError; returns the function that restores the old limit.
+
+    ``RLIMIT_DATA`` rather than ``RLIMIT_AS``: JAX, XLA and CUDA reserve address space they
+    never touch (a JAX process has 1.5 GiB of it and 0.3 GiB of data), which ``RLIMIT_AS``
+    counts and ``RLIMIT_DATA`` does not."""
+    previous = resource.getrlimit(resource.RLIMIT_DATA)
+    if gib <= 0:
+        return lambda: None
+    hard = previous[1]
+    wanted = int(gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_DATA, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+    _WATCH["memory_gib"] = gib
+
+    def restore() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, previous)
+        _WATCH["memory_gib"] = 0.0
+    return restore
+
+
+def watch_process(directory: str | Path, name: str) -> Callable[[], None]:
+    """Leave a trace in ``directory`` if this process dies: ``name.call`` holds the last call
+    into an implementation, ``name.fault`` the faulthandler's report of a fatal signal.
+    Returns the function that stops watching."""
+    directory = Path(directory)
+    _WATCH["fd"] = os.open(directory / f"{name}.call", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    fault = open(directory / f"{name}.fault", "w")
+    faulthandler.enable(file=fault, all_threads=False)
+
+    def stop() -> None:
+        faulthandler.disable()
+        fault.close()
+        os.close(_WATCH["fd"])
+        _WATCH["fd"] = None
+    return stop
+
+
+def read_trace(directory: str | Path, name: str) -> tuple[str, str]:
+    """What the dead process ``name`` left in ``directory``: (its last call into an
+    implementation, the faulthandler's report), each '' when missing."""
+    texts = []
+    for suffix in ("call", "fault"):
+        try:
+            texts.append((Path(directory) / f"{name}.{suffix}").read_text(errors="replace").strip())
+        except OSError:
+            texts.append("")
+    return texts[0], texts[1]
 
 
 def _pair(impl_id: str, what: str, out: Any) -> State:

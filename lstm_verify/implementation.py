@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lstm_verify import error_model
 from lstm_verify.adapters import Adapter, Capabilities, Model, State, builtin_adapter
+from lstm_verify.dtypes import numpy_dtype
+from lstm_verify.error_model import ForwardBounds
 from lstm_verify.guard import DEFAULT_TIME_LIMIT, GuardedModel, guarded_call
 from lstm_verify.layouts import canonical_grads
 from lstm_verify.params import Grads, Params
+from lstm_verify.reference import PLAIN, Variant
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,12 @@ class Implementation:
     adapter: Adapter
     dtype: str
     time_limit: float = DEFAULT_TIME_LIMIT
+    declared_precision: str | None = None
+    """What the user declared (``--precision``); None: what the adapter declares for the dtype."""
 
     def __repr__(self) -> str:
-        return f"Implementation({self.adapter.name!r}, {self.dtype!r})"
+        precision = f", precision={self.declared_precision!r}" if self.declared_precision else ""
+        return f"Implementation({self.adapter.name!r}, {self.dtype!r}{precision})"
 
     def _repr_pretty_(self, printer: object, cycle: bool) -> None:
         """How hypothesis prints it in a falsifying example (no object addresses)."""
@@ -40,21 +47,59 @@ class Implementation:
         """Why this implementation cannot be checked here at all, or None."""
         return self.adapter.unavailable() or self.adapter.unsupported(self.dtype)
 
+    @property
+    def precision(self) -> str:
+        """How it computes, beyond its dtype (:mod:`lstm_verify.error_model`): ``ieee``, ``tf32``..."""
+        return self.declared_precision or self.adapter.precision(self.dtype)
+
     def cast(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """Fresh copies of ``arrays`` in this implementation's dtype."""
-        return [np.array(a, dtype=self.dtype) for a in arrays]
+        return [np.array(a, dtype=numpy_dtype(self.dtype)) for a in arrays]
+
+    def forward_bounds(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                       variant: Variant | None = None) -> ForwardBounds:
+        """How far a correct implementation at this dtype and precision may be from the reference's
+        hs and cs for this run (:func:`lstm_verify.error_model.forward_bounds`)."""
+        return error_model.forward_bounds(params, xs, h0, c0, self.dtype, self.precision, variant or self.variant)
+
+    def step_bounds(self, params: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                    variant: Variant | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The bounds for one step's (h', c')."""
+        return error_model.step_bounds(params, x, h, c, self.dtype, self.precision, variant or self.variant)
+
+    def stack_bounds(self, layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The bounds for a stack's outputs, h_n and c_n."""
+        return error_model.stack_bounds(layers, xs, h0, c0, self.dtype, self.precision)
+
+    def gradient_bounds(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                        gh: np.ndarray, gc: np.ndarray) -> Grads:
+        """The bounds for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``."""
+        return error_model.gradient_bounds(params, xs, h0, c0, gh, gc, self.dtype, self.precision)
 
     def load(self, params: Params, split_seed: int = 0) -> Model:
         """Load canonical ``params`` through the adapter's layout (two native biases get a random
         split); every call into the result is guarded (:mod:`lstm_verify.guard`)."""
-        native = self.adapter.layout.to_native(params, self.dtype, np.random.default_rng(split_seed))
+        native = self.adapter.layout.to_native(params, numpy_dtype(self.dtype), np.random.default_rng(split_seed))
         model = guarded_call(self.id, "loading", self.adapter.load, native, self.dtype, limit=self.time_limit)
         return GuardedModel(model, self.id, self.time_limit)
+
+    def load_variant(self, params: Params, variant: Variant, split_seed: int = 0) -> Model:
+        """Load canonical ``params`` (with ``p`` for peepholes) as the LSTM ``variant``."""
+        native = self.adapter.layout.to_native(params, numpy_dtype(self.dtype), np.random.default_rng(split_seed))
+        model = guarded_call(self.id, "loading a variant", self.adapter.load_variant, native, self.dtype, variant,
+                             limit=self.time_limit)
+        return GuardedModel(model, self.id, self.time_limit)
+
+    @property
+    def variant(self) -> Variant:
+        """The cell this implementation computes (the plain LSTM unless an ONNX model says otherwise)."""
+        return self.capabilities.variant
 
     def load_stack(self, layers: list[list[Params]], split_seed: int = 0) -> Model:
         """Load a stacked and/or bidirectional LSTM, ``layers[l][d]`` (see :meth:`Adapter.load_stack`)."""
         rng = np.random.default_rng(split_seed)
-        natives = [[self.adapter.layout.to_native(p, self.dtype, rng) for p in layer] for layer in layers]
+        natives = [[self.adapter.layout.to_native(p, numpy_dtype(self.dtype), rng) for p in layer] for layer in layers]
         model = guarded_call(self.id, "loading a stack", self.adapter.load_stack, natives, self.dtype,
                              limit=self.time_limit)
         return GuardedModel(model, self.id, self.time_limit)

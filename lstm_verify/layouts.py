@@ -7,8 +7,9 @@ whether there are one or two bias vectors, and a constant the library adds to th
 forget-gate pre-activation at run time.
 
 Native parameters are a dict of NumPy arrays with the keys ``w_ih``/``w_hh`` (split)
-or ``w`` (fused), ``b_ih``/``b_hh`` (two biases) or ``b`` (one), and ``w_hr`` for an
-output projection.
+or ``w`` (fused), ``b_ih``/``b_hh`` (two biases) or ``b`` (one), ``w_hr`` for an
+output projection and ``p`` for peepholes: the three blocks in the layout's gate order
+without g (ONNX: ``[p_i, p_o, p_f]``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ class Layout:
         blocks = np.split(a, 4, axis=0)
         return np.concatenate([blocks[k] for k in order], axis=0)
 
+    @property
+    def peephole_order(self) -> str:
+        """The order of the peephole blocks: the gate order without g (canonical: ``ifo``)."""
+        return self.gate_order.replace("g", "")
+
+    def _peepholes(self, p: np.ndarray, source: str, target: str) -> np.ndarray:
+        blocks = dict(zip(source, np.split(np.asarray(p), 3)))
+        return np.concatenate([blocks[g] for g in target])
+
     def to_native(self, p: Params, dtype: str | np.dtype = np.float64,
                   rng: np.random.Generator | None = None) -> Native:
         """Canonical -> native. With ``rng`` and two biases, the total bias is split at random
@@ -80,6 +90,8 @@ class Layout:
         native[first_bias][forget * h:(forget + 1) * h] -= self.forget_offset
         if p.w_hr is not None:
             native["w_hr"] = p.w_hr.T if self.transposed else p.w_hr
+        if p.p is not None:
+            native["p"] = self._peepholes(p.p, "ifo", self.peephole_order)
         return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in native.items()}
 
     def _weights_from_native(self, native: Native, input_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +104,17 @@ class Layout:
             split = ws["w"].shape[1] - input_size  # the h part: H columns, or P with a projection
             w_hh, w_ih = ws["w"][:, :split], ws["w"][:, split:]
         return self._blocks(w_ih, self._inverse), self._blocks(w_hh, self._inverse)
+
+    def sizes(self, native: Native) -> tuple[int, int]:
+        """``(input_size, hidden_size)`` of a native parameter set (one layer; a projection's
+        ``w_hr`` shortens the h part of a fused weight to P columns)."""
+        hidden = len(native["b_ih" if self.biases == 2 else "b"]) // 4
+        w = native["w_ih" if self.fused is None else "w"]
+        inputs = w.shape[0] if self.transposed else w.shape[1]
+        if self.fused is not None:
+            w_hr = native.get("w_hr")
+            inputs -= hidden if w_hr is None else w_hr.shape[1 if self.transposed else 0]
+        return inputs, hidden
 
     def from_native(self, native: Native, input_size: int) -> Params:
         """Native -> canonical. A single native bias comes back as ``b_ih`` with ``b_hh = 0``."""
@@ -107,7 +130,11 @@ class Layout:
         w_hr = native.get("w_hr")
         if w_hr is not None and self.transposed:
             w_hr = w_hr.T
-        return Params(w_ih, w_hh, self._blocks(b_ih, self._inverse), self._blocks(b_hh, self._inverse), w_hr)
+        peepholes = native.get("p")
+        if peepholes is not None:
+            peepholes = self._peepholes(peepholes, self.peephole_order, "ifo")
+        return Params(w_ih, w_hh, self._blocks(b_ih, self._inverse), self._blocks(b_hh, self._inverse), w_hr,
+                      peepholes)
 
     def grads_from_native(self, native: Native, input_size: int) -> dict[str, np.ndarray]:
         """Native parameter gradients -> canonical ones (dL/db_ih = dL/db_hh = dL/dbias)."""
@@ -117,7 +144,10 @@ class Layout:
             b_ih, b_hh = self._blocks(native["b_ih"], inv), self._blocks(native["b_hh"], inv)
         else:
             b_ih = b_hh = self._blocks(native["b"], inv)
-        return {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
+        grads = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh}
+        if "p" in native:
+            grads["p"] = self._peepholes(native["p"], self.peephole_order, "ifo")
+        return grads
 
 
 def canonical_grads(layout: Layout, native_grads: Native, x: np.ndarray, h0: np.ndarray,
@@ -140,6 +170,10 @@ along the output axis, and the ``hi..ho`` biases: the only ones, on the h side."
 EQUINOX = Layout("equinox", biases=1)
 
 KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU, TF1, PAPER, FLAX, EQUINOX)}
+
+TARGET_NAMES: dict[str, str] = {"w_ih": "weight_ih", "w_hh": "weight_hh", "w": "weight", "b_ih": "bias_ih",
+                                "b_hh": "bias_hh", "b": "bias", "w_hr": "weight_hr"}
+"""The name under which a TARGET (and torch's modules) holds each native parameter."""
 
 WRONG_ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations(GATES) if "".join(p) != GATES)
 """The 23 gate-block orders that are not the canonical one."""

@@ -3,7 +3,9 @@
 The canonical layout is the one every other layout is described against: gate
 blocks in the order i, f, g, o; input weights ``w_ih`` (4H, I), recurrent weights
 ``w_hh`` (4H, H), and two bias vectors ``b_ih`` and ``b_hh`` (4H) whose sum is
-the bias the cell sees.
+the bias the cell sees. Optional peepholes (the ONNX operator's ``P``) are one vector ``p``
+(3H,) holding the per-gate blocks in the canonical order without g: ``[p_i, p_f, p_o]``
+(ONNX stores ``[p_i, p_o, p_f]``; :mod:`lstm_verify.layouts` maps between them).
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ class Params:
     """One LSTM layer's parameters in the canonical layout.
 
     With an output projection (torch's ``proj_size``) ``w_hr`` is (P, H), the state and output
-    are ``h = w_hr (o * tanh c)`` of size P, and ``w_hh`` is (4H, P)."""
+    are ``h = w_hr (o * tanh c)`` of size P, and ``w_hh`` is (4H, P). With peepholes ``p`` is
+    (3H,), ``[p_i, p_f, p_o]``: i and f read c_{t-1}, o reads c_t (used by a
+    :class:`~lstm_verify.reference.Variant` with ``peepholes=True``)."""
 
     w_ih: np.ndarray
     w_hh: np.ndarray
     b_ih: np.ndarray
     b_hh: np.ndarray
     w_hr: np.ndarray | None = None
+    p: np.ndarray | None = None
 
     @property
     def input_size(self) -> int:
@@ -54,8 +59,8 @@ class Params:
         return Params(**{n: np.asarray(a, dtype=dtype) for n, a in self.items()})
 
     def items(self) -> list[tuple[str, np.ndarray]]:
-        """The arrays by name; ``w_hr`` only when there is a projection."""
-        names = PARAM_NAMES + (("w_hr",) if self.w_hr is not None else ())
+        """The arrays by name; ``w_hr`` and ``p`` only when there is a projection, peepholes."""
+        names = PARAM_NAMES + tuple(n for n in ("w_hr", "p") if getattr(self, n) is not None)
         return [(n, getattr(self, n)) for n in names]
 
     @classmethod
@@ -99,9 +104,11 @@ class Grads:
     w_hh: np.ndarray
     b_ih: np.ndarray
     b_hh: np.ndarray
+    p: np.ndarray | None = None
+    """dL/dp, only when the cell has peepholes."""
 
     def items(self) -> list[tuple[str, np.ndarray]]:
-        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+        return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None]
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,10 @@ class Case:
                                projected=proj_size is not None) for _ in range(directions)]
                   for l in range(layers)]
         return (params, *self._inputs_and_state(rng, (layers * directions,), outputs))
+
+    def peepholes(self) -> np.ndarray:
+        """Peephole weights ``[p_i, p_f, p_o]`` (3H,) for this case: ``replace(params, p=case.peepholes())``."""
+        return np.random.default_rng([self.seed, 3]).normal(0, self.weight_scale, 3 * self.hidden_size)
 
     def loss_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Weights ``(gh (T, B, H), gc (B, H))`` of the scalar loss sum(gh*h_t) + sum(gc*c_T)."""

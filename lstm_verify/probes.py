@@ -15,16 +15,23 @@ o     i=-40, f=+40, g=0                      20 (tanh = 1)              h1 = o
 
 An implementation that stores the gate blocks in another order than it declares reads
 the wrong bias for the driven gate, and the recovered value is not sigmoid(z) / tanh(z).
+
+Peepholes (an implementation with the ``variants`` capability) are probed the same way, zero
+weights and biases, c0 = 1, one peephole driven to ``z``: p_i with f = 0 (bias -40) and g = 1
+(bias +20) gives c1 = i; p_f with i = 0 (bias -40) gives c1 = f; p_o with i = 0 and f = 1
+(biases -40, +40) keeps c1 = 1 and gives h1 = o * tanh(1).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
 
 from lstm_verify.params import GATES, Params
+from lstm_verify.reference import Variant
 
 if TYPE_CHECKING:
     from lstm_verify.implementation import Implementation
@@ -40,19 +47,62 @@ ACTIVATIONS = {"i": expit, "f": expit, "g": np.tanh, "o": expit}
 """What each gate should be as a function of its pre-activation."""
 
 
-def probe_gate(impl: Implementation, gate: str, z: np.ndarray, input_size: int = 3) -> np.ndarray:
-    """The value of ``gate`` at pre-activations ``z`` (H,), observed through one step of ``impl``."""
+def _probe(gate: str, z: np.ndarray, input_size: int) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The probe's parameters, x, h0, c0, and which of (h, c) exposes the gate."""
     hidden = len(z)
     others, c0_value, read = PROBES[gate]
     params = Params.zeros(input_size, hidden).with_gate_biases(**{gate: z}, **others)
     x = np.linspace(-1.0, 1.0, input_size)[None]
-    h0 = np.full((1, hidden), 0.5)
-    c0 = np.full((1, hidden), c0_value)
-    model = impl.load(params)
-    h, c = model.step(impl.cast(x)[0], tuple(impl.cast(h0, c0)))
-    return np.asarray(h if read == "h" else c, np.float64).reshape(hidden)
+    return params, x, np.full((1, hidden), 0.5), np.full((1, hidden), c0_value), "hc".index(read)
+
+
+def probe_gate(impl: Implementation, gate: str, z: np.ndarray, input_size: int = 3) -> np.ndarray:
+    """The value of ``gate`` at pre-activations ``z`` (H,), observed through one step of ``impl``."""
+    params, x, h0, c0, read = _probe(gate, z, input_size)
+    out = impl.load(params).step(impl.cast(x)[0], tuple(impl.cast(h0, c0)))
+    return np.asarray(out[read], np.float64).reshape(len(z))
+
+
+def probe_bound(impl: Implementation, gate: str, z: np.ndarray, input_size: int = 3) -> np.ndarray:
+    """How far a correct implementation's :func:`probe_gate` may be from the exact gate value."""
+    params, x, h0, c0, read = _probe(gate, z, input_size)
+    return impl.step_bounds(params, x, h0, c0)[read].reshape(len(z))
 
 
 def probe_all(impl: Implementation, z: np.ndarray, input_size: int = 3) -> dict[str, np.ndarray]:
     """Every gate's value at pre-activations ``z``, in canonical gate order."""
     return {gate: probe_gate(impl, gate, z, input_size) for gate in GATES}
+
+
+PEEPHOLE_GATES = "ifo"
+PEEPHOLE_PROBES: dict[str, tuple[dict[str, float], str, float]] = {
+    "i": ({"f": -40.0, "g": 20.0}, "c", 1.0),
+    "f": ({"i": -40.0}, "c", 1.0),
+    "o": ({"i": -40.0, "f": 40.0}, "h", float(np.tanh(1.0))),
+}
+"""Per peephole: the other gates' biases, what to read, and the factor to divide it by."""
+
+
+def _peephole_probe(gate: str, z: np.ndarray, input_size: int
+                    ) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """The peephole probe's parameters, x, h0, c0, which of (h, c) to read and what to divide it by."""
+    hidden = len(z)
+    biases, read, factor = PEEPHOLE_PROBES[gate]
+    p = np.zeros((3, hidden))
+    p[PEEPHOLE_GATES.index(gate)] = z
+    params = replace(Params.zeros(input_size, hidden).with_gate_biases(**biases), p=p.reshape(-1))
+    x = np.linspace(-1.0, 1.0, input_size)[None]
+    return params, x, np.full((1, hidden), 0.5), np.ones((1, hidden)), "hc".index(read), factor
+
+
+def probe_peephole(impl: Implementation, gate: str, z: np.ndarray, input_size: int = 3) -> np.ndarray:
+    """The value of ``gate`` when only its peephole is ``z`` (H,), through one step of ``impl``."""
+    params, x, h0, c0, read, factor = _peephole_probe(gate, z, input_size)
+    out = impl.load_variant(params, Variant(peepholes=True)).step(impl.cast(x)[0], tuple(impl.cast(h0, c0)))
+    return np.asarray(out[read], np.float64).reshape(len(z)) / factor
+
+
+def probe_peephole_bound(impl: Implementation, gate: str, z: np.ndarray, input_size: int = 3) -> np.ndarray:
+    """How far a correct implementation's :func:`probe_peephole` may be from the exact gate value."""
+    params, x, h0, c0, read, factor = _peephole_probe(gate, z, input_size)
+    return impl.step_bounds(params, x, h0, c0, Variant(peepholes=True))[read].reshape(len(z)) / factor

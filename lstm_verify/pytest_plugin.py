@@ -13,8 +13,13 @@ import warnings
 import pytest
 from hypothesis import HealthCheck, settings
 
+import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
-from lstm_verify.guard import DEFAULT_TIME_LIMIT
+from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
+from lstm_verify.cache import CacheDirError, use_cache_dir
+from lstm_verify.checks import observations, sizes_covered
+from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
+from lstm_verify.guard import DEFAULT_TIME_LIMIT, limit_memory, watch_process
 from lstm_verify.implementation import Implementation
 from lstm_verify.targets import KINDS, TargetError, target_adapter
 from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
@@ -24,7 +29,7 @@ PROFILES = {
     "ci": dict(max_examples=25, derandomize=True, print_blob=True),
     "thorough": dict(max_examples=300),
 }
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
 
 for _name, _options in PROFILES.items():
     settings.register_profile(_name, deadline=None, report_multiple_bugs=False,
@@ -47,20 +52,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "adapters; env LSTM_VERIFY_IMPL")
     group.addoption("--lstm-kind", default=_env("KIND", "torch-cell"), choices=KINDS,
                     help="what TARGET is; env LSTM_VERIFY_KIND")
-    group.addoption("--lstm-layout", default=_env("LAYOUT"), metavar="ORDER",
-                    help="TARGET's gate-block order if not ifgo (e.g. iofc); env LSTM_VERIFY_LAYOUT")
+    group.addoption("--lstm-layout", default=_env("LAYOUT"), metavar="LAYOUT",
+                    help="how TARGET stores its parameters: a named layout (haiku, keras, ...; "
+                         "`lstm-verify layouts`) or a gate-block order (iofc); env LSTM_VERIFY_LAYOUT")
+    group.addoption("--lstm-cache-dir", default=_env("CACHE_DIR", DEFAULT_CACHE_DIR), metavar="DIR",
+                    help="the kit's caches: JAX compilations, hypothesis's database, pytest's temporary "
+                         f"folders (default ./{DEFAULT_CACHE_DIR}); env LSTM_VERIFY_CACHE_DIR")
     group.addoption("--lstm-adapters", default=_env("ADAPTERS", "all"),
                     help=f"comma-separated built-in adapters, or 'all' ({', '.join(BUILTIN)}); "
                          "env LSTM_VERIFY_ADAPTERS")
     group.addoption("--lstm-dtypes", default=_env("DTYPES", ",".join(DTYPES)),
                     help="comma-separated dtypes; env LSTM_VERIFY_DTYPES")
+    group.addoption("--lstm-precision", default=_env("PRECISION"), metavar="PRECISION",
+                    help="what TARGET promises beyond its dtype, for its error bound: "
+                         f"{', '.join(PRECISIONS)}, combined with '+' (default: what the adapter declares, "
+                         "ieee for a TARGET); env LSTM_VERIFY_PRECISION")
     group.addoption("--lstm-profile", choices=sorted(PROFILES),
                     default=_env("PROFILE", "ci" if os.environ.get("CI") else "dev"),
                     help="hypothesis profile: dev (quick), ci (derandomized), thorough; env LSTM_VERIFY_PROFILE")
     group.addoption("--lstm-xfail", default=_env("XFAIL"), metavar="FILE",
                     help="expected failures, 'property-id: reason' per line; env LSTM_VERIFY_XFAIL")
+    group.addoption("--lstm-html", default=_env("HTML"), metavar="DIR",
+                    help="write the HTML report (matrix, failures, reasons, figures) to DIR; env LSTM_VERIFY_HTML")
     group.addoption("--lstm-timeout", type=float, default=float(_env("TIMEOUT", str(DEFAULT_TIME_LIMIT))),
                     help="seconds one call into the implementation may take; env LSTM_VERIFY_TIMEOUT")
+    group.addoption("--lstm-memory-limit", type=float, default=float(_env("MEMORY_LIMIT", "0")), metavar="GIB",
+                    help="GiB of writable memory each process running the laws may take (0: no limit); "
+                         "env LSTM_VERIFY_MEMORY_LIMIT")
 
 
 def _split(value: str) -> list[str]:
@@ -85,12 +103,35 @@ def selected_adapters(config: pytest.Config) -> list[Adapter]:
     return [builtin_adapter(n) for n in names]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmp_path and before any adapter imports JAX
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(capability): skip for implementations without it")
+    try:
+        config.option.lstm_cache_dir = str(use_cache_dir(config.getoption("--lstm-cache-dir")))
+    except CacheDirError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.addinivalue_line("markers", "profiles(*names, cost=...): run only in these profiles, else skip with the cost")
+    previous = settings.get_current_profile_name()
+    config.add_cleanup(lambda: settings.load_profile(previous))  # a run inside a test leaves the test's profile
     settings.load_profile(config.getoption("--lstm-profile"))
-    limit = config.getoption("--lstm-timeout")
-    config.stash[_IMPLS] = [Implementation(a, d, limit) for a in selected_adapters(config)
+    limit, declared = config.getoption("--lstm-timeout"), config.getoption("--lstm-precision")
+    try:
+        precision(declared)
+    except PrecisionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_IMPLS] = [Implementation(a, d, limit, declared) for a in selected_adapters(config)
                             for d in _split(config.getoption("--lstm-dtypes"))]
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # where the laws run
+        config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit")))
+        if _env("CRASH_DIR"):
+            config.add_cleanup(watch_process(_env("CRASH_DIR"), os.environ.get("PYTEST_XDIST_WORKER", "main")))
+    if config.getoption("--lstm-html") and not hasattr(config, "workerinput"):
+        from lstm_verify.report import HtmlReport
+
+        options = {o: config.getoption(o) for o in ("--lstm-impl", "--lstm-kind", "--lstm-profile", "--lstm-timeout",
+                                                     "--lstm-xfail")}
+        adapters = list(dict.fromkeys(i.adapter for i in config.stash[_IMPLS]))
+        config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options, adapters))
     path = config.getoption("--lstm-xfail")
     try:
         config.stash[_XFAILS] = read_xfails(path) if path else {}
@@ -100,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"lstm-verify: hypothesis profile {config.getoption('--lstm-profile')}, "
-             f"dtypes {config.getoption('--lstm-dtypes')}"]
+             f"dtypes {config.getoption('--lstm-dtypes')}, cache {config.getoption('--lstm-cache-dir')}"]
     for adapter in dict.fromkeys(i.adapter for i in config.stash[_IMPLS]):
         lines.append(f"  {adapter.name}: {adapter.unavailable() or adapter.version()} "
                      f"(layout {adapter.layout.name})")
@@ -140,7 +181,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if impl is None:
         return
     item.user_properties += [("lstm_impl", impl.id), ("lstm_property", item.originalname)]
+    observations()  # what the comparisons of this check see, from here
     reason = impl.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    reason = properties.profile_skip(item.function, item.config.getoption("--lstm-profile"))
     if reason:
         pytest.skip(reason)
     for mark in item.iter_markers("requires"):
@@ -156,12 +201,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         return report
     stats = getattr(item, "hypothesis_statistics", "")  # "N passing examples" (older) or "N passing," (newer)
     examples = sum(int(n) for n in re.findall(r"(\d+) passing\b", stats))
-    report.user_properties.append(("lstm_examples", examples))
+    seen = observations()
+    report.user_properties += [("lstm_examples", examples), ("lstm_sizes", sizes_covered(seen.sizes)),
+                               ("lstm_margin", seen.worst)]
     if report.failed:
-        options = " ".join(f"{o} {item.config.getoption(o)}" for o in
-                           ("--lstm-impl", "--lstm-kind", "--lstm-layout", "--lstm-profile")
-                           if item.config.getoption(o) and (o != "--lstm-kind" or item.config.getoption("--lstm-impl")))
-        node = f"{item.module.__name__}::{item.name}"
-        report.sections.append(("reproduce", f"pytest --pyargs '{node}' {options}"
-                                             "  (hypothesis replays the failing example)"))
+        report.sections.append(("reproduce", reproducer(item.config, f"{item.module.__name__}::{item.name}")
+                                + "  (hypothesis replays the failing example)"))
     return report
+
+
+def reproducer(config: pytest.Config, test: str) -> str:
+    """The pytest command that runs ``test`` (``properties.module::name[id]``) alone."""
+    options = " ".join(f"{o} {config.getoption(o)}" for o in
+                       ("--lstm-impl", "--lstm-kind", "--lstm-layout", "--lstm-precision", "--lstm-profile")
+                       if config.getoption(o) and (o != "--lstm-kind" or config.getoption("--lstm-impl")))
+    return f"pytest --pyargs '{test}' {options}"

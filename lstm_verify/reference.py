@@ -12,6 +12,17 @@ Stacks (:func:`stack_forward`): layer l reads layer l - 1's outputs; a backward
 direction is the same equations over the time-reversed input, its outputs put back
 in input time order and concatenated after the forward ones.
 
+ONNX variants (:class:`Variant`, the ``LSTM`` operator's attributes; default: the plain
+LSTM above). With peepholes ``p = [p_i, p_f, p_o]`` the pre-activations of i and f gain
+``p_i * c`` and ``p_f * c`` (the previous cell), o's gains ``p_o * c'`` (the new cell);
+``clip`` bounds every gate pre-activation to [-clip, clip] before its activation (and, with
+``clip_cell``, the input of h too: the operator says "the input of activations", which is
+ambiguous there); ``input_forget`` couples the gates, ``f = 1 - i``; and the activations
+f (for i, f, o), g and h may be any of :data:`ACTIVATIONS`::
+
+    i = f(clip(z_i + p_i * c)),  f = f(clip(z_f + p_f * c)),  g = g(clip(z_g))
+    c' = f * c + i * g,  o = f(clip(z_o + p_o * c')),  h' = o * h(c')
+
 Vanilla RNN: ``h' = tanh(W_ih x + W_hh h + b)``.
 
 Every function computes in float64 unless given another ``dtype``; the built-in
@@ -25,6 +36,7 @@ outputs as ``gh`` and ``gc``. Nothing here imports a framework.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.special import expit as sigmoid
@@ -32,50 +44,141 @@ from scipy.special import expit as sigmoid
 from lstm_verify.params import Grads, Params
 
 
+Fn = Callable[[np.ndarray, float, float], np.ndarray]
+
+ACTIVATIONS: dict[str, tuple[Fn, Fn, tuple[float | None, float | None]]] = {
+    "Sigmoid": (lambda z, a, b: sigmoid(z), lambda z, a, b: sigmoid(z) * (1 - sigmoid(z)), (None, None)),
+    "Tanh": (lambda z, a, b: np.tanh(z), lambda z, a, b: 1 - np.tanh(z) ** 2, (None, None)),
+    "Relu": (lambda z, a, b: np.maximum(z, 0), lambda z, a, b: (z > 0).astype(z.dtype), (None, None)),
+    "HardSigmoid": (lambda z, a, b: np.clip(a * z + b, 0, 1),
+                    lambda z, a, b: a * ((a * z + b > 0) & (a * z + b < 1)), (0.2, 0.5)),
+    "Affine": (lambda z, a, b: a * z + b, lambda z, a, b: np.full_like(z, a), (1.0, 0.0)),
+    "LeakyRelu": (lambda z, a, b: np.where(z >= 0, z, a * z), lambda z, a, b: np.where(z >= 0, 1, a).astype(z.dtype),
+                  (0.01, None)),
+    "ThresholdedRelu": (lambda z, a, b: np.where(z > a, z, 0), lambda z, a, b: (z > a).astype(z.dtype), (1.0, None)),
+    "ScaledTanh": (lambda z, a, b: a * np.tanh(b * z), lambda z, a, b: a * b * (1 - np.tanh(b * z) ** 2),
+                   (None, None)),
+    "Elu": (lambda z, a, b: np.where(z >= 0, z, a * np.expm1(np.minimum(z, 0))),
+            lambda z, a, b: np.where(z >= 0, 1, a * np.exp(np.minimum(z, 0))).astype(z.dtype), (1.0, None)),
+    "Softsign": (lambda z, a, b: z / (1 + np.abs(z)), lambda z, a, b: 1 / (1 + np.abs(z)) ** 2, (None, None)),
+    "Softplus": (lambda z, a, b: np.logaddexp(0, z), lambda z, a, b: sigmoid(z), (None, None)),
+}
+"""The ONNX RNN activations by name: (function, derivative, default (alpha, beta)). The
+defaults are the ONNX operators' (LeakyRelu 0.01, HardSigmoid 0.2/0.5, Affine 1/0,
+ThresholdedRelu 1, Elu 1); ScaledTanh has none and needs both."""
+TAKES = {"Affine": "ab", "LeakyRelu": "a", "ThresholdedRelu": "a", "ScaledTanh": "ab", "HardSigmoid": "ab", "Elu": "a"}
+"""Which of alpha (a) and beta (b) each activation takes; the others take neither."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One of :data:`ACTIVATIONS` with its ``alpha`` and ``beta`` (None: the ONNX default)."""
+
+    name: str
+    alpha: float | None = None
+    beta: float | None = None
+
+    def _args(self) -> tuple[float, float]:
+        default = ACTIVATIONS[self.name][2]
+        alpha = self.alpha if self.alpha is not None else default[0]
+        beta = self.beta if self.beta is not None else default[1]
+        if self.name == "ScaledTanh" and (alpha is None or beta is None):
+            raise ValueError("ScaledTanh has no default alpha and beta")
+        return alpha or 0.0, beta or 0.0
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        return ACTIVATIONS[self.name][0](z, *self._args())
+
+    def grad(self, z: np.ndarray) -> np.ndarray:
+        """The derivative at ``z``."""
+        return ACTIVATIONS[self.name][1](z, *self._args())
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What the ONNX ``LSTM`` operator can change about the cell (module docstring); the
+    default is the plain LSTM. ``peepholes`` uses the parameters' ``p``; ``clip_cell``
+    chooses the reading of ``clip`` (False: gates only, what onnxruntime does)."""
+
+    f: Activation = Activation("Sigmoid")
+    g: Activation = Activation("Tanh")
+    h: Activation = Activation("Tanh")
+    peepholes: bool = False
+    clip: float | None = None
+    clip_cell: bool = False
+    input_forget: bool = False
+
+    def clipped(self, z: np.ndarray) -> np.ndarray:
+        return z if self.clip is None else np.clip(z, -self.clip, self.clip)
+
+    def inside(self, z: np.ndarray) -> np.ndarray | float:
+        """d clip(z) / dz: 1 where the clip does not bite."""
+        return 1.0 if self.clip is None else np.abs(z) <= self.clip
+
+
+PLAIN = Variant()
+"""The LSTM of the equations above: sigmoid, tanh, tanh; no peepholes, clip or coupling."""
+
+
 @dataclass(frozen=True)
 class Trace:
-    """Everything a forward pass produced: hs, cs (T, B, H) and the gate activations (T, B, 4H)."""
+    """Everything a forward pass produced: hs, cs (T, B, H), the gate activations and their
+    pre-activations (T, B, 4H; before any clip, with the peephole terms)."""
 
     hs: np.ndarray
     cs: np.ndarray
     gates: np.ndarray
+    pre: np.ndarray
 
 
 def _cast(dtype: np.dtype | str, *arrays: np.ndarray) -> list[np.ndarray]:
     return [np.asarray(a, dtype=dtype) for a in arrays]
 
 
+def _peepholes(p: Params, variant: Variant) -> list[np.ndarray]:
+    if not variant.peepholes:
+        return []
+    if p.p is None:
+        raise ValueError("the variant has peepholes but the parameters have no p")
+    return np.split(p.p, 3)
+
+
 def lstm_forward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
-                 dtype: np.dtype | str = np.float64) -> Trace:
-    """Run the LSTM over ``xs`` (T, B, I) from state (h0, c0), each (B, H)."""
+                 dtype: np.dtype | str = np.float64, variant: Variant = PLAIN) -> Trace:
+    """Run the LSTM (or its ``variant``) over ``xs`` (T, B, I) from state (h0, c0), each (B, H)."""
     p = p.astype(dtype)
     xs, h, c = _cast(dtype, xs, h0, c0)
-    hidden = p.hidden_size
-    hs, cs, gates = [], [], []
+    peep, act = _peepholes(p, variant), variant.clipped
+    hs, cs, gates, pres = [], [], [], []
     for x in xs:
-        z = x @ p.w_ih.T + h @ p.w_hh.T + p.bias
-        a = sigmoid(z)
-        a[:, 2 * hidden:3 * hidden] = np.tanh(z[:, 2 * hidden:3 * hidden])
-        i, f, g, o = np.split(a, 4, axis=1)
+        zi, zf, zg, zo = np.split(x @ p.w_ih.T + h @ p.w_hh.T + p.bias, 4, axis=1)
+        if peep:
+            zi, zf = zi + peep[0] * c, zf + peep[1] * c
+        i, g = variant.f(act(zi)), variant.g(act(zg))
+        f = 1 - i if variant.input_forget else variant.f(act(zf))
         c = f * c + i * g
-        h = o * np.tanh(c)
+        if peep:
+            zo = zo + peep[2] * c
+        o = variant.f(act(zo))
+        h = o * variant.h(act(c) if variant.clip_cell else c)
         if p.w_hr is not None:
             h = h @ p.w_hr.T
         hs.append(h)
         cs.append(c)
-        gates.append(a)
-    return Trace(np.stack(hs), np.stack(cs), np.stack(gates))
+        gates.append(np.concatenate([i, f, g, o], axis=1))
+        pres.append(np.concatenate([zi, zf, zg, zo], axis=1))
+    return Trace(np.stack(hs), np.stack(cs), np.stack(gates), np.stack(pres))
 
 
 def lstm_step(p: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-              dtype: np.dtype | str = np.float64) -> tuple[np.ndarray, np.ndarray]:
+              dtype: np.dtype | str = np.float64, variant: Variant = PLAIN) -> tuple[np.ndarray, np.ndarray]:
     """One step: ``(h', c')`` for x (B, I) and state (B, H)."""
-    trace = lstm_forward(p, x[None], h, c, dtype)
+    trace = lstm_forward(p, x[None], h, c, dtype, variant)
     return trace.hs[0], trace.cs[0]
 
 
 def stack_forward(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
-                  c0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  c0: np.ndarray, variant: Variant = PLAIN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A stacked, optionally bidirectional LSTM: ``layers[l][d]``, states (L * D, B, .) in the
     order ``l * D + d``. Returns outputs (T, B, D * P) and the final (h_n, c_n)."""
     directions = len(layers[0])
@@ -84,7 +187,7 @@ def stack_forward(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
         outs = []
         for d, p in enumerate(layer):
             k = l * directions + d
-            trace = lstm_forward(p, xs[::-1] if d else xs, h0[k], c0[k])
+            trace = lstm_forward(p, xs[::-1] if d else xs, h0[k], c0[k], variant=variant)
             outs.append(trace.hs[::-1] if d else trace.hs)
             h_n.append(trace.hs[-1])
             c_n.append(trace.cs[-1])
@@ -93,35 +196,49 @@ def stack_forward(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
 
 
 def lstm_backward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
-                  gh: np.ndarray, gc: np.ndarray, dtype: np.dtype | str = np.float64) -> Grads:
+                  gh: np.ndarray, gc: np.ndarray, dtype: np.dtype | str = np.float64,
+                  variant: Variant = PLAIN) -> Grads:
     """BPTT: gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to everything
-    (no projection)."""
+    (no projection; dL/dp with peepholes)."""
     if p.w_hr is not None:
         raise ValueError("lstm_backward does not differentiate through an output projection")
     p = p.astype(dtype)
     xs, h0, c0, gh, gc = _cast(dtype, xs, h0, c0, gh, gc)
-    trace = lstm_forward(p, xs, h0, c0, dtype)
+    trace = lstm_forward(p, xs, h0, c0, dtype, variant)
+    peep, act, inside = _peepholes(p, variant), variant.clipped, variant.inside
     hs_prev = np.concatenate([h0[None], trace.hs[:-1]])
     cs_prev = np.concatenate([c0[None], trace.cs[:-1]])
     dw_ih, dw_hh, db = np.zeros_like(p.w_ih), np.zeros_like(p.w_hh), np.zeros_like(p.b_ih)
+    dp = [np.zeros(p.hidden_size, dtype) for _ in peep]
     dxs = np.zeros_like(xs)
     dh_next, dc_next = np.zeros_like(h0), gc
     for t in reversed(range(len(xs))):
         i, f, g, o = np.split(trace.gates[t], 4, axis=1)
-        tanh_c = np.tanh(trace.cs[t])
+        zi, zf, zg, zo = np.split(trace.pre[t], 4, axis=1)
+        c = trace.cs[t]
+        c_in = act(c) if variant.clip_cell else c
         dh = gh[t] + dh_next
-        dc = dc_next + dh * o * (1.0 - tanh_c ** 2)
-        dz = np.concatenate([dc * g * i * (1.0 - i),
-                             dc * cs_prev[t] * f * (1.0 - f),
-                             dc * i * (1.0 - g ** 2),
-                             dh * tanh_c * o * (1.0 - o)], axis=1)
+        dzo = dh * variant.h(c_in) * variant.f.grad(act(zo)) * inside(zo)
+        dc = dc_next + dh * o * variant.h.grad(c_in) * (inside(c) if variant.clip_cell else 1.0)
+        if peep:
+            dc = dc + dzo * peep[2]
+        di, df = dc * g, dc * cs_prev[t]
+        if variant.input_forget:  # f = 1 - i: f's pre-activation is not used
+            di, df = di - df, np.zeros_like(df)
+        dzi = di * variant.f.grad(act(zi)) * inside(zi)
+        dzf = df * variant.f.grad(act(zf)) * inside(zf)
+        dz = np.concatenate([dzi, dzf, dc * i * variant.g.grad(act(zg)) * inside(zg), dzo], axis=1)
         dw_ih += dz.T @ xs[t]
         dw_hh += dz.T @ hs_prev[t]
         db += dz.sum(axis=0)
         dxs[t] = dz @ p.w_ih
         dh_next = dz @ p.w_hh
         dc_next = dc * f
-    return Grads(dxs, dh_next, dc_next, dw_ih, dw_hh, db, db.copy())
+        if peep:
+            dc_next = dc_next + dzi * peep[0] + dzf * peep[1]
+            for k, (dzk, ck) in enumerate(((dzi, cs_prev[t]), (dzf, cs_prev[t]), (dzo, c))):
+                dp[k] += (dzk * ck).sum(axis=0)
+    return Grads(dxs, dh_next, dc_next, dw_ih, dw_hh, db, db.copy(), np.concatenate(dp) if peep else None)
 
 
 def rnn_forward(w_ih: np.ndarray, w_hh: np.ndarray, b: np.ndarray, xs: np.ndarray,

@@ -6,30 +6,41 @@ attribute is and so which adapter wraps it:
 ==============  ===============================================================  ==========
 kind            TARGET is                                                        gradients
 ==============  ===============================================================  ==========
-``torch-cell``  a class ``Cls(input_size, hidden_size)`` with nn.LSTMCell's      yes
-                parameters and call ``cell(x, (h, c)) -> (h, c)``, state optional
-``torch-lstm``  an nn.LSTM-compatible class (one layer, sequence-first)          yes
-``numpy-step``  ``step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)``        no
-``jax-step``    ``step(params, x, (h, c)) -> (h, c)``, params a dict with        yes
-                ``weight_ih, weight_hh, bias_ih, bias_hh``
+``torch-cell``  a class ``Cls(input_size, hidden_size)`` holding the parameters  yes
+                as attributes, called ``cell(x, (h, c)) -> (h, c)``, state
+                optional
+``torch-lstm``  an nn.LSTM-compatible class (sequence-first), the parameters     yes
+                as attributes with ``_l0``
+``numpy-step``  ``step(x, h, c, *weights) -> (h, c)``, the parameters            no
+                positional in :data:`~lstm_verify.adapters.numpy_step.ARGUMENTS`
+                order
+``jax-step``    ``step(params, x, (h, c)) -> (h, c)``, ``params`` a dict         yes
 ==============  ===============================================================  ==========
 
-``layout`` names the gate-block order of the stored weights when it is not torch's
-``ifgo`` (``c`` may stand for ``g``: ONNX's order is ``iofc``).
+Parameters are named by :data:`~lstm_verify.layouts.TARGET_NAMES` (``weight_ih`` ...), stored as
+``layout`` says: a named layout (:data:`~lstm_verify.layouts.KNOWN`: ``haiku``, ``keras`` ...) or a
+gate-block order for torch's shapes (``c`` may stand for ``g``: ONNX's order is ``iofc``);
+:func:`layout_table` lists their shapes. Function kinds declare what else they support with
+:func:`capabilities`.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from lstm_verify.adapters import Adapter
-from lstm_verify.layouts import TORCH, Layout
+from lstm_verify.adapters import Adapter, Capabilities
+from lstm_verify.dtypes import STORAGE
+from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
+from lstm_verify.params import Params
 
-KINDS = ("torch-cell", "torch-lstm", "numpy-step", "jax-step")
+KINDS = ("torch-cell", "torch-lstm", "numpy-step", "jax-step", "onnx")
+RUNTIMES = ("onnxruntime", "onnx-reference")
+"""The ONNX runtimes ``--kind onnx`` runs a model's LSTM node on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
 
 
 class TargetError(Exception):
@@ -41,6 +52,8 @@ def resolve(spec: str) -> str:
     module, sep, attr = spec.rpartition(":")
     if sep and module.endswith(".py"):
         return f"{Path(module).resolve()}:{attr}"
+    if spec.endswith(".onnx"):
+        return str(Path(spec).resolve())
     return spec
 
 
@@ -73,21 +86,89 @@ def load_object(spec: str) -> Any:
         raise TargetError(f"{module_name} has no attribute {attr!r}") from None
 
 
-def parse_layout(order: str | None) -> Layout:
-    """A torch-shaped layout with the given gate-block order (``c`` is accepted for ``g``)."""
-    if not order:
+def parse_layout(spec: str | None) -> Layout:
+    """A named layout (``haiku``, ``keras`` ...), or torch's shapes with the given gate-block order
+    (``iofc``; ``c`` is accepted for ``g``)."""
+    if not spec:
         return TORCH
-    gates = order.lower().replace("c", "g")
+    if spec.lower() in KNOWN:
+        return KNOWN[spec.lower()]
     try:
-        return Layout(f"order-{order}", gate_order=gates)
+        return Layout(f"order-{spec}", gate_order=spec.lower().replace("c", "g"))
     except ValueError:
-        raise TargetError(f"--layout must be an order of the letters i, f, g (or c), o; got {order!r}") from None
+        raise TargetError(f"--layout must be an order of the letters i, f, g (or c), o, or a named layout "
+                          f"({', '.join(KNOWN)}); got {spec!r}") from None
+
+
+def native_shapes(layout: Layout) -> dict[str, str]:
+    """The shape of each parameter a TARGET receives in ``layout``, by its name, in symbols."""
+    inputs, hidden = 5, 7  # distinct sizes, so that every number stands for one symbol
+    symbols = {inputs: "I", hidden: "H", 4 * hidden: "4H", inputs + hidden: "I+H" if layout.fused == "xh" else "H+I"}
+    native = layout.to_native(Params.zeros(inputs, hidden))
+    return {TARGET_NAMES[k]: "(" + ", ".join(symbols[n] for n in v.shape) + ")" for k, v in native.items()}
+
+
+def layout_table() -> str:
+    """Every ``--layout`` and the parameters a TARGET receives in it, as a Markdown table."""
+    rows = ["| `--layout` | gate blocks | parameters (torch-lstm: name + `_l0`) | forget gate |",
+            "| --- | --- | --- | --- |"]
+    named = [(f"`{name}`", " ".join(layout.gate_order), layout) for name, layout in KNOWN.items()]
+    for spec, gates, layout in [*named, ("an order: `iofc`, `ifog` ...", "as given", TORCH)]:
+        shapes = ", ".join(f"`{name}` {shape}" for name, shape in native_shapes(layout).items())
+        offset = f"σ(z + {layout.forget_offset:g})" if layout.forget_offset else "σ(z)"
+        rows.append(f"| {spec} | {gates} | {shapes} | {offset} |")
+    return "\n".join(rows)
+
+
+F = TypeVar("F", bound=Callable)
+DECLARED = "lstm_verify_capabilities"
+"""The function attribute :func:`capabilities` sets (a dict; it may be set by hand)."""
+
+
+def capabilities(*, optional_state: bool = False, unbatched: bool = False, sequence: Callable | None = None,
+                 lengths: bool = False, reverse: bool = False) -> Callable[[F], F]:
+    """Declare what a ``numpy-step`` or ``jax-step`` function supports, so the laws that need it run::
+
+        @lstm_verify.capabilities(optional_state=True, unbatched=True, sequence=run, reverse=True)
+        def step(params, x, state): ...
+
+    ``optional_state``: called with the state None, it starts from its own initial state.
+    ``unbatched``: takes x (I,) with a state (H,). ``sequence``: the function's sequence API,
+    ``sequence(xs, h, c, *weights)`` (numpy-step) or ``sequence(params, xs, (h, c))`` (jax-step),
+    xs (T, B, I), returning ``(hs (T, B, H), (h_T, c_T))``; ``lengths`` / ``reverse``: it takes
+    ``lengths=`` (B,) of a right-padded batch / ``reverse=True`` (outputs in input time order)."""
+    declared = {"optional_state": optional_state, "unbatched": unbatched, "sequence": sequence,
+                "lengths": lengths, "reverse": reverse}
+
+    def mark(fn: F) -> F:
+        setattr(fn, DECLARED, declared)
+        return fn
+    return mark
+
+
+def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, Callable | None]:
+    """The capabilities a function kind's TARGET declares (on top of the kind's ``fixed`` ones),
+    and its sequence function."""
+    declared = dict(getattr(fn, DECLARED, {}))
+    known = tuple(inspect.signature(capabilities).parameters)
+    unknown = sorted(set(declared) - set(known))
+    if unknown:
+        raise TargetError(f"{DECLARED} declares unknown capabilities {', '.join(unknown)}; known: {', '.join(known)}")
+    sequence = declared.pop("sequence", None)
+    if sequence is not None and not callable(sequence):
+        raise TargetError(f"the declared sequence must be a function, got a {type(sequence).__name__}")
+    if sequence is None and (declared.get("lengths") or declared.get("reverse")):
+        raise TargetError("lengths and reverse are capabilities of a sequence function: declare sequence= too")
+    flags = {"optional_state": False, **{k: bool(v) for k, v in declared.items()}}
+    return Capabilities(sequence=sequence is not None, **fixed, **flags), sequence
 
 
 def adapter_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None) -> Adapter:
     """The adapter that runs ``obj`` (a class or a function) as ``kind``."""
     if kind not in KINDS:
         raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    if kind == "onnx":
+        return onnx_adapter(obj, name or "model")
     if not callable(obj):
         raise TargetError(f"the target is not callable (a {type(obj).__name__})")
     name = name or getattr(obj, "__name__", kind)
@@ -100,13 +181,47 @@ def adapter_for(obj: Any, kind: str, layout: str | None = None, name: str | None
         return TorchLSTMAdapter(obj, name, lay)
     if kind == "numpy-step":
         from lstm_verify.adapters.numpy_step import NumpyStepAdapter
-        return NumpyStepAdapter(obj, name, lay)
+        caps, sequence = declared_capabilities(obj)
+        return NumpyStepAdapter(obj, name, lay, sequence, caps)
     from lstm_verify.adapters.jax_step import JaxStepAdapter
-    return JaxStepAdapter(obj, name, lay)
+    caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
+    return JaxStepAdapter(obj, name, lay, sequence, caps)
+
+
+def onnx_adapter(model: Any, name: str, runtime: str | None = None) -> Adapter:
+    """``--kind onnx``: the first LSTM node of ``model`` (a ModelProto, or a function returning one)
+    on ``runtime`` (default env LSTM_VERIFY_RUNTIME, else onnxruntime); see
+    :func:`lstm_verify.adapters._onnx.model_adapter`."""
+    import os
+    runtime = runtime or os.environ.get("LSTM_VERIFY_RUNTIME", "onnxruntime")
+    if runtime not in RUNTIMES:
+        raise TargetError(f"--runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+    try:
+        import onnx
+        from lstm_verify.adapters import builtin_adapter
+        from lstm_verify.adapters._onnx import model_adapter
+    except ImportError as exc:
+        raise TargetError(f"--kind onnx needs the onnx extra: {exc}") from None
+    model = model() if callable(model) else model
+    if not isinstance(model, onnx.ModelProto):
+        raise TargetError(f"the target is not an ONNX ModelProto (a {type(model).__name__})")
+    adapter = builtin_adapter(runtime)
+    if adapter.unavailable():
+        raise TargetError(f"--runtime {runtime}: {adapter.unavailable()}")
+    try:
+        return model_adapter(model, adapter, name)
+    except ValueError as exc:
+        raise TargetError(f"{name}: {exc}") from None
 
 
 def target_adapter(spec: str, kind: str, layout: str | None = None) -> Adapter:
-    """The adapter that runs TARGET (``module:attr`` or ``file.py:attr``) as ``kind``."""
+    """The adapter that runs TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for
+    ``onnx``) as ``kind``."""
     if kind not in KINDS:
         raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    if kind == "onnx" and spec.endswith(".onnx"):
+        if not Path(spec).is_file():
+            raise TargetError(f"no such file: {spec}")
+        import onnx
+        return onnx_adapter(onnx.load(spec), Path(spec).stem)
     return adapter_for(load_object(spec), kind, layout, spec.rpartition(":")[2])

@@ -26,3 +26,12 @@ def collect() -> dict[str, Callable]:
 def requirements(prop: Callable) -> list[str]:
     """The capabilities a property needs (its ``requires`` marks)."""
     return [c for mark in getattr(prop, "pytestmark", []) if mark.name == "requires" for c in mark.args]
+
+
+def profile_skip(prop: Callable, profile: str) -> str | None:
+    """Why ``prop`` does not run in ``profile`` (its ``profiles`` mark names others), or None."""
+    for mark in getattr(prop, "pytestmark", []):
+        if mark.name == "profiles" and profile not in mark.args:
+            return (f"runs only in the {' or '.join(mark.args)} profile ({mark.kwargs['cost']}); "
+                    f"this run's profile is {profile}")
+    return None

@@ -13,6 +13,8 @@ from tests.catalogue import CATALOGUE, CORRECT, DEFECTIVE, Entry
 PROPERTIES = properties.collect()
 EXPENSIVE = {"test_delayed_xor_solvable", "test_early_input_gradient_dominance"}
 """Run on every built-in adapter by the main job; here only on the defects that break them."""
+LONG_LAG = {"test_adding_problem_solvable", "test_embedded_reber_solvable"}
+"""Thorough profile only; tests/test_long_lag.py passes and breaks them."""
 
 
 class ForgetOffsetLost(Layout):
@@ -48,8 +50,8 @@ def applicable(prop, impl: Implementation) -> bool:
 
 
 def test_every_property_is_broken_by_some_defect():
-    broken = {p for e in DEFECTIVE for p in e.breaks} | {"test_layout_round_trip",
-                                                         "test_reverse_equals_forward_on_reversed_input"}
+    broken = {p for e in DEFECTIVE for p in e.breaks} | LONG_LAG | {"test_layout_round_trip",
+                                                                    "test_reverse_equals_forward_on_reversed_input"}
     assert broken == set(PROPERTIES), set(PROPERTIES) - broken
 
 
@@ -87,7 +89,7 @@ def test_gate_order_catches_every_wrong_permutation(order):
         PROPERTIES["test_gate_order"](impl=impl)
 
 
-@pytest.mark.parametrize("prop", sorted(set(PROPERTIES) - EXPENSIVE))
+@pytest.mark.parametrize("prop", sorted(set(PROPERTIES) - EXPENSIVE - LONG_LAG))
 @pytest.mark.parametrize("entry", CORRECT + [None], ids=lambda e: e.target if e else "builtin-numpy-float64")
 def test_property_passes_correct_implementation(entry, prop):
     impl = entry.implementation() if entry else implementation("numpy", "float64")

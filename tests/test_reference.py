@@ -4,12 +4,15 @@ stacks and projection against torch in float64."""
 import numpy as np
 import pytest
 
+from dataclasses import replace
+
 from lstm_verify import reference
 from lstm_verify.params import Case, Params, StackCase
+from lstm_verify.reference import Activation, Variant
 
 
-def _loss(params: Params, xs, h0, c0, gh, gc) -> float:
-    trace = reference.lstm_forward(params, xs, h0, c0)
+def _loss(params: Params, xs, h0, c0, gh, gc, variant: Variant = reference.PLAIN) -> float:
+    trace = reference.lstm_forward(params, xs, h0, c0, variant=variant)
     return float((trace.hs * gh).sum() + (trace.cs[-1] * gc).sum())
 
 
@@ -88,3 +91,60 @@ def test_lstm_backward_refuses_a_projection():
     gh = np.ones((2, 1, 1))
     with pytest.raises(ValueError, match="projection"):
         reference.lstm_backward(layers[0][0], xs, h0[0], c0[0], gh, np.ones((1, 3)))
+
+
+VARIANTS = [
+    Variant(peepholes=True),
+    Variant(clip=0.8),
+    Variant(clip=0.8, clip_cell=True, peepholes=True),
+    Variant(input_forget=True),
+    Variant(input_forget=True, peepholes=True, clip=1.5),
+    Variant(f=Activation("HardSigmoid", 0.3, 0.4), g=Activation("Relu"), h=Activation("Softsign")),
+    Variant(f=Activation("Affine", 0.5, 0.2), g=Activation("LeakyRelu", 0.1), h=Activation("ThresholdedRelu", 0.2)),
+    Variant(f=Activation("Softplus"), g=Activation("ScaledTanh", 1.5, 0.7), h=Activation("Elu", 0.6)),
+    Variant(f=Activation("Tanh"), g=Activation("Sigmoid"), h=Activation("Affine")),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=repr)
+def test_variant_backward_matches_finite_differences(variant):
+    """BPTT of every ONNX variant (peepholes, both clip readings, coupled gates, each activation)
+    against central differences of its own forward, dL/dp included."""
+    case = Case(2, 3, 4, steps=4, seed=11)
+    params, xs, h0, c0 = case.arrays()
+    params = replace(params, p=case.peepholes()) if variant.peepholes else params
+    gh, gc = case.loss_weights()
+    got = reference.lstm_backward(params, xs, h0, c0, gh, gc, variant=variant)
+    assert (got.p is not None) == variant.peepholes
+    for name, a in {"x": xs, "h0": h0, "c0": c0, **dict(params.items())}.items():
+        want = _numeric(lambda: _loss(params, xs, h0, c0, gh, gc, variant), a)
+        np.testing.assert_allclose(getattr(got, name), want, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_variant_step_is_the_onnx_equations():
+    """One hand-computed unit with every variant feature: i and f read c_{t-1} through p_i, p_f,
+    o reads c_t through p_o, clip bounds the pre-activations (not the cell), f = 1 - i when coupled."""
+    p = replace(Params.zeros(1, 1).with_gate_biases(i=0.3, f=-0.2, g=2.5, o=1.1), p=np.array([0.4, -0.7, 0.9]))
+    c0, sig = 0.5, (lambda z: 1 / (1 + np.exp(-z)))  # noqa: E731
+    for coupled in (False, True):
+        h, c = reference.lstm_step(p, np.zeros((1, 1)), np.zeros((1, 1)), np.full((1, 1), c0),
+                                   variant=Variant(peepholes=True, clip=2.0, input_forget=coupled))
+        i = sig(0.3 + 0.4 * c0)
+        f = 1 - i if coupled else sig(-0.2 - 0.7 * c0)
+        want_c = f * c0 + i * np.tanh(2.0)
+        np.testing.assert_allclose(c, [[want_c]], rtol=1e-15)
+        np.testing.assert_allclose(h, [[sig(1.1 + 0.9 * want_c) * np.tanh(want_c)]], rtol=1e-15)
+
+
+def test_plain_variant_is_the_default():
+    case = Case(2, 3, 4, steps=3, seed=4)
+    params, xs, h0, c0 = case.arrays()
+    explicit = Variant(Activation("Sigmoid"), Activation("Tanh"), Activation("Tanh"))
+    a, b = reference.lstm_forward(params, xs, h0, c0), reference.lstm_forward(params, xs, h0, c0, variant=explicit)
+    np.testing.assert_array_equal(a.hs, b.hs)
+    np.testing.assert_array_equal(a.cs, b.cs)
+
+
+def test_scaled_tanh_needs_alpha_and_beta():
+    with pytest.raises(ValueError, match="ScaledTanh"):
+        Activation("ScaledTanh")(np.zeros(2))

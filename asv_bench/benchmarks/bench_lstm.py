@@ -1,128 +1,64 @@
-"""Step time of every built-in adapter, on CPU and (where present) CUDA, plus what the
-dashboard should track next to it: achieved fraction of matmul peak, GPU memory, host
-peak memory, and the kit's long-range measurements."""
+"""Step time of every built-in adapter, on CPU and (where present) CUDA, through the same suite an
+adopter uses (:class:`lstm_verify.asv.LSTMSuite`), plus what the dashboard tracks next to it: GPU
+memory, host peak memory, and the kit's long-range measurements."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from benchmarks.runners import ADAPTERS, DEVICES, SHAPES, Runner, cuda_available, flops_per_step
+import lstm_verify.asv
+from lstm_verify.adapters import BUILTIN, builtin_adapter
+from lstm_verify.bench import SHAPES, make_runner
 
 
-class TimeLSTM:
-    """One step, a sequence forward, and forward + backward through time."""
+class TimeLSTM(lstm_verify.asv.LSTMSuite):
+    """Microseconds per step of one step, a sequence forward, and forward + backward through time,
+    and the forward's fraction of the matmul peak; every built-in adapter and the baselines."""
 
-    params = (ADAPTERS, list(SHAPES), DEVICES)
-    param_names = ["adapter", "shape", "device"]
-    timeout = 300
-    rounds = 4
-    repeat = (5, 20, 10.0)
-
-    def setup(self, adapter: str, shape: str, device: str) -> None:
-        self.runner = Runner(adapter, shape, device)
-
-    def time_step(self, adapter: str, shape: str, device: str) -> None:
-        self.runner.step()
-
-    def time_forward(self, adapter: str, shape: str, device: str) -> None:
-        self.runner.forward()
-
-    def time_forward_backward(self, adapter: str, shape: str, device: str) -> None:
-        self.runner.forward_backward()
+    target = None
+    adapters = tuple(name for name in BUILTIN if not name.endswith("-cuda"))
+    shapes = ("streaming", "small-hidden", "large-batch", "fastrnns")
+    repeats = 3
 
 
-class MatmulPeak:
-    """This machine's measured float32 matmul peak, the yardstick for :class:`TrackEfficiency`."""
+if "cuda" in lstm_verify.asv.devices():  # not generated on a machine without a GPU
+    class TrackGPUMemory:
+        """Peak CUDA memory of forward + backward for the torch adapters."""
 
-    def setup_cache(self) -> dict[str, float]:
-        peaks = {"cpu": _matmul_peak("cpu")}
-        if cuda_available():
-            peaks["cuda"] = _matmul_peak("cuda")
-        return peaks
+        params = (["torch-cell", "torch-lstm", "paper-cell"], list(SHAPES))
+        param_names = ["adapter", "shape"]
+        unit = "MiB"
 
-    def track_matmul_peak_gflops(self, peaks: dict[str, float]) -> float:
-        return peaks["cpu"] / 1e9
+        def setup(self, adapter: str, shape: str) -> None:
+            self.runner = make_runner(builtin_adapter(adapter), SHAPES[shape], "cuda", "float32")
 
-    track_matmul_peak_gflops.unit = "GFLOP/s"
+        def track_gpu_peak_memory(self, adapter: str, shape: str) -> float:
+            import torch
 
-
-def _matmul_peak(device: str, n: int = 2048, repeats: int = 5) -> float:
-    import torch
-
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    best = float("inf")
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        a @ b
-        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            self.runner.calls["forward_backward"]()
             torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * n ** 3 / best
-
-
-class TrackEfficiency:
-    """Achieved GFLOP/s of a forward sequence as a fraction of the machine's matmul peak."""
-
-    params = (ADAPTERS, list(SHAPES), DEVICES)
-    param_names = ["adapter", "shape", "device"]
-    unit = "fraction of matmul peak"
-    timeout = 300
-
-    def setup_cache(self) -> dict[str, float]:
-        return MatmulPeak().setup_cache()
-
-    def setup(self, peaks: dict[str, float], adapter: str, shape: str, device: str) -> None:
-        self.runner = Runner(adapter, shape, device)
-
-    def track_forward_fraction_of_peak(self, peaks: dict[str, float], adapter: str, shape: str, device: str) -> float:
-        batch, input_size, hidden, steps = SHAPES[shape]
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            self.runner.forward()
-            best = min(best, time.perf_counter() - start)
-        return steps * flops_per_step(batch, input_size, hidden) / best / peaks[device]
-
-
-class TrackGPUMemory:
-    """Peak CUDA memory of forward + backward for the torch adapters."""
-
-    params = ([a for a in ADAPTERS if a.startswith(("torch", "paper"))], list(SHAPES))
-    param_names = ["adapter", "shape"]
-    unit = "MiB"
-
-    def setup(self, adapter: str, shape: str) -> None:
-        self.runner = Runner(adapter, shape, "cuda")
-
-    def track_gpu_peak_memory(self, adapter: str, shape: str) -> float:
-        import torch
-
-        torch.cuda.reset_peak_memory_stats()
-        self.runner.forward_backward()
-        return torch.cuda.max_memory_allocated() / 2 ** 20
+            return torch.cuda.max_memory_allocated() / 2 ** 20
 
 
 class PeakMemLSTM:
     """Host peak memory (RSS) of forward + backward at PyTorch's fastrnns size."""
 
-    params = ADAPTERS
+    params = list(TimeLSTM.adapters)
     param_names = ["adapter"]
 
     def setup(self, adapter: str) -> None:
-        self.runner = Runner(adapter, "fastrnns", "cpu")
+        self.runner = make_runner(builtin_adapter(adapter), SHAPES["fastrnns"], "cpu", "float32")
 
     def peakmem_forward_backward(self, adapter: str) -> None:
-        self.runner.forward_backward()
+        self.runner.calls["forward_backward"]()
 
 
 class TrackLongRange:
     """The kit's long-range measurements per adapter (float32): Adam steps delayed XOR at
     lag 60 needed (over all restarts), and log10 of the median early-input gradient ratio."""
 
-    params = ADAPTERS
+    params = list(TimeLSTM.adapters)
     param_names = ["adapter"]
     timeout = 600
 
@@ -138,7 +74,7 @@ class TrackLongRange:
         from lstm_verify.tasks import solve_xor
 
         results = solve_xor(self.impl)
-        return float(sum(r.steps for r in results)) if results[-1].accuracy >= 0.95 else float("nan")
+        return float(sum(r.steps for r in results)) if results[-1].solved else float("nan")
 
     track_xor_steps_to_solve.unit = "Adam steps"
 

@@ -19,6 +19,11 @@ BUILTIN: dict[str, str] = {
     "flax-nnx": "lstm_verify.adapters.flax_lstm:nnx_lstm",
     "keras": "lstm_verify.adapters.keras_lstm:KerasAdapter",
     "equinox": "lstm_verify.adapters.equinox_lstm:EquinoxAdapter",
+    "onnxruntime": "lstm_verify.adapters.onnxruntime_lstm:OnnxRuntimeAdapter",
+    "onnx-reference": "lstm_verify.adapters.onnx_reference:OnnxReferenceAdapter",
+    "torch-onnx": "lstm_verify.adapters.torch_onnx:TorchOnnxAdapter",
+    "torch-onnx-dynamo": "lstm_verify.adapters.torch_onnx:dynamo",
+    "haiku": "lstm_verify.adapters.haiku_lstm:HaikuAdapter",
 }
 
 

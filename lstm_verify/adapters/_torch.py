@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Iterator
 
@@ -9,17 +10,30 @@ import numpy as np
 import torch
 
 from lstm_verify.adapters.base import Adapter, Model, NativeGrads, State
+from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.layouts import Native
 
 
 def tensor(a: np.ndarray) -> torch.Tensor:
-    """A tensor sharing memory with ``a`` where possible, so in-place writes by the
-    implementation reach the caller's array (the kit checks that none happen)."""
-    return torch.from_numpy(np.asarray(a))
+    """A tensor sharing memory and strides with ``a`` where torch can, so in-place writes by the
+    implementation reach the caller's array (the kit checks that none happen) and a strided view
+    stays one. bfloat16 (ml_dtypes) goes through its bits; negative strides, which torch tensors
+    cannot have, are copied."""
+    a = np.asarray(a)
+    if any(s < 0 for s in a.strides):
+        a = a.copy()
+    bfloat16 = a.dtype == numpy_dtype("bfloat16")
+    with warnings.catch_warnings():  # a read-only array: the kit checks that nothing writes to it
+        warnings.simplefilter("ignore", UserWarning)
+        t = torch.from_numpy(a.view(np.uint16) if bfloat16 else a)
+    return t.view(torch.bfloat16) if bfloat16 else t
 
 
 def array(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.uint16).numpy().view(numpy_dtype("bfloat16"))
+    return t.numpy()
 
 
 FP32_FLAGS = (torch.backends.cuda.matmul, torch.backends.cudnn.rnn)

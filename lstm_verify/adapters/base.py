@@ -1,10 +1,13 @@
 """What an adapter is: a layout, capabilities, and code that loads native parameters.
 
-To add a library, write one file in this folder (``torch_cell.py`` is the model to
-copy) with a subclass of :class:`Adapter` that sets
+To add a library, write one file in this folder (the README's "Adding an adapter" has a
+worked example per family: torch, JAX, a NumPy-only runtime) with a subclass of
+:class:`Adapter` that sets
 
 * ``name`` -- the stable id used in test ids and on the command line,
-* ``requires`` -- the importable modules it needs (a missing one skips the adapter),
+* ``requires`` -- the import names of the modules it needs (a missing one skips the adapter),
+* ``distributions`` -- the pip distributions behind them, whose versions the report shows
+  (``dm-haiku`` for ``haiku``; when not set, the import names are used),
 * ``layout`` -- a :class:`~lstm_verify.layouts.Layout` describing the native storage,
 * ``capabilities`` -- what the properties may ask of it,
 
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_verify.layouts import Layout, Native
+from lstm_verify.reference import PLAIN, Variant
 
 State = tuple[np.ndarray, np.ndarray]
 
@@ -36,6 +40,10 @@ class Capabilities:
     takes per-row lengths of a right-padded batch; ``reverse``: it can run from the last step
     to the first. ``bidirectional``, ``layers``, ``projection``: :meth:`Adapter.load_stack`
     builds two directions per layer, several layers, an output projection (torch ``proj_size``).
+    ``variant``: the cell the implementation computes (an ONNX model's attributes; laws that need
+    sigmoid/tanh gates require ``sigmoid_tanh``); ``variants``: :meth:`Adapter.load_variant` loads
+    any :class:`~lstm_verify.reference.Variant`, ``clip_cell`` the reading of ``clip`` it follows. ``opsets`` and ``batch_major``: an ONNX runtime's
+    opsets and its ``layout=1``, reached through ``adapter.at(opset=, layout=)``.
     """
 
     dtypes: tuple[str, ...] = ("float32", "float64")
@@ -50,6 +58,16 @@ class Capabilities:
     bidirectional: bool = False
     layers: bool = False
     projection: bool = False
+    variant: Variant = PLAIN
+    variants: bool = False
+    clip_cell: bool = False
+    opsets: tuple[int, ...] = ()
+    batch_major: bool = False
+
+    @property
+    def sigmoid_tanh(self) -> bool:
+        """The plain cell: sigmoid gates, tanh candidate and readout, no peepholes, clip or coupling."""
+        return self.variant == PLAIN
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,12 @@ class Model(ABC):
         raise NotImplementedError(f"{type(self).__name__} computes no gradients")
 
 
+def sequence_keywords(lengths: np.ndarray | None, reverse: bool) -> dict:
+    """The keywords a user's sequence function is called with: only those that differ from the
+    defaults, so a function that declares no ``lengths`` (or ``reverse``) never receives it."""
+    return {k: v for k, v in (("lengths", lengths), ("reverse", reverse)) if v is not None and v is not False}
+
+
 class SequenceModel(Model):
     """A model built around its sequence API: one step is a sequence of length one."""
 
@@ -100,6 +124,7 @@ class Adapter(ABC):
 
     name: str
     requires: tuple[str, ...] = ()
+    distributions: tuple[str, ...] | None = None
     layout: Layout
     capabilities: Capabilities = Capabilities()
 
@@ -110,6 +135,12 @@ class Adapter(ABC):
                 return f"{module} is not installed"
         return None
 
+    def precision(self, dtype: str) -> str:
+        """How the library computes at ``dtype``, beyond the dtype itself: a precision of
+        :data:`lstm_verify.error_model.PRECISIONS` (``ieee`` unless it declares otherwise, with
+        the evidence, as cuDNN's approximate float32 activations)."""
+        return "ieee"
+
     def unsupported(self, dtype: str) -> str | None:
         """Why ``dtype`` cannot be checked here, or None."""
         if dtype not in self.capabilities.dtypes:
@@ -117,13 +148,13 @@ class Adapter(ABC):
         return None
 
     def version(self) -> str:
-        """The version of the library under test."""
+        """The version of every distribution under test: ``dm-haiku 0.0.17, jax 0.10.2``."""
         versions = []
-        for module in self.requires:
+        for distribution in self.requires if self.distributions is None else self.distributions:
             try:
-                versions.append(f"{module} {importlib.metadata.version(module)}")
+                versions.append(f"{distribution} {importlib.metadata.version(distribution)}")
             except importlib.metadata.PackageNotFoundError:
-                versions.append(module)
+                versions.append(f"{distribution} (no distribution metadata)")
         return ", ".join(versions) or "-"
 
     def known_differences(self, dtype: str) -> dict[str, str]:
@@ -135,6 +166,11 @@ class Adapter(ABC):
     @abstractmethod
     def load(self, native: Native, dtype: str) -> Model:
         """Build the implementation holding ``native`` parameters, computing in ``dtype``."""
+
+    def load_variant(self, native: Native, dtype: str, variant: Variant) -> Model:
+        """Build the implementation computing ``variant`` (``native`` holds ``p`` with peepholes).
+        Only for adapters whose capabilities claim ``variants``."""
+        raise NotImplementedError(f"{self.name} loads no LSTM variants")
 
     def load_stack(self, layers: list[list[Native]], dtype: str) -> Model:
         """Build a stacked and/or bidirectional LSTM: ``layers[l][d]`` holds layer l, direction d

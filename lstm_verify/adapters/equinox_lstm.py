@@ -1,6 +1,7 @@
 """equinox ``eqx.nn.LSTMCell``: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H) and one ``bias`` (4H),
 gate blocks i, f, g, o (equinox/nn/_rnn.py) -- :data:`~lstm_verify.layouts.EQUINOX`. The cell is
-unbatched, so a batch is ``jax.vmap``-ped over; there is no sequence API. Gradients by jax.grad."""
+unbatched, so a batch is ``jax.vmap``-ped over; there is no sequence API and no default state (the
+cell's call takes ``hidden``). Gradients by jax.grad."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class EquinoxAdapter(JaxAdapterBase):
     name = "equinox"
     requires = ("equinox", "jax")
     layout = EQUINOX
-    capabilities = Capabilities(gradients=True, training=True, unbatched=True)
+    capabilities = Capabilities(gradients=True, training=True, unbatched=True, optional_state=False)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(_FUNCTIONS, native, dtype, {k: k for k in native}, has_sequence=False)

@@ -5,7 +5,8 @@ One Dense per gate and side (flax/linen/recurrent.py, flax/nnx/nn/recurrent.py):
 with a bias each; concatenated i, f, g, o along the output axis they are
 :data:`~lstm_verify.layouts.FLAX`. The carry is (c, h). Sequences run through the library's
 ``RNN`` (``seq_lengths``; ``reverse`` with ``keep_order``) and ``Bidirectional``, time-major;
-gradients are ``jax.grad`` through a scan of the cell.
+gradients are ``jax.grad`` through a scan of the cell. Without a state the cell starts from
+the library's ``initialize_carry``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class Linen:
     def bind(self, module: linen.Module, params: dict) -> Callable:
         return partial(module.apply, {"params": params})
 
+    def initial(self, cell: linen.Module, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return cell.initialize_carry(jax.random.key(0), x.shape)
+
 
 class Nnx:
     """flax.nnx: a module holds its parameters; built abstract, then merged with the given ones."""
@@ -74,6 +78,9 @@ class Nnx:
         nnx.replace_by_pure_dict(state, params)
         return nnx.merge(graphdef, state)
 
+    def initial(self, cell: nnx.Module, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return cell.initialize_carry(x.shape, rngs=nnx.Rngs(0))
+
 
 class FlaxFunctions:
     """The cell, RNN and Bidirectional of one flax API as pure functions of FLAX-layout params."""
@@ -89,14 +96,18 @@ class FlaxFunctions:
     def _gates(self, params: dict) -> dict:
         return gate_params(params, self.api.if_name)
 
-    def cell(self, params: dict, x: jax.Array, h: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
-        (c, h), _ = self.api.bind(self._cell(params), self._gates(params))((c, h), x)
+    def cell(self, params: dict, x: jax.Array, h: jax.Array | None, c: jax.Array | None
+             ) -> tuple[jax.Array, jax.Array]:
+        cell = self._cell(params)
+        carry = self.api.initial(cell, x) if h is None else (c, h)
+        (c, h), _ = self.api.bind(cell, self._gates(params))(carry, x)
         return h, c
 
-    def sequence(self, params: dict, xs: jax.Array, h: jax.Array, c: jax.Array, lengths: jax.Array | None,
-                 reverse: bool) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    def sequence(self, params: dict, xs: jax.Array, h: jax.Array | None, c: jax.Array | None,
+                 lengths: jax.Array | None, reverse: bool) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         rnn = self.api.bind(self.api.rnn(self._cell(params)), {"cell": self._gates(params)})
-        (c, h), hs = rnn(xs, initial_carry=(c, h), seq_lengths=lengths, reverse=reverse, keep_order=True)
+        carry = None if h is None else (c, h)  # None: the RNN's own initialize_carry
+        (c, h), hs = rnn(xs, initial_carry=carry, seq_lengths=lengths, reverse=reverse, keep_order=True)
         return hs, (h, c)
 
     def _bidirectional(self, forward: dict, backward: dict, xs: jax.Array, h: jax.Array, c: jax.Array,

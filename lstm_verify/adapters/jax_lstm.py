@@ -1,5 +1,6 @@
 """JAX: a jitted step, a ``lax.scan`` sequence (``reverse=True`` for reverse mode) and ``jax.grad``;
-float64 only under x64."""
+float64 only under x64. The cell is the kit's own, so it claims no default state: zeros filled in
+by the kit would test the kit."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import jax.numpy as jnp
 
 from lstm_verify.adapters.base import Capabilities, Model
 from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel
+from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import TORCH, Native
 
 
@@ -25,7 +27,9 @@ _FUNCTIONS = JaxFunctions(cell)
 class JaxAdapter(JaxAdapterBase):
     name = "jax"
     layout = TORCH
-    capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True, reverse=True)
+    capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True, reverse=True,
+                                dtypes=STORAGE,
+                                optional_state=False)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(_FUNCTIONS, native, dtype, {k: k for k in native}, has_sequence=True)

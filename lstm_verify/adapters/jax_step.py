@@ -1,7 +1,11 @@
 """JAX step functions: any ``cell(params, x, h, c) -> (h, c)`` gets a jitted step, a
 ``lax.scan`` sequence (or the library's own) and ``jax.grad`` gradients. Used by the built-in
-JAX, flax and equinox adapters and by ``--kind jax-step`` targets, whose
-``step(params, x, (h, c))`` takes torch-named params."""
+JAX, flax, equinox and haiku adapters and by ``--kind jax-step`` targets, whose
+``step(params, x, (h, c))`` takes params named by :data:`~lstm_verify.layouts.TARGET_NAMES`.
+
+``h`` and ``c`` are None when the caller gives no state: the cell then starts from the
+library's own initial state (flax ``initialize_carry``, haiku ``initial_state``); a cell
+without one belongs to an adapter that declares no ``optional_state``."""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State
-from lstm_verify.layouts import TORCH, Layout, Native
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State, sequence_keywords
+from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native
+from lstm_verify.dtypes import STORAGE, numpy_dtype
 
-Cell = Callable[[dict, jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+Cell = Callable[[dict, jax.Array, jax.Array | None, jax.Array | None], tuple[jax.Array, jax.Array]]
 Sequence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
 """``sequence(params, xs, h, c, lengths, reverse) -> (hs, (h, c))``, as :meth:`Model.sequence`."""
 
@@ -49,33 +54,31 @@ class JaxFunctions:
 def on_cpu(native: Native, dtype: str) -> dict[str, jax.Array]:
     """``native`` as JAX arrays of ``dtype`` committed to the CPU, so that computations on them run
     there (the adapters' device) even when JAX has a GPU, whose float32 matmuls default to TF32."""
-    return jax.device_put({k: np.asarray(v, dtype) for k, v in native.items()}, jax.devices("cpu")[0])
+    return jax.device_put({k: np.asarray(v, numpy_dtype(dtype)) for k, v in native.items()}, jax.devices("cpu")[0])
 
 
 class JaxModel(Model):
-    """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``, on the CPU."""
+    """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``, on the CPU. No
+    state is passed on as None: the library's own initial state, never zeros filled in here."""
 
     def __init__(self, fns: JaxFunctions, native: Native, dtype: str, names: dict[str, str],
                  has_sequence: bool) -> None:
         self.fns, self.dtype, self.names, self.has_sequence = fns, dtype, names, has_sequence
         self.params = {names[k]: v for k, v in on_cpu(native, dtype).items()}
-        self.hidden_size = len(native["b_ih" if "b_ih" in native else "b"]) // 4
 
-    def _state(self, batch_shape: tuple[int, ...], state: State | None) -> tuple[jax.Array, jax.Array]:
-        if state is None:
-            zeros = jnp.zeros((*batch_shape, self.hidden_size), self.dtype)
-            return zeros, zeros
-        return jnp.asarray(state[0]), jnp.asarray(state[1])
+    @staticmethod
+    def _state(state: State | None) -> tuple[jax.Array | None, jax.Array | None]:
+        return (None, None) if state is None else (jnp.asarray(state[0]), jnp.asarray(state[1]))
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
-        h, c = self.fns.step(self.params, jnp.asarray(x), *self._state(x.shape[:-1], state))
+        h, c = self.fns.step(self.params, jnp.asarray(x), *self._state(state))
         return np.asarray(h), np.asarray(c)
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if not self.has_sequence:
             return super().sequence(xs, state)
-        hs, (h, c) = self.fns.sequence(self.params, jnp.asarray(xs), *self._state(xs.shape[1:-1], state),
+        hs, (h, c) = self.fns.sequence(self.params, jnp.asarray(xs), *self._state(state),
                                        None if lengths is None else jnp.asarray(lengths), reverse=reverse)
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
 
@@ -98,17 +101,27 @@ class JaxAdapterBase(Adapter):
         return super().unsupported(dtype)
 
 
-TORCH_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
-
-
 class JaxStepAdapter(JaxAdapterBase):
-    """A user's ``step(params, x, (h, c)) -> (h, c)``; params named as in nn.LSTMCell."""
+    """A user's ``step(params, x, (h, c)) -> (h, c)``, ``params`` the layout's native arrays named by
+    :data:`~lstm_verify.layouts.TARGET_NAMES`; the state is None when the capabilities declare it
+    optional. A declared ``sequence(params, xs, (h, c), [lengths=..., reverse=...]) -> (hs, (h, c))``
+    is the sequence API; gradients always go through a ``lax.scan`` of the step."""
 
-    capabilities = Capabilities(gradients=True, training=True, optional_state=False)
+    def __init__(self, step: Callable, name: str = "jax-step", layout: Layout = TORCH,
+                 sequence: Callable | None = None,
+                 capabilities: Capabilities = Capabilities(gradients=True, training=True, optional_state=False,
+                                                           dtypes=STORAGE)
+                 ) -> None:
+        self.name, self.layout, self.capabilities = name, layout, capabilities
 
-    def __init__(self, step: Callable, name: str = "jax-step", layout: Layout = TORCH) -> None:
-        self.name, self.layout = name, layout
-        self.fns = JaxFunctions(lambda params, x, h, c: tuple(step(params, x, (h, c))))
+        def cell(params: dict, x: jax.Array, h: jax.Array | None, c: jax.Array | None) -> tuple:
+            return tuple(step(params, x, None if h is None else (h, c)))
+
+        def library_sequence(params: dict, xs: jax.Array, h: jax.Array | None, c: jax.Array | None,
+                             lengths: jax.Array | None = None, reverse: bool = False) -> tuple:
+            hs, (h, c) = sequence(params, xs, None if h is None else (h, c), **sequence_keywords(lengths, reverse))
+            return hs, (h, c)
+        self.fns = JaxFunctions(cell, library_sequence if sequence else None)
 
     def load(self, native: Native, dtype: str) -> Model:
-        return JaxModel(self.fns, native, dtype, TORCH_NAMES, has_sequence=False)
+        return JaxModel(self.fns, native, dtype, TARGET_NAMES, has_sequence=self.capabilities.sequence)

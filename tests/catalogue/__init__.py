@@ -20,6 +20,8 @@ class Entry:
     breaks: tuple[str, ...] = ()
     """The properties it must fail; empty for a correct implementation."""
     dtype: str = "float64"
+    layout: str | None = None
+    """``--layout``: a named layout or a gate-block order; None for torch's."""
 
     @property
     def spec(self) -> str:
@@ -30,11 +32,12 @@ class Entry:
         return self.target.rpartition(":")[2]
 
     def implementation(self, time_limit: float = 10.0, layout: str | None = None) -> Implementation:
-        return Implementation(target_adapter(self.spec, self.kind, layout), self.dtype, time_limit)
+        return Implementation(target_adapter(self.spec, self.kind, layout or self.layout), self.dtype, time_limit)
 
 
 N, T, L, J = "numpy-step", "torch-cell", "torch-lstm", "jax-step"
 STEP_AGREES = "test_step_agrees_with_reference"
+KERNEL_STEP = "test_step_agrees_at_kernel_sizes"
 
 CATALOGUE = [
     Entry("numpy_steps.py:step", N),
@@ -77,6 +80,29 @@ CATALOGUE = [
     Entry("torch_lstms.py:UngatedProjectionLSTM", L, ("test_projection",), "float32"),
     Entry("jax_steps.py:squeezed_step", J, ("test_state_shapes",), "float32"),
     Entry("jax_steps.py:bfloat16_matmul_step", J, (STEP_AGREES,), "float32"),
+    Entry("numpy_kernels.py:blocked_body", N, (KERNEL_STEP,)),
+    Entry("numpy_kernels.py:large_batch_drops_bias", N, (KERNEL_STEP,)),
+    Entry("numpy_kernels.py:contiguous_reader", N, ("test_step_independent_of_memory_layout",)),
+    Entry("numpy_kernels.py:reused_output", N, ("test_results_not_overwritten",)),
+    Entry("torch_kernels.py:BlockedBodyCell", T, (KERNEL_STEP, "test_gradients_agree_at_kernel_sizes"), "float32"),
+    Entry("torch_kernels.py:LargeBatchCell", T, (KERNEL_STEP,)),
+    Entry("torch_kernels.py:ContiguousPointerCell", T, ("test_step_independent_of_memory_layout",), "float32"),
+    Entry("torch_kernels.py:ReusedBufferCell", T, ("test_results_not_overwritten",), "bfloat16"),
+    Entry("torch_kernels.py:WindowedLSTM", L, ("test_long_sequence_agrees_with_reference",
+                                              "test_long_sequence_streamed_in_chunks"), "float32"),
+    Entry("torch_kernels.py:LargeBatchLSTM", L, ("test_sequence_agrees_at_kernel_sizes",)),
+    Entry("torch_kernels.py:ContiguousPointerLSTM", L, ("test_sequence_independent_of_memory_layout",)),
+    Entry("jax_kernels.py:blocked_body_step", J, (KERNEL_STEP,), "float32"),
+    Entry("jax_kernels.py:large_batch_step", J, (KERNEL_STEP,), "bfloat16"),
+    Entry("torch_cells.py:HandWrittenCell", T, dtype="bfloat16"),
+    Entry("torch_cells.py:ChunkedGatesCell", T, dtype="float16"),
+    Entry("torch_lstms.py:LoopedLSTM", L, dtype="bfloat16"),
+    Entry("jax_steps.py:step", J, dtype="bfloat16"),
+    Entry("haiku_steps.py:step", J, dtype="float32", layout="haiku"),
+    Entry("haiku_steps.py:forgotten_forget_offset", J, ("test_gate_order", STEP_AGREES), "float32", "haiku"),
+    Entry("numpy_steps.py:declared_step", N),
+    Entry("numpy_steps.py:nonzero_default_state", N, ("test_default_state_is_zeros",)),
+    Entry("jax_steps.py:declared_step", J, dtype="float32"),
 ]
 CORRECT = [e for e in CATALOGUE if not e.breaks]
 DEFECTIVE = [e for e in CATALOGUE if e.breaks]

@@ -3,6 +3,8 @@
 import jax
 import jax.numpy as jnp
 
+from lstm_verify import capabilities
+
 
 def step(params, x, state):
     h, c = state
@@ -26,3 +28,21 @@ def bfloat16_matmul_step(params, x, state):
     i, f, g, o = jnp.split(z, 4, axis=-1)
     c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
     return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
+def _scan(params, xs, state, reverse=False):
+    """A sequence API: ``lax.scan`` of the step, ``reverse`` keeping outputs in input time order."""
+    def body(state, x):
+        state = step(params, x, state)
+        return state, state[0]
+    state, hs = jax.lax.scan(body, state, xs, reverse=reverse)
+    return hs, state
+
+
+@capabilities(optional_state=True, unbatched=True, sequence=_scan, reverse=True)
+def declared_step(params, x, state=None):
+    """Correct, declaring a default state, unbatched input and a sequence API with reverse."""
+    if state is None:
+        zeros = jnp.zeros((*x.shape[:-1], params["weight_hh"].shape[1]), x.dtype)
+        state = (zeros, zeros)
+    return step(params, x, state)

@@ -1,7 +1,10 @@
 """NumPy steps as users write them: ``step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)``.
-``step`` and ``step_sigmoid_via_tanh`` are correct; every other one carries one real bug."""
+``step``, ``step_sigmoid_via_tanh`` and ``declared_step`` are correct; every other one carries one real
+bug."""
 
 import numpy as np
+
+from lstm_verify import capabilities
 
 
 def _sigmoid(z):
@@ -132,3 +135,32 @@ def hangs(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
 def returns_nan(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
     return h * np.nan, c
+
+
+def _run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh, lengths=None, reverse=False):
+    """A sequence API: each row of a right-padded batch runs over its own ``lengths``, forward or
+    from its last valid step back (outputs in input time order)."""
+    lengths = np.full(xs.shape[1], len(xs)) if lengths is None else np.asarray(lengths)
+    hs = np.zeros((*xs.shape[:-1], h.shape[-1]), xs.dtype)
+    for t in range(len(xs))[::-1] if reverse else range(len(xs)):
+        live = (t < lengths)[:, None]
+        h_t, c_t = step(xs[t], h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+        hs[t], h, c = h_t, np.where(live, h_t, h), np.where(live, c_t, c)
+    return hs, (h, c)
+
+
+@capabilities(optional_state=True, unbatched=True, sequence=_run, lengths=True, reverse=True)
+def declared_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Correct, and declares all a step function can: a default state, unbatched input and a
+    sequence API with lengths and reverse."""
+    if h is None:
+        h = c = np.zeros((*x.shape[:-1], weight_hh.shape[1]), x.dtype)
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+@capabilities(optional_state=True)
+def nonzero_default_state(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Declares an optional state but fills the default with ones (``np.ones`` for ``np.zeros``)."""
+    if h is None:
+        h = c = np.ones((*x.shape[:-1], weight_hh.shape[1]), x.dtype)
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)

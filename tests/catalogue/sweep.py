@@ -27,7 +27,8 @@ def main() -> int:
         start = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", entry.spec, "--kind", entry.kind,
                               "--dtypes", entry.dtype, "--profile", args.profile, "-n", args.workers, "--quiet",
-                              "--timeout", "10"], capture_output=True, text=True)
+                              "--timeout", "10", *(["--layout", entry.layout] if entry.layout else [])],
+                             capture_output=True, text=True)
         seconds = time.perf_counter() - start
         failed = sorted(set(re.findall(r"^FAILED (\w+)\[", run.stdout, re.M)))
         want = 1 if entry.breaks else 0

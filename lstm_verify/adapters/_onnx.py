@@ -1,0 +1,203 @@
+"""Shared by the ONNX adapters: an ``LSTM`` node built with ``onnx.helper``, fed the canonical
+parameters in ONNX's layout, and run by a runtime (onnxruntime, onnx's ReferenceEvaluator, ...).
+
+The parameters travel as graph inputs, so one session per graph structure (opset, layout,
+direction, attributes, which optional inputs are present) serves every parameter set; a runtime
+is a function ``ModelProto -> run(feeds) -> [Y, Y_h, Y_c]``, cached per model.
+
+``activation_alpha`` / ``activation_beta`` are written for the activations that take them, in
+order (f, g, h, then the backward direction's): the reading onnxruntime implements
+(``rnn_helpers.cc``, ``NormalizeActivationArgumentAndGetAlphaBetaCount``). Every alpha and beta
+is written out, so no runtime's defaults are relied on.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State
+from lstm_verify.layouts import ONNX, Native
+from lstm_verify.reference import ACTIVATIONS, PLAIN, TAKES, Activation, Variant
+
+OPSETS = (7, 14, 22)
+"""The opsets that define LSTM: 7 (the original), 14 (``layout``), 22 (bfloat16 / float16 types)."""
+ELEMENT = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
+Run = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+
+
+def attributes(variant: Variant, directions: int) -> dict[str, object]:
+    """The ``LSTM`` attributes that say ``variant`` (none for the plain LSTM)."""
+    attrs: dict[str, object] = {}
+    if variant.input_forget:
+        attrs["input_forget"] = 1
+    if variant.clip is not None:
+        attrs["clip"] = float(variant.clip)
+    acts = (variant.f, variant.g, variant.h) * directions
+    if acts[:3] != (PLAIN.f, PLAIN.g, PLAIN.h):
+        attrs["activations"] = [a.name for a in acts]
+        args = [a._args() for a in acts]
+        alphas = [ab[0] for a, ab in zip(acts, args) if "a" in TAKES.get(a.name, "")]
+        betas = [ab[1] for a, ab in zip(acts, args) if "b" in TAKES.get(a.name, "")]
+        attrs.update({k: v for k, v in (("activation_alpha", alphas), ("activation_beta", betas)) if v})
+    return attrs
+
+
+def variant_of(node: onnx.NodeProto) -> Variant:
+    """The :class:`Variant` an ``LSTM`` node computes (its forward direction's activations), read the
+    way :func:`attributes` writes it; ``peepholes`` stays False (the kit substitutes zeros for P)."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    names = [n.decode() if isinstance(n, bytes) else n for n in attrs.get("activations", [])]
+    alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
+    acts = []
+    for name in names[:3]:
+        name = {k.lower(): k for k in ACTIVATIONS}.get(name.lower(), name)  # ONNX names are case-insensitive
+        a = alphas.pop(0) if "a" in TAKES.get(name, "") and alphas else None
+        b = betas.pop(0) if "b" in TAKES.get(name, "") and betas else None
+        acts.append(Activation(name, a, b))
+    f, g, h = acts or (PLAIN.f, PLAIN.g, PLAIN.h)
+    return Variant(f, g, h, clip=attrs.get("clip"), input_forget=bool(attrs.get("input_forget", 0)))
+
+
+def lstm_graph(dtype: str, hidden: int, opset: int, layout: int, direction: str, variant: Variant,
+               inputs: tuple[str, ...]) -> onnx.ModelProto:
+    """A model of one ``LSTM`` node whose present optional ``inputs`` (of ``B``, ``sequence_lens``,
+    ``initial_h``, ``initial_c``, ``P``) are graph inputs, as are X, W and R."""
+    directions = 2 if direction == "bidirectional" else 1
+    order = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
+    names = [n if n in ("X", "W", "R") or n in inputs else "" for n in order]
+    while not names[-1]:
+        names.pop()
+    attrs = attributes(variant, directions)
+    if layout:
+        attrs["layout"] = layout
+    node = helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], hidden_size=hidden, direction=direction, **attrs)
+    elem = ELEMENT[dtype]
+    graph_inputs = [helper.make_tensor_value_info(n, TensorProto.INT32 if n == "sequence_lens" else elem, None)
+                    for n in names if n]
+    outputs = [helper.make_tensor_value_info(n, elem, None) for n in ("Y", "Y_h", "Y_c")]
+    graph = helper.make_graph([node], "lstm_verify", graph_inputs, outputs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def onnx_params(natives: list[Native]) -> dict[str, np.ndarray]:
+    """W (D, 4H, I), R (D, 4H, H), B (D, 8H) = [Wb | Rb] and, with peepholes, P (D, 3H)."""
+    feeds = {"W": np.stack([n["w_ih"] for n in natives]), "R": np.stack([n["w_hh"] for n in natives]),
+             "B": np.stack([np.concatenate([n["b_ih"], n["b_hh"]]) for n in natives])}
+    if "p" in natives[0]:
+        feeds["P"] = np.stack([n["p"] for n in natives])
+    return feeds
+
+
+class OnnxModel(SequenceModel):
+    """One ONNX ``LSTM`` layer (one or two directions) on a runtime.
+
+    States are (B, H) for one direction and (D, B, H) for two (``stacked``), as everywhere in
+    the kit; ``layout=1`` transposes to batch-major on the way in and back on the way out."""
+
+    def __init__(self, adapter: OnnxAdapter, natives: list[Native], dtype: str, variant: Variant) -> None:
+        self.adapter, self.dtype, self.variant = adapter, dtype, variant
+        self.params = onnx_params(natives)
+        self.hidden = natives[0]["w_hh"].shape[0] // 4
+        self.stacked = len(natives) == 2
+
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
+        direction = "bidirectional" if self.stacked else "reverse" if reverse else "forward"
+        feeds = dict(self.params)
+        if lengths is not None:
+            feeds["sequence_lens"] = np.asarray(lengths, np.int32)
+        if state is not None:
+            feeds["initial_h"], feeds["initial_c"] = (s if self.stacked else s[None] for s in state)
+        batch_major = self.adapter.layout_attr == 1
+        if batch_major:
+            xs = xs.transpose(1, 0, 2)
+            for k in ("initial_h", "initial_c"):
+                if k in feeds:
+                    feeds[k] = feeds[k].transpose(1, 0, 2)
+        run = self.adapter.session(self.dtype, self.hidden, direction, self.variant, tuple(sorted(feeds)))
+        y, y_h, y_c = run({"X": np.ascontiguousarray(xs), **{k: np.ascontiguousarray(v) for k, v in feeds.items()}})
+        if batch_major:  # Y (B, T, D, H), Y_h (B, D, H)
+            y, y_h, y_c = y.transpose(1, 2, 0, 3), y_h.transpose(1, 0, 2), y_c.transpose(1, 0, 2)
+        hs = y.transpose(0, 2, 1, 3).reshape(y.shape[0], y.shape[2], -1)  # (T, D, B, H) -> (T, B, D * H)
+        return hs, (y_h, y_c) if self.stacked else (y_h[0], y_c[0])
+
+
+class OnnxAdapter(Adapter):
+    """An ONNX runtime running one ``LSTM`` node at ``opset`` with ``layout`` = ``layout_attr``.
+    Subclasses set ``name``, ``requires``, the dtypes and :meth:`compile`."""
+
+    layout = ONNX
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    batch_major = True
+    """Whether the runtime runs ``layout=1`` (opset 14 on)."""
+    clip_cell = False
+    """The reading of ``clip`` the runtime follows (``Variant.clip_cell``)."""
+
+    def __init__(self, opset: int = 22, layout_attr: int = 0, name: str | None = None) -> None:
+        self.opset, self.layout_attr = opset, layout_attr
+        self.name = name or type(self).name
+        self.capabilities = Capabilities(dtypes=self.dtypes, sequence=True, lengths=True, reverse=True,
+                                         bidirectional=True, variants=True, opsets=self.opsets(),
+                                         batch_major=self.batch_major and opset >= 14, clip_cell=self.clip_cell)
+        self._sessions: dict[tuple, Run] = {}
+
+    def opsets(self) -> tuple[int, ...]:
+        """The opsets this runtime runs LSTM at."""
+        return OPSETS
+
+    def at(self, opset: int | None = None, layout: int | None = None) -> OnnxAdapter:
+        """The same runtime at another opset and/or ``layout`` attribute (0 below opset 14)."""
+        other = copy.copy(self)
+        other.opset = self.opset if opset is None else opset
+        other.layout_attr = 0 if other.opset < 14 else self.layout_attr if layout is None else layout
+        other.name = f"{self.name}@opset{other.opset}-layout{other.layout_attr}"
+        other._sessions = {}
+        return other
+
+    def compile(self, model: onnx.ModelProto) -> Run:
+        """A function running ``model``: feeds -> its outputs."""
+        raise NotImplementedError
+
+    def session(self, dtype: str, hidden: int, direction: str, variant: Variant, inputs: tuple[str, ...]) -> Run:
+        """The runtime's session for that graph (:func:`lstm_graph`), compiled once."""
+        key = (dtype, hidden, direction, variant, inputs)
+        if key not in self._sessions:
+            self._sessions[key] = self.compile(lstm_graph(dtype, hidden, self.opset, self.layout_attr, direction,
+                                                          variant, inputs))
+        return self._sessions[key]
+
+    def load(self, native: Native, dtype: str) -> Model:
+        return OnnxModel(self, [native], dtype, self.capabilities.variant)
+
+    def load_variant(self, native: Native, dtype: str, variant: Variant) -> Model:
+        return OnnxModel(self, [native], dtype, variant)
+
+    def load_stack(self, layers: list[list[Native]], dtype: str) -> Model:
+        if len(layers) != 1 or "w_hr" in layers[0][0]:
+            raise NotImplementedError("an ONNX LSTM node is one layer without projection")
+        return OnnxModel(self, layers[0], dtype, self.capabilities.variant)
+
+
+def model_adapter(model: onnx.ModelProto, runtime: OnnxAdapter, name: str) -> OnnxAdapter:
+    """``runtime`` running the first ``LSTM`` node of ``model`` as the model has it: at the model's
+    opset, with the node's ``layout``, ``clip``, ``input_forget`` and activations (the forward
+    direction's, for both). The kit substitutes its parameters for W, R and B (and zeros for P),
+    chooses ``hidden_size``, and sets ``direction`` per law (each law's own: forward, reverse or
+    bidirectional)."""
+    nodes = [n for n in model.graph.node if n.op_type == "LSTM" and n.domain in ("", "ai.onnx")]
+    if not nodes:
+        raise ValueError("the model has no LSTM node")
+    node = nodes[0]
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    layout = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "layout"), 0)
+    adapter = runtime.at(opset=opset, layout=layout)
+    variant = variant_of(node)
+    adapter.name = f"{name}:{node.name or 'LSTM'}"
+    adapter.capabilities = replace(adapter.capabilities, variant=variant, variants=False, opsets=(), batch_major=False)
+    return adapter

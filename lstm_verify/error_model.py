@@ -1,0 +1,346 @@
+"""Tolerances from an error model: how far a correct implementation may be from the reference.
+
+A fixed per-dtype tolerance cannot serve every size: the rounding error of a dot product
+grows with its length and with the magnitudes it sums. Instead, for every output the kit
+compares, this module computes a first-order bound on the rounding error of any
+implementation that computes the LSTM's equations in the declared precision, and a value
+passes when ``|got - want| <= bound`` elementwise.
+
+The model
+---------
+Every quantity ``v`` of the computation carries an error scale ``e``: the standard
+deviation, to first order, of the difference between the implementation's ``v`` and the
+exact one. With ``u`` the unit roundoff of a format (:func:`lstm_verify.dtypes.unit_roundoff`):
+
+* inputs and parameters are rounded to the storage format: ``e = u_s |v| + tiny``, where
+  ``tiny`` is the format's smallest normal number (an implementation may flush subnormal
+  results to zero, as GPU kernels and vectorised CPU code do; it matters for float16 only),
+  and every result is rounded the same way;
+* a product ``a b``: ``e = sqrt((a e_b)^2 + (b e_a)^2) + u_s |a b|`` (the first term carries
+  the operands' errors, the second rounds the result to storage); a sum likewise, with
+  ``sqrt(e_a^2 + e_b^2)``;
+* an activation ``y = phi(a)``: ``e = |phi'(a)| e_a + k u_s max(|y|, 1) + delta``, where
+  ``|phi'| <= 1/4`` (sigmoid) or ``<= 1`` (tanh) is the Lipschitz factor evaluated where it
+  applies, ``k`` the activation's own error in ulps of its range (absolute below 1: a sigmoid
+  computed as ``(1 + tanh(z / 2)) / 2``, as XLA and many kernels do, is accurate to ``u``, not
+  to ``u |y|``, for very negative ``z``, and that is no defect) and ``delta`` the absolute error
+  of an approximate activation;
+* a reduction of ``n`` terms ``t_k = a_k b_k`` (a matrix product: the pre-activation
+  ``z = [x, h, 1, 1] [W_ih; W_hh; b_ih; b_hh]^T`` has ``n = I + H + 2``):
+  ``e = sqrt(sum_k (a_k e_bk)^2 + (b_k e_ak)^2) + sqrt(2) u_op sqrt(sum_k t_k^2)
+  + sqrt(n) u_acc sum_k |t_k| + u_s |z|``. The third term is Higham and Mary's
+  probabilistic bound for a sum of ``n`` terms accumulated in a format of unit roundoff
+  ``u_acc`` (SIAM J. Sci. Comput. 41(5), 2019): with rounding errors independent and of mean
+  zero, ``|error| <= lambda sqrt(n) u sum |t_k|`` except with probability
+  ``<= 2 n exp(-lambda^2 / 2)``. ``u_op`` is the rounding of the operands to a matmul format
+  coarser than storage (TF32); zero otherwise.
+
+The recurrence needs no special treatment: the cell update ``c' = f c + i g`` carries
+``f e_c`` forward (the carousel keeps errors as it keeps values), the next step's
+pre-activations read ``h``'s error through ``W_hh``, and fresh errors of different steps are
+independent, so they add in quadrature: over ``T`` steps of a contracting recurrence the
+bound grows like ``sqrt(T)``, and like the recurrence itself where it expands. Gradients
+follow the reference's BPTT with the same rules, starting from the forward pass's errors.
+
+A value passes when ``|got - want| <= LAMBDA * e``; for a float64 implementation the float64
+reference has an error of the same scale, and the bound is ``2 LAMBDA e``. ``LAMBDA`` is the confidence multiple of
+the first-order standard deviation; the README ("The error model") shows the measured
+ratio ``|got - want| / bound`` for every correct implementation (all well below 1) and
+for the defects of the catalogue (all above 100).
+
+What the model assumes: rounding to nearest (errors of mean zero), first-order effects (a
+few hundred ulps at most: products of errors are ignored), and data like the kit's
+(random signs, not adversarial cancellation). It is a bound on the rounding error of the
+LSTM's equations, not on other algorithms: an implementation that computes something else
+(a float16 accumulator while declaring IEEE float32) misses it, which is the point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from lstm_verify.dtypes import STORAGE, numpy_dtype, unit_roundoff
+from lstm_verify.params import Grads, Params
+from lstm_verify.reference import PLAIN, Activation, Variant
+
+LAMBDA = 8.0
+"""The confidence multiple: a correct implementation's error exceeds LAMBDA standard deviations
+with probability below 2n exp(-32), about 1e-11 per value of a thousand-term sum."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What an implementation promises about how it computes, beyond its storage dtype.
+
+    ``operands``: the format matmul operands are rounded to (``"tf32"``), or None for the
+    storage format. ``accumulate``: the format sums are accumulated in, or None for float32
+    (float64 for float64 storage): IEEE implementations of half formats accumulate in float32.
+    ``activation_ulps``: each activation's own error, in ulps of the storage format.
+    ``approximate``: the absolute error of approximate activations (fast exp/tanh)."""
+
+    name: str = "ieee"
+    operands: str | None = None
+    accumulate: str | None = None
+    activation_ulps: float = 4.0
+    approximate: float = 0.0
+
+
+PRECISIONS: dict[str, dict[str, object]] = {
+    "ieee": {},
+    "tf32": {"operands": "tf32"},
+    "reduced-accumulation": {"accumulate": "storage"},
+    "approximate-activations": {"approximate": 2.0 ** -17},
+}
+"""The precision tokens ``--precision`` accepts, combined with ``+`` (``tf32+approximate-activations``):
+``ieee`` (the default: the storage dtype's own arithmetic, float32 accumulation for half formats),
+``tf32`` (float32 matmuls with TF32 operands, as cuDNN and cuBLAS do by default for RNNs),
+``reduced-accumulation`` (sums accumulated in the storage format, e.g. float16 GEMM accumulators),
+``approximate-activations`` (activations within 2^-17 = 7.6e-6 absolute; cuDNN's float32
+tanh(1) is 3.9e-6 off)."""
+
+
+class PrecisionError(ValueError):
+    """An unknown precision token; the message lists the known ones."""
+
+
+def precision(spec: str | Precision | None = "ieee") -> Precision:
+    """The :class:`Precision` named by ``spec`` (``"ieee"``, ``"tf32+approximate-activations"``...)."""
+    if isinstance(spec, Precision):
+        return spec
+    tokens = [t.strip() for t in (spec or "ieee").split("+") if t.strip()]
+    unknown = [t for t in tokens if t not in PRECISIONS]
+    if unknown or not tokens:
+        raise PrecisionError(f"unknown precision {unknown[0] if unknown else spec!r}; "
+                             f"combine with '+' from {', '.join(PRECISIONS)}")
+    result = Precision("+".join(tokens))
+    for token in tokens:
+        result = replace(result, **PRECISIONS[token])
+    return result
+
+
+@dataclass(frozen=True)
+class _Units:
+    """Unit roundoffs for one storage dtype and precision."""
+
+    store: float
+    operand: float
+    accumulate: float
+    activation: float
+    approximate: float
+    tiny: float
+
+    @classmethod
+    def of(cls, dtype: str, p: Precision) -> _Units:
+        store = unit_roundoff(dtype)
+        operand = unit_roundoff(p.operands) if p.operands else store
+        if p.accumulate == "storage":
+            accumulate = store
+        else:
+            accumulate = unit_roundoff(p.accumulate or ("float64" if dtype == "float64" else "float32"))
+        return cls(store, operand if operand > store else 0.0, accumulate, p.activation_ulps * store, p.approximate,
+                   float(np.finfo(numpy_dtype(dtype)).smallest_normal))
+
+
+class _E:
+    """A value and its first-order error scale, both float64 arrays of one shape."""
+
+    __slots__ = ("v", "e")
+
+    def __init__(self, v: np.ndarray, e: np.ndarray) -> None:
+        self.v, self.e = v, e
+
+    def __getitem__(self, index: object) -> _E:
+        return _E(self.v[index], self.e[index])
+
+
+class _Arithmetic:
+    """The error propagation rules of the module docstring, for one set of units."""
+
+    def __init__(self, units: _Units) -> None:
+        self.u = units
+
+    def stored(self, v: np.ndarray) -> _E:
+        v = np.asarray(v, np.float64)
+        return _E(v, self.u.store * np.abs(v) + self.u.tiny)
+
+    def exact(self, v: np.ndarray) -> _E:
+        v = np.asarray(v, np.float64)
+        return _E(v, np.zeros_like(v))
+
+    def _round(self, v: np.ndarray, e: np.ndarray) -> _E:
+        return _E(v, e + self.u.store * np.abs(v) + self.u.tiny)
+
+    def add(self, a: _E, b: _E) -> _E:
+        return self._round(a.v + b.v, np.hypot(a.e, b.e))
+
+    def mul(self, a: _E, b: _E) -> _E:
+        return self._round(a.v * b.v, np.hypot(a.v * b.e, b.v * a.e))
+
+    def matmul(self, a: _E, b: _E) -> _E:
+        """``a @ b``: a reduction over the last axis of ``a``. The error terms need two digits, not
+        sixteen: they are computed in float32, errors scaled by the storage unit roundoff."""
+        s = self.u.store
+        av, bv = a.v.astype(np.float32), b.v.astype(np.float32)
+        ae, be = (a.e / s).astype(np.float32), (b.e / s).astype(np.float32)
+        carried = s * np.sqrt(av ** 2 @ be ** 2 + ae ** 2 @ bv ** 2)
+        operands = np.sqrt(2.0) * self.u.operand * np.sqrt(av ** 2 @ bv ** 2) if self.u.operand else 0.0
+        summed = np.sqrt(a.v.shape[-1]) * self.u.accumulate * (np.abs(av) @ np.abs(bv))
+        return self._round(a.v @ b.v, (carried + operands + summed).astype(np.float64))
+
+    def activation(self, a: _E, fn: Activation) -> _E:
+        v = fn(a.v)
+        return _E(v, np.abs(fn.grad(a.v)) * a.e + self.u.activation * np.maximum(np.abs(v), 1.0) + self.u.approximate)
+
+    def clip(self, a: _E, variant: Variant) -> _E:
+        """The operator's ``clip``: exact, and where it bites the error goes with the value."""
+        return _E(variant.clipped(a.v), a.e * variant.inside(a.v))
+
+    def one_minus_square(self, a: _E) -> _E:
+        """``1 - a^2`` (the derivative of tanh and, with ``a (1 - a)``, of sigmoid)."""
+        return self._round(1.0 - a.v ** 2, 2.0 * np.abs(a.v) * a.e)
+
+    def one_minus(self, a: _E) -> _E:
+        return self._round(1.0 - a.v, a.e)
+
+
+def _concat(parts: list[_E], axis: int) -> _E:
+    return _E(np.concatenate([p.v for p in parts], axis), np.concatenate([p.e for p in parts], axis))
+
+
+@dataclass(frozen=True)
+class ForwardBounds:
+    """Bounds on |got - want| for the reference's hs and cs, each (T, B, H)."""
+
+    hs: np.ndarray
+    cs: np.ndarray
+
+
+class _Model:
+    """The forward and backward error propagation for one storage dtype and precision."""
+
+    def __init__(self, dtype: str, p: Precision) -> None:
+        self.ar = _Arithmetic(_Units.of(dtype, p))
+
+    def _weights(self, p: Params) -> _E:
+        """[W_ih; W_hh; b_ih; b_hh]^T, (I + H + 2, 4H), stored."""
+        return self.ar.stored(np.concatenate([p.w_ih.T, p.w_hh.T, p.b_ih[None], p.b_hh[None]]))
+
+    def forward(self, p: Params, xs: _E, h: _E, c: _E, variant: Variant = PLAIN
+                ) -> tuple[list[_E], list[_E], list[_E]]:
+        """hs, cs and gates (i, f, g, o concatenated) of every step, as values with errors, for the
+        plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
+        ar, w = self.ar, self._weights(p)
+        w_hr = ar.stored(p.w_hr.T) if p.w_hr is not None else None
+        peep = ar.stored(p.p.reshape(3, -1)) if variant.peepholes else None
+        ones = ar.exact(np.ones((h.v.shape[0], 2)))
+        hidden = p.hidden_size
+        hs, cs, gates = [], [], []
+
+        def gate(z: _E, k: int, fn: Activation, cell: _E | None = None) -> _E:
+            z = z[:, k * hidden:(k + 1) * hidden]
+            if cell is not None and peep is not None:
+                z = ar.add(z, ar.mul(peep["ifo".index("ifgo"[k])], cell))
+            return ar.activation(ar.clip(z, variant), fn)
+
+        for t in range(xs.v.shape[0]):
+            z = ar.matmul(_concat([xs[t], h, ones], axis=1), w)
+            i = gate(z, 0, variant.f, c)
+            f = ar.one_minus(i) if variant.input_forget else gate(z, 1, variant.f, c)
+            g = gate(z, 2, variant.g)
+            c = ar.add(ar.mul(f, c), ar.mul(i, g))
+            o = gate(z, 3, variant.f, c)
+            h = ar.mul(o, ar.activation(ar.clip(c, variant) if variant.clip_cell else c, variant.h))
+            if w_hr is not None:
+                h = ar.matmul(h, w_hr)
+            hs.append(h)
+            cs.append(c)
+            gates.append(_concat([i, f, g, o], axis=1))
+        return hs, cs, gates
+
+    def backward(self, p: Params, xs: _E, h0: _E, c0: _E, gh: _E, gc: _E) -> Grads:
+        """Error scales of every gradient of the reference's BPTT (see :func:`reference.lstm_backward`)."""
+        ar, hidden = self.ar, p.hidden_size
+        hs, cs, gates = self.forward(p, xs, h0, c0)
+        w_ih, w_hh = ar.stored(p.w_ih), ar.stored(p.w_hh)
+        ones = ar.exact(np.ones((1, h0.v.shape[0])))
+        dw_ih = dw_hh = db = None
+        dxs = []
+        dh_next, dc_next = ar.exact(np.zeros_like(h0.v)), gc
+        for t in reversed(range(xs.v.shape[0])):
+            i, f, g, o = (gates[t][:, k * hidden:(k + 1) * hidden] for k in range(4))
+            c_prev, h_prev = (cs[t - 1], hs[t - 1]) if t else (c0, h0)
+            tanh_c = ar.activation(cs[t], PLAIN.h)
+            dh = ar.add(gh[t], dh_next)
+            dc = ar.add(dc_next, ar.mul(ar.mul(dh, o), ar.one_minus_square(tanh_c)))
+            dz = _concat([ar.mul(ar.mul(dc, g), ar.mul(i, ar.one_minus(i))),
+                          ar.mul(ar.mul(dc, c_prev), ar.mul(f, ar.one_minus(f))),
+                          ar.mul(ar.mul(dc, i), ar.one_minus_square(g)),
+                          ar.mul(ar.mul(dh, tanh_c), ar.mul(o, ar.one_minus(o)))], axis=1)
+            dz_t = _E(dz.v.T, dz.e.T)
+            terms = ar.matmul(dz_t, xs[t]), ar.matmul(dz_t, h_prev), ar.matmul(ones, dz)
+            dw_ih, dw_hh, db = terms if dw_ih is None else (ar.add(a, b) for a, b in zip((dw_ih, dw_hh, db), terms))
+            dxs.append(ar.matmul(dz, w_ih))
+            dh_next = ar.matmul(dz, w_hh)
+            dc_next = ar.mul(dc, f)
+        return Grads(np.stack([d.e for d in reversed(dxs)]), dh_next.e, dc_next.e, dw_ih.e, dw_hh.e,
+                     db.e[0], db.e[0].copy())
+
+
+def _states(model: _Model, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[_E, _E, _E]:
+    ar = model.ar
+    return ar.stored(xs), ar.stored(h0), ar.stored(c0)
+
+
+def _model(dtype: str, p: Precision | str | None) -> tuple[_Model, float]:
+    """The model for ``dtype`` and ``p``, and the multiple of its error the bound allows:
+    LAMBDA, doubled for a float64 implementation, whose reference has the same error scale
+    (the float64 reference's own error is negligible against any narrower format's)."""
+    if dtype not in STORAGE:
+        raise ValueError(f"no error model for dtype {dtype!r}; known: {', '.join(STORAGE)}")
+    p = precision(p)
+    return _Model(dtype, p), LAMBDA * (2.0 if dtype == "float64" and p == Precision() else 1.0)
+
+
+def forward_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, dtype: str,
+                   prec: Precision | str | None = "ieee", variant: Variant = PLAIN) -> ForwardBounds:
+    """Bounds on |implementation - reference| for every h_t and c_t of a run over xs (T, B, I)."""
+    model, k = _model(dtype, prec)
+    hs, cs, _ = model.forward(params, *_states(model, xs, h0, c0), variant)
+    return ForwardBounds(k * np.stack([h.e for h in hs]), k * np.stack([c.e for c in cs]))
+
+
+def step_bounds(params: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray, dtype: str,
+                prec: Precision | str | None = "ieee", variant: Variant = PLAIN) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on |implementation - reference| for one step's (h', c')."""
+    b = forward_bounds(params, x[None], h, c, dtype, prec, variant)
+    return b.hs[0], b.cs[0]
+
+
+def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, dtype: str,
+                 prec: Precision | str | None = "ieee") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds for :func:`reference.stack_forward`'s outputs (T, B, D * P), h_n and c_n: each layer
+    reads the previous layer's outputs with their errors."""
+    model, k = _model(dtype, prec)
+    inputs = model.ar.stored(xs)
+    h_n, c_n = [], []
+    for l, layer in enumerate(layers):
+        outs = []
+        for d, p in enumerate(layer):
+            n = l * len(layer) + d
+            order = slice(None, None, -1 if d else 1)
+            hs, cs, _ = model.forward(p, inputs[order], model.ar.stored(h0[n]), model.ar.stored(c0[n]))
+            outs.append(_E(np.stack([h.v for h in hs])[order], np.stack([h.e for h in hs])[order]))
+            h_n.append(hs[-1].e)
+            c_n.append(cs[-1].e)
+        inputs = _concat(outs, axis=-1)
+    return k * inputs.e, k * np.stack(h_n), k * np.stack(c_n)
+
+
+def gradient_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray,
+                    gc: np.ndarray, dtype: str, prec: Precision | str | None = "ieee") -> Grads:
+    """Bounds on |implementation - reference| for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``."""
+    model, k = _model(dtype, prec)
+    g = model.backward(params, *_states(model, xs, h0, c0), model.ar.stored(gh), model.ar.stored(gc))
+    return Grads(*(k * a for _, a in g.items()))

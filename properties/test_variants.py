@@ -1,0 +1,170 @@
+"""The ONNX ``LSTM`` operator's variants and options: peepholes, clip, coupled gates, activation
+overrides, ``layout=1`` and every opset, each against the reference's :class:`Variant`."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lstm_verify import reference
+from lstm_verify.checks import assert_close
+from lstm_verify.implementation import Implementation
+from lstm_verify.probes import PEEPHOLE_GATES, probe_peephole, probe_peephole_bound
+from lstm_verify.reference import Variant
+from lstm_verify.strategies import activations, cases
+
+
+def _check_variant(impl, case, variant: Variant, reverse: bool) -> None:
+    """The implementation's sequence (forward or reverse) under ``variant`` against the reference's."""
+    params, xs, h0, c0 = case.arrays()
+    params = replace(params, p=case.peepholes()) if variant.peepholes else params
+    order = slice(None, None, -1 if reverse else 1)
+    want = reference.lstm_forward(params, xs[order], h0, c0, variant=variant)
+    bound = impl.forward_bounds(params, xs[order], h0, c0, variant)
+    hs, (h, c) = impl.load_variant(params, variant).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)),
+                                                              reverse=reverse)
+    context = (case, variant, f"reverse={reverse}")
+    assert_close("hs", hs, want.hs[order], bound.hs[order], impl, context)
+    assert_close("final h", h, want.hs[-1], bound.hs[-1], impl, context)
+    assert_close("final c", c, want.cs[-1], bound.cs[-1], impl, context)
+
+
+@pytest.mark.requires("sequence", "variants")
+@given(case=cases(steps=(1, 3, 8)), reverse=st.booleans())
+def test_peepholes_agree_with_reference(impl, case, reverse):
+    """With peepholes P = [p_i, p_o, p_f] (ONNX's order), every h_t and the final (h, c) match the
+    reference: i and f read c_{t-1}, o reads the new c_t.
+
+    Which cell each peephole reads and which gate each block of P belongs to are where ports of
+    peephole LSTMs go wrong; with P zero, as in every exported model, nothing shows."""
+    _check_variant(impl, case, Variant(peepholes=True), reverse)
+
+
+@pytest.mark.requires("sequence", "variants")
+@given(case=cases(steps=(1, 3, 8), weight_scales=(1.0, 3.0)), clip=st.sampled_from((0.5, 1.0, 2.5)),
+       reverse=st.booleans())
+def test_clip_agrees_with_reference(impl, case, clip, reverse):
+    """With ``clip``, every gate pre-activation is bounded to [-clip, clip] before its activation
+    (and, for an implementation that declares that reading, the input of h too), and the results
+    match the reference.
+
+    The operator says clip "is applied to the input of activations"; clipping the cell state
+    itself, after the activation, or before adding the bias or the peephole are the ways to get
+    it wrong, and the weights here are large enough for the clip to bite."""
+    _check_variant(impl, case, Variant(clip=clip, clip_cell=impl.capabilities.clip_cell), reverse)
+
+
+@pytest.mark.requires("sequence", "variants")
+@given(case=cases(steps=(1, 3, 8)), peepholes=st.booleans(), reverse=st.booleans())
+def test_coupled_gates_agree_with_reference(impl, case, peepholes, reverse):
+    """With ``input_forget=1`` the forget gate is 1 - i (coupled), whatever f's own weights and
+    peephole say, and the results match the reference.
+
+    An implementation that ignores the attribute computes an ordinary LSTM and passes every test
+    that never sets it."""
+    _check_variant(impl, case, Variant(input_forget=True, peepholes=peepholes), reverse)
+
+
+@pytest.mark.requires("sequence", "variants")
+@given(case=cases(steps=(1, 3)), f=activations(), g=activations(), h=activations(), reverse=st.booleans())
+def test_activations_agree_with_reference(impl, case, f, g, h, reverse):
+    """With the activation list overridden (f for i, f, o; g for the candidate; h for the readout:
+    any of the eleven ONNX activations, alpha and beta consumed in order by those that take them),
+    the results match the reference.
+
+    Exporters write these attributes rarely, so a runtime's handling of them is rarely exercised:
+    a swapped f and g, a default alpha, or an alpha list read positionally all show here."""
+    _check_variant(impl, case, Variant(f, g, h), reverse)
+
+
+@pytest.mark.requires("variants")
+@given(z=st.lists(st.floats(0.5, 4.0) | st.floats(-4.0, -0.5), min_size=4, max_size=4).map(np.array))
+def test_peephole_order(impl, z):
+    """Driving one peephole at a time (zero weights, c_0 = 1), the gate it feeds reads sigmoid(z):
+    the implementation takes the blocks of P in the order it declares (ONNX: i, o, f).
+
+    Peepholes that are the same for every gate cannot tell a permuted P from the right one."""
+    for gate in PEEPHOLE_GATES:
+        assert_close(f"gate {gate} (through its peephole)", probe_peephole(impl, gate, z), reference.sigmoid(z),
+                     probe_peephole_bound(impl, gate, z), impl, f"probe z={z.tolist()}")
+
+
+def _directions_and_lengths(data, case) -> tuple[int, np.ndarray | None]:
+    directions = data.draw(st.sampled_from((1, 2)), label="directions")
+    lengths = data.draw(st.none() | st.lists(st.integers(1, case.steps), min_size=case.batch,
+                                             max_size=case.batch).map(np.array), label="lengths")
+    return directions, lengths
+
+
+def _layers(case, directions: int):
+    """One layer of ``directions`` as a stack: (layers, xs, h0 (D, B, H), c0 (D, B, H))."""
+    if directions == 1:
+        params, xs, h0, c0 = case.arrays()
+        return [[params]], xs, h0[None], c0[None]
+    return case.stack(directions=2)
+
+
+def _run_onnx(impl: Implementation, case, directions: int, lengths: np.ndarray | None):
+    """The node's Y (T, B, D * H) and final states (D, B, H)."""
+    layers, xs, h0, c0 = _layers(case, directions)
+    if directions == 1:
+        model, state = impl.load(layers[0][0]), (h0[0], c0[0])
+    else:
+        model, state = impl.load_stack(layers), (h0, c0)
+    hs, (h, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(*state)), lengths=lengths)
+    return hs, ((h, c) if directions == 2 else (h[None], c[None]))
+
+
+def _rows(impl: Implementation, case, directions: int, lengths: np.ndarray | None):
+    """Per batch row, at its own length: the reference's (Y, Y_h, Y_c) and their error bounds."""
+    layers, xs, h0, c0 = _layers(case, directions)
+    ends = lengths if lengths is not None else [case.steps] * case.batch
+    return [(reference.stack_forward(layers, *rows), impl.stack_bounds(layers, *rows))
+            for rows in ((xs[:n, b:b + 1], h0[:, b:b + 1], c0[:, b:b + 1]) for b, n in enumerate(ends))]
+
+
+@pytest.mark.requires("sequence", "batch_major")
+@given(case=cases(steps=(1, 4)), data=st.data())
+def test_batch_major_equals_time_major(impl, case, data):
+    """With ``layout=1`` (X, initial states, Y, Y_h, Y_c batch-major) the node gives the same
+    outputs and final states as with ``layout=0``, for one and two directions, with and without
+    ``sequence_lens``.
+
+    ``layout`` (opset 14) swaps two axes of six tensors; an implementation that reads a
+    batch-major tensor as time-major mixes batch rows into time steps. (Both runs are within
+    their error bound of the reference, so within twice that of each other.)"""
+    directions, lengths = _directions_and_lengths(data, case)
+    time_major = Implementation(impl.adapter.at(layout=0), impl.dtype, impl.time_limit)
+    batch_major = Implementation(impl.adapter.at(layout=1), impl.dtype, impl.time_limit)
+    want_hs, (want_h, want_c) = _run_onnx(time_major, case, directions, lengths)
+    hs, (h, c) = _run_onnx(batch_major, case, directions, lengths)
+    context = (case, f"directions={directions}", f"lengths={lengths if lengths is None else lengths.tolist()}")
+    for b, (_, (bound_hs, bound_h, bound_c)) in enumerate(_rows(impl, case, directions, lengths)):
+        n = len(bound_hs)
+        assert_close(f"Y[:{n}, {b}] (layout=1)", hs[:n, b], want_hs[:n, b], 2 * bound_hs[:, 0], impl, context)
+        assert_close(f"Y_h[:, {b}] (layout=1)", h[:, b], want_h[:, b], 2 * bound_h[:, 0], impl, context)
+        assert_close(f"Y_c[:, {b}] (layout=1)", c[:, b], want_c[:, b], 2 * bound_c[:, 0], impl, context)
+
+
+@pytest.mark.requires("sequence", "opsets")
+@given(case=cases(steps=(1, 4)), data=st.data())
+def test_every_opset_agrees_with_reference(impl, case, data):
+    """At every opset that defines LSTM (7, 14, 22) that the runtime has, the node gives the
+    reference's outputs and final states, for one and two directions, with and without
+    ``sequence_lens``.
+
+    Runtimes register a kernel per opset range; a model exported at an older opset runs on a
+    kernel the newest-opset tests never reach."""
+    directions, lengths = _directions_and_lengths(data, case)
+    rows = _rows(impl, case, directions, lengths)
+    for opset in impl.capabilities.opsets:
+        at = Implementation(impl.adapter.at(opset=opset), impl.dtype, impl.time_limit)
+        hs, (h, c) = _run_onnx(at, case, directions, lengths)
+        context = (case, f"opset={opset}", f"directions={directions}", f"lengths={lengths}")
+        for b, ((want_hs, want_h, want_c), (bound_hs, bound_h, bound_c)) in enumerate(rows):
+            assert_close(f"Y[:, {b}] at opset {opset}", hs[:len(want_hs), b], want_hs[:, 0], bound_hs[:, 0], impl,
+                         context)
+            assert_close(f"Y_h[:, {b}] at opset {opset}", h[:, b], want_h[:, 0], bound_h[:, 0], impl, context)
+            assert_close(f"Y_c[:, {b}] at opset {opset}", c[:, b], want_c[:, 0], bound_c[:, 0], impl, context)

@@ -1,0 +1,49 @@
+"""NumPy steps whose bug lives where the small shapes never look: a blocked body, a large-batch
+path, a strided read, a reused output buffer. Each is right at the three small shapes of the
+other laws."""
+
+import numpy as np
+
+from tests.catalogue.numpy_steps import _gates, step
+
+BLOCK = 8
+"""Units per vector of the blocked body: AVX2's eight float32 lanes."""
+LARGE_BATCH = 64
+
+
+def blocked_body(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Full blocks of 8 units take a vectorised body that leaves the recurrent bias out of the
+    forget gate; the scalar tail (H % 8 units) is right. Right for every H < 8."""
+    hidden = h.shape[-1]
+    body = hidden - hidden % BLOCK
+    z = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
+    z[..., hidden:hidden + body] -= bias_hh[hidden:hidden + body]
+    i, f, g, o = _gates(z)
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
+def large_batch_drops_bias(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """From a batch of 64 on, a GEMM path that forgets ``bias_ih``."""
+    if x.shape[0] >= LARGE_BATCH:
+        bias_ih = np.zeros_like(bias_ih)
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def contiguous_reader(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Reads x through its data pointer as if it were C-contiguous (as a C kernel does)."""
+    x = np.lib.stride_tricks.as_strided(x, x.shape, (x.shape[-1] * x.itemsize, x.itemsize)) if x.ndim == 2 else x
+    return step(np.array(x), h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+_BUFFERS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def reused_output(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Writes every result into one preallocated pair of buffers and returns them."""
+    h_new, c_new = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    key = (h_new.shape, h_new.dtype.str)
+    out = _BUFFERS.setdefault(key, (np.empty_like(h_new), np.empty_like(c_new)))
+    np.copyto(out[0], h_new)
+    np.copyto(out[1], c_new)
+    return out

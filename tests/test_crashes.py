@@ -1,0 +1,82 @@
+"""An implementation that kills its process is a verdict: each crash is named in the matrix,
+counted as a failure, the other laws still run, and the totals add up to the checks collected.
+Three laws keep each run cheap: ``test_state_shapes`` meets the crashing shape (B = 1, I = 1)
+at its first example, ``test_gate_ranges`` (probes of another shape) and
+``test_layout_round_trip`` (no call into the implementation) pass."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from lstm_verify.runner import run_suite
+from tests.catalogue import HERE
+
+LAWS = "state_shapes or gate_ranges or layout_round_trip"
+
+
+def check(target: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{HERE}/crashing.py:{target}",
+                           "--kind", "numpy-step", "--dtypes", "float64", "--profile", "ci", "-k", LAWS, "--quiet",
+                           *args], capture_output=True, text=True, timeout=600)
+
+
+def totals_add_up(stdout: str) -> bool:
+    line = next(line for line in stdout.splitlines() if line.startswith("lstm-verify:"))
+    counts = [int(n) for n in re.findall(r"(\d+) (?:passed|failed|crashed|skipped|xfailed)", line)]
+    checks = [int(n) for n in re.findall(r"\((\d+) properties x (\d+) implementations", line)[0]]
+    return sum(counts) == checks[0] * checks[1] == 3
+
+
+def assert_crash_reported(run: subprocess.CompletedProcess, target: str, death: str) -> None:
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"^test_state_shapes +crash$", run.stdout, re.M), run.stdout
+    assert re.search(r"^test_gate_ranges +ok$", run.stdout, re.M), run.stdout
+    assert f"crashed: {death} while running test_state_shapes[{target}-float64]" in run.stdout
+    assert f"last call into the implementation: step of {target}-float64 with float64[1, 1]" in run.stdout
+    assert "1 crashed" in run.stdout and totals_add_up(run.stdout), run.stdout
+
+
+@pytest.mark.parametrize("target,death,workers", [("segfault", "SIGSEGV", "2"), ("aborts", "SIGABRT", "0"),
+                                                  ("exits", "exit code 3", "2")])
+def test_a_crash_is_a_named_failure_and_the_other_laws_run(target, death, workers):
+    assert_crash_reported(check(target, "-n", workers), target, death)
+
+
+def test_without_n_the_kit_survives_a_crash_and_its_reports_carry_it(tmp_path):
+    """Without -n as well: the laws run in a worker process, never in the kit's own."""
+    run = check("segfault", "--json", str(tmp_path / "report.json"), "--markdown", str(tmp_path / "report.md"))
+    assert_crash_reported(run, "segfault", "SIGSEGV")
+    records = {r["property"]: r for r in json.loads((tmp_path / "report.json").read_text())}
+    crash = records["test_state_shapes"]
+    assert crash["status"] == "crashed" and crash["reason"].startswith("crashed: SIGSEGV while running")
+    assert "hypothesis cannot shrink across a dead process" in crash["counterexample"]
+    assert 'crashing.py", line' in crash["counterexample"]  # the faulthandler's frame in the implementation
+    assert crash["reproduce"].startswith("pytest --pyargs 'properties.test_shapes::test_state_shapes[segfault-float64]'")
+    assert {r["status"] for r in records.values()} == {"passed", "crashed"}
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| test_state_shapes | crash |" in markdown and "crashed: SIGSEGV" in markdown
+
+
+def test_a_runaway_allocation_meets_the_memory_limit():
+    run = check("memory_blowup", "--memory-limit", "1")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"^test_state_shapes +FAIL$", run.stdout, re.M), run.stdout
+    assert "memory_blowup-float64: exceeded the memory limit (1 GiB) in step" in run.stdout
+    assert totals_add_up(run.stdout)
+
+
+def test_checks_left_without_a_result_count_as_crashed():
+    """When xdist stops replacing crashed workers, the checks it never ran are still reported."""
+    options = {"--lstm-impl": f"{HERE}/crashing.py:segfault", "--lstm-kind": "numpy-step",
+               "--lstm-dtypes": "float64", "--lstm-profile": "ci"}
+    code, results, _ = run_suite(options, 1, pytest_args=("-k", "state_shapes or dtype_preserved or gate_ranges",
+                                                          "--max-worker-restart", "0"))
+    status = {r.property: (r.status, r.reason) for r in results}
+    assert code != 0 and len(status) == 3
+    assert status["test_gate_ranges"][0] == "passed"
+    assert status["test_state_shapes"] == ("crashed", "crashed: SIGSEGV while running test_state_shapes[segfault-float64]")
+    assert status["test_dtype_preserved"][0] == "crashed"
+    assert status["test_dtype_preserved"][1].startswith("no result: the run stopped before test_dtype_preserved")

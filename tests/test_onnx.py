@@ -1,0 +1,244 @@
+"""The ONNX laws against a NumPy ``LSTM`` node written from the operator's text: correct, it passes
+every law; with each defect the ONNX attributes invite, it fails the law built for it. Plus the
+ONNX adapters' graph building, the ONNX layout's peepholes, and the ONNX project's reading of
+peepholes against the reference."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from onnx import helper  # noqa: E402
+
+import properties  # noqa: E402
+from lstm_verify import reference  # noqa: E402
+from lstm_verify.adapters._onnx import OnnxAdapter, Run, attributes, lstm_graph, variant_of  # noqa: E402
+from lstm_verify.checks import LawViolation  # noqa: E402
+from lstm_verify.guard import ImplementationError  # noqa: E402
+from lstm_verify.implementation import Implementation  # noqa: E402
+from lstm_verify.layouts import KNOWN, ONNX  # noqa: E402
+from lstm_verify.params import Case  # noqa: E402
+from lstm_verify.reference import TAKES, Activation, Variant  # noqa: E402
+
+PROPERTIES = properties.collect()
+EXPENSIVE = {"test_delayed_xor_solvable", "test_early_input_gradient_dominance"}
+
+
+class NumpyLSTMNode:
+    """One ONNX ``LSTM`` node run in NumPy, from the operator's text (every input and attribute),
+    row by row so ``sequence_lens`` is plain; ``defect`` names the one thing it gets wrong."""
+
+    def __init__(self, node, defect: str | None = None) -> None:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        self.defect = defect
+        self.layout = 0 if defect == "layout read as 0" else attrs.get("layout", 0)
+        self.direction = attrs.get("direction", b"forward").decode()
+        self.clip = attrs.get("clip")
+        self.coupled = bool(attrs.get("input_forget", 0)) and defect != "uncoupled forget gate"
+        names = [n.decode() for n in attrs.get("activations", [])] or ["Sigmoid", "Tanh", "Tanh"] * 2
+        alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
+        self.acts = []
+        for k, name in enumerate(names):  # consumed in order by the activations that take them
+            if defect == "alpha and beta read by position":
+                alpha, beta = (v[k] if k < len(v) else None for v in (alphas, betas))
+            else:
+                alpha = alphas.pop(0) if "a" in TAKES.get(name, "") else None
+                beta = betas.pop(0) if "b" in TAKES.get(name, "") else None
+            self.acts.append(Activation(name, alpha, beta))
+
+    def _clip(self, z: np.ndarray) -> np.ndarray:
+        return z if self.clip is None or self.defect == "clip on the cell" else np.clip(z, -self.clip, self.clip)
+
+    def _row(self, d: int, xs, h, c, w, r, b, p):
+        f_act, g_act, h_act = self.acts[3 * d:3 * d + 3]
+        p_i, p_o, p_f = np.split(p, 3)
+        if self.defect == "peepholes read as i, f, o":
+            p_i, p_f, p_o = np.split(p, 3)
+        ys = []
+        for x in xs:
+            z_i, z_o, z_f, z_c = np.split(x @ w.T + h @ r.T + b[:len(b) // 2] + b[len(b) // 2:], 4)
+            i = f_act(self._clip(z_i + p_i * c))
+            f = 1 - i if self.coupled else f_act(self._clip(z_f + p_f * c))
+            c = f * c + i * g_act(self._clip(z_c))
+            if self.defect == "clip on the cell" and self.clip is not None:
+                c = np.clip(c, -self.clip, self.clip)
+            h = f_act(self._clip(z_o + p_o * c)) * h_act(c)
+            ys.append(h)
+        return ys, h, c
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        x, w, r = feeds["X"], feeds["W"], feeds["R"]
+        directions, hidden = w.shape[0], r.shape[-1]
+        states = [feeds.get(k) for k in ("initial_h", "initial_c")]
+        if self.layout:
+            x = x.swapaxes(0, 1)
+            states = [s if s is None else s.swapaxes(0, 1) for s in states]
+        steps, batch = x.shape[:2]
+        h0, c0 = (np.zeros((directions, batch, hidden), x.dtype) if s is None else s for s in states)
+        b = feeds.get("B", np.zeros((directions, 8 * hidden), x.dtype))
+        p = feeds.get("P", np.zeros((directions, 3 * hidden), x.dtype))
+        lengths = feeds.get("sequence_lens", np.full(batch, steps))
+        if self.defect == "sequence_lens ignored":
+            lengths = np.full(batch, steps)
+        y = np.zeros((steps, directions, batch, hidden), x.dtype)
+        y_h, y_c = np.zeros_like(h0), np.zeros_like(c0)
+        for d in range(directions):
+            backward = self.direction == "reverse" or d == 1
+            for row, n in enumerate(lengths):
+                run = steps if self.defect == "final state at the padded end" else n
+                order = np.arange(run)[::-1] if backward else np.arange(run)
+                ys, y_h[d, row], y_c[d, row] = self._row(d, x[order, row], h0[d, row], c0[d, row], w[d], r[d], b[d],
+                                                         p[d])
+                for t, value in zip(order, ys):
+                    y[t, d, row] = value if t < n else 0
+        if self.layout:
+            return [y.transpose(2, 0, 1, 3), y_h.swapaxes(0, 1), y_c.swapaxes(0, 1)]
+        return [y, y_h, y_c]
+
+
+class NumpyNodeAdapter(OnnxAdapter):
+    """The NumPy node as a runtime: every ONNX law applies to it."""
+
+    name = "numpy-onnx"
+
+    def __init__(self, defect: str | None = None) -> None:
+        super().__init__()
+        self.defect = defect
+        if defect:
+            self.name = "numpy-onnx-" + defect.replace(" ", "-").replace(",", "")
+
+    def compile(self, model) -> Run:
+        return NumpyLSTMNode(model.graph.node[0], self.defect)
+
+
+DEFECTS = {
+    "peepholes read as i, f, o": ("test_peephole_order", "test_peepholes_agree_with_reference"),
+    "layout read as 0": ("test_batch_major_equals_time_major",),
+    "sequence_lens ignored": ("test_variable_lengths", "test_every_opset_agrees_with_reference"),
+    "final state at the padded end": ("test_variable_lengths", "test_every_opset_agrees_with_reference"),
+    "clip on the cell": ("test_clip_agrees_with_reference",),
+    "uncoupled forget gate": ("test_coupled_gates_agree_with_reference",),
+    "alpha and beta read by position": ("test_activations_agree_with_reference",),
+}
+"""Each defect and the laws that must catch it."""
+
+
+def _applicable(prop, impl: Implementation) -> bool:
+    return all(getattr(impl.capabilities, c) for c in properties.requirements(prop))
+
+
+@pytest.mark.parametrize("defect,law", [(d, law) for d, laws in DEFECTS.items() for law in laws])
+def test_onnx_law_catches_defect(defect, law):
+    impl = Implementation(NumpyNodeAdapter(defect), "float64", time_limit=10.0)
+    assert _applicable(PROPERTIES[law], impl)
+    with pytest.raises((LawViolation, ImplementationError)) as info:
+        PROPERTIES[law](impl=impl)
+    assert impl.adapter.name in str(info.value)
+
+
+def test_every_onnx_law_is_broken_by_some_defect():
+    onnx_laws = {name for name, fn in PROPERTIES.items() if fn.__module__ == "properties.test_variants"}
+    assert onnx_laws <= {law for laws in DEFECTS.values() for law in laws}
+
+
+@pytest.mark.parametrize("law", sorted(set(PROPERTIES) - EXPENSIVE))
+def test_correct_onnx_node_passes(law):
+    impl = Implementation(NumpyNodeAdapter(), "float64")
+    if not _applicable(PROPERTIES[law], impl):
+        pytest.skip(f"lacks {properties.requirements(PROPERTIES[law])}")
+    PROPERTIES[law](impl=impl)
+
+
+VARIANTS = [Variant(), Variant(clip=1.5, input_forget=True),
+            Variant(Activation("HardSigmoid", 0.25, 0.5), Activation("LeakyRelu", 0.125),
+                    Activation("ScaledTanh", 1.5, 0.75)),
+            Variant(Activation("Affine", 0.5, -0.25), Activation("Softsign"), Activation("Elu", 0.75))]
+"""Attribute values exact in float32, as ONNX stores them."""
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=repr)
+def test_attributes_round_trip(variant):
+    """What the adapters write is what an ONNX model is read as (``--kind onnx``); alpha and beta
+    are written only for the activations that take them, in order."""
+    model = lstm_graph("float32", 4, 22, 0, "forward", variant, ("B",))
+    assert variant_of(model.graph.node[0]) == variant
+    attrs = attributes(variant, 2)
+    if "activations" in attrs:
+        assert len(attrs["activations"]) == 6
+        takes_alpha = [a for a in (variant.f, variant.g, variant.h) if "a" in TAKES.get(a.name, "")]
+        assert attrs.get("activation_alpha", []) == [a.alpha for a in takes_alpha] * 2
+
+
+def test_onnx_peepholes_are_i_o_f():
+    params = replace(Case(1, 3, 2, seed=5).arrays()[0], p=np.arange(6.0))
+    np.testing.assert_array_equal(ONNX.to_native(params)["p"], [0.0, 1.0, 4.0, 5.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_round_trip_keeps_peepholes(name):
+    case = Case(1, 3, 4, seed=5)
+    params = replace(case.arrays()[0], p=case.peepholes())
+    np.testing.assert_array_equal(KNOWN[name].from_native(KNOWN[name].to_native(params), 3).p, params.p)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_onnx_reference_evaluator_reads_peepholes_as_the_reference(reverse):
+    """The ONNX project's own executable reading of the operator (its ReferenceEvaluator, which
+    does implement P) agrees with the kit's reference on peepholes: an independent check that
+    i and f read c_{t-1}, o reads c_t, and P is [p_i, p_o, p_f]."""
+    from lstm_verify.adapters.onnx_reference import OnnxReferenceAdapter
+    case = Case(3, 4, 5, steps=6, seed=9)
+    params, xs, h0, c0 = case.arrays()
+    params = replace(params, p=case.peepholes())
+    impl = Implementation(OnnxReferenceAdapter(), "float64")
+    hs, (h, c) = impl.load_variant(params, Variant(peepholes=True)).sequence(xs, (h0, c0), reverse=reverse)
+    order = slice(None, None, -1 if reverse else 1)
+    want = reference.lstm_forward(params, xs[order], h0, c0, variant=Variant(peepholes=True))
+    np.testing.assert_allclose(hs, want.hs[order], rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(c, want.cs[-1], rtol=1e-13, atol=1e-14)
+
+
+@pytest.fixture
+def clipped_model(tmp_path):
+    """An ``.onnx`` file holding one LSTM node with clip=1.5 at opset 14, as a user would pass it."""
+    pytest.importorskip("onnxruntime")
+    path = tmp_path / "clipped.onnx"
+    model = lstm_graph("float32", 6, 14, 0, "forward", Variant(clip=1.5), ("B", "initial_c", "initial_h"))
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_kind_onnx_runs_the_node_as_the_model_has_it(clipped_model):
+    """``--kind onnx``: the model's opset and attributes are kept, the laws that need the plain
+    sigmoid/tanh cell are skipped, and agreement is checked against the reference's variant."""
+    from lstm_verify.targets import target_adapter
+    adapter = target_adapter(str(clipped_model), "onnx")
+    assert (adapter.opset, adapter.layout_attr, adapter.name) == (14, 0, "clipped:")
+    assert adapter.capabilities.variant == Variant(clip=1.5) and not adapter.capabilities.sigmoid_tanh
+    assert "sigmoid_tanh" in properties.requirements(PROPERTIES["test_gate_order"])
+    PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(adapter, "float32"))
+
+
+def test_cli_checks_an_onnx_model(clipped_model, tmp_path):
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", str(clipped_model), "--kind", "onnx",
+                          "--dtypes", "float32", "--profile", "dev", "--quiet", "-k", "agrees_with_reference",
+                          "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test_sequence_agrees_with_reference" in run.stdout and "0 failed" in run.stdout
+
+
+def test_cli_refuses_a_model_without_an_lstm(tmp_path):
+    import subprocess
+    import sys
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", 1, None)], [helper.make_tensor_value_info("y", 1, None)])
+    (tmp_path / "relu.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", str(tmp_path / "relu.onnx"), "--kind",
+                          "onnx"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "the model has no LSTM node" in run.stderr, run.stderr
