@@ -78,7 +78,7 @@ class Precision:
     storage format. ``accumulate``: the format sums are accumulated in, or None for float32
     (float64 for float64 storage): IEEE implementations of half formats accumulate in float32.
     ``activation_ulps``: each activation's own error, in ulps of the storage format.
-    ``approximate``: the absolute error of approximate activations (fast exp/tanh)."""
+    ``approximate``: the absolute error scale of approximate activations (fast exp/tanh)."""
 
     name: str = "ieee"
     operands: str | None = None
@@ -91,14 +91,14 @@ PRECISIONS: dict[str, dict[str, object]] = {
     "ieee": {},
     "tf32": {"operands": "tf32"},
     "reduced-accumulation": {"accumulate": "storage"},
-    "approximate-activations": {"approximate": 2.0 ** -17},
+    "approximate-activations": {"approximate": 2.0 ** -20},
 }
 """The precision tokens ``--precision`` accepts, combined with ``+`` (``tf32+approximate-activations``):
 ``ieee`` (the default: the storage dtype's own arithmetic, float32 accumulation for half formats),
 ``tf32`` (float32 matmuls with TF32 operands, as cuDNN and cuBLAS do by default for RNNs),
 ``reduced-accumulation`` (sums accumulated in the storage format, e.g. float16 GEMM accumulators),
-``approximate-activations`` (activations within 2^-17 = 7.6e-6 absolute; cuDNN's float32
-tanh(1) is 3.9e-6 off)."""
+``approximate-activations`` (activations off by up to LAMBDA * 2^-20 = 2^-17 = 7.6e-6 absolute,
+an error scale of 2^-20; cuDNN's float32 tanh(1) is 3.9e-6 off)."""
 
 
 class PrecisionError(ValueError):

@@ -7,8 +7,9 @@
   delayed XOR, the adding problem and the embedded Reber grammar, from the measurements in
   ``long_lag.json`` (measuring costs minutes, so the report plots the stored numbers).
 
-``python -m lstm_verify.figures --measure`` measures the adding problem and embedded Reber
-again (through the built-in adapters and the reference RNN) and rewrites ``long_lag.json``.
+``python -m lstm_verify.figures --measure torch-lstm,numpy,rnn`` measures the adding problem and
+embedded Reber again through those built-in adapters and the reference RNN, and replaces their
+rows in ``long_lag.json``.
 """
 
 from __future__ import annotations
@@ -79,10 +80,12 @@ def gradient_figure(impls: list[Implementation], directory: Path, lag: int = GRA
         _band(ax, lags, np.array([p[0] for p in profiles]), "LSTM (" + impl.id + ")", "tab:blue")
         ax.set_yscale("log")
         ax.grid(alpha=0.3, which="major")
-    for ax in axes.flat[len(impls):]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("lag T - 1 - t (steps)")
+    for k, ax in enumerate(axes.flat):
+        if k >= len(impls):
+            ax.axis("off")
+        elif k + cols >= len(impls):  # the lowest panel in its column
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("lag T - 1 - t (steps)")
     for ax in axes[:, 0]:
         ax.set_ylabel("mean |dL/dx_t|")
     handles = [plt.Line2D([], [], color="tab:blue", label="LSTM (the implementation)"),
@@ -109,10 +112,10 @@ def success_figure(directory: Path, measurements: dict | None = None) -> Figure:
     measurements = measurements or load_measurements()
     fig, axes = plt.subplots(1, len(measurements), figsize=(4.2 * len(measurements), 3.2), squeeze=False)
     for ax, (task, m) in zip(axes[0], measurements.items()):
-        for net, rates in m["rates"].items():
+        for k, (net, rates) in enumerate(m["rates"].items()):
             rnn = net == RNN_LABEL
-            ax.plot(m["lags"], rates, marker="o", ls="--" if rnn else "-", color="tab:red" if rnn else None,
-                    label=net)
+            ax.plot(m["lags"], np.array(rates, dtype=float), marker="o", ms=max(3, 8 - 2 * k), ls="--" if rnn else "-",
+                    color="tab:red" if rnn else None, label=net)
         ax.set_title(f"{task} ({m['seeds']} seeds)", fontsize=10)
         ax.set_xscale("log")
         ax.set_xticks(m["lags"], [str(lag) for lag in m["lags"]])
@@ -128,40 +131,54 @@ def success_figure(directory: Path, measurements: dict | None = None) -> Figure:
     return Figure("long_lag_success", "Long-lag tasks: share of seeds solved against the sequence length",
                   f"One training run per seed (Adam through the implementation's own gradients, fresh batches of "
                   f"256, read-out of h_T). {budgets}. Stored measurements (lstm_verify/long_lag.json), not "
-                  f"measured by this run; python -m lstm_verify.figures --measure repeats them.")
+                  f"measured by this run; python -m lstm_verify.figures --measure NETS repeats them.")
 
 
-def measure(task: Task, nets: dict[str, LSTMNet | RNNNet], lags: list[int], seeds: int,
-            max_steps: int) -> dict:
-    """Success rate and mean seconds per run of one :func:`train_task` run per seed, per net and lag."""
-    rates: dict[str, list[float]] = {}
-    seconds: dict[str, list[float]] = {}
+LENGTHS = [10, 20, 50, 100]
+BUDGETS = {ADDING.name: 600, REBER.name: 300}
+"""Adam steps of one run: the adding problem needs about 250 at length 50 (torch-lstm)."""
+
+
+def measure(task: Task, nets: dict[str, LSTMNet | RNNNet], lags: list[int], seeds: int, max_steps: int,
+            stored: dict | None = None) -> dict:
+    """Success rate and mean seconds per run of one :func:`train_task` run per seed, per net and lag,
+    over ``LENGTHS`` (None past ``lags``), merged into the ``stored`` entry's other nets."""
+    entry = {"lags": LENGTHS, "rates": {}, "seconds": {}, **(stored or {}), "seeds": seeds,
+             "budget": f"one run of at most {max_steps} Adam steps",
+             "source": f"measured {time.strftime('%Y-%m-%d')}, 2 shared CPU cores"}
     for name, net in nets.items():
-        for lag in lags:
+        entry["rates"][name], entry["seconds"][name] = [None] * len(LENGTHS), [None] * len(LENGTHS)
+        for k, lag in enumerate(LENGTHS):
+            if lag not in lags:
+                continue
             runs = [train_task(net, task, lag=lag, max_steps=max_steps, seed=s) for s in range(seeds)]
-            rates.setdefault(name, []).append(float(np.mean([r.solved for r in runs])))
-            seconds.setdefault(name, []).append(round(float(np.mean([r.seconds for r in runs])), 2))
-            print(f"{task.name:16} {name:24} T={lag:4}  solved {rates[name][-1]:.2f}  "
-                  f"{seconds[name][-1]:.1f} s/run", file=sys.stderr, flush=True)
-    return {"lags": lags, "seeds": seeds, "budget": f"one run of at most {max_steps} Adam steps",
-            "source": f"measured {time.strftime('%Y-%m-%d')}, 2 shared CPU cores", "rates": rates,
-            "seconds": seconds}
+            entry["rates"][name][k] = float(np.mean([r.solved for r in runs]))
+            entry["seconds"][name][k] = round(float(np.mean([r.seconds for r in runs])), 2)
+            print(f"{task.name:16} {name:24} T={lag:4}  solved {entry['rates'][name][k]:.2f}  "
+                  f"{entry['seconds'][name][k]:.1f} s/run", file=sys.stderr, flush=True)
+    return entry
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lstm_verify.figures", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--measure", action="store_true", help="measure adding and Reber, rewrite long_lag.json")
-    parser.add_argument("--adapters", default="numpy,torch-lstm", help="built-in adapters to train (float32)")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--measure", metavar="NETS", help="built-in adapters (trained in float32) and/or 'rnn' to "
+                                                          "measure on adding and Reber, e.g. torch-lstm,rnn; their "
+                                                          "rows in long_lag.json are replaced")
+    parser.add_argument("--tasks", default=",".join(BUDGETS), help="comma-separated task names")
+    parser.add_argument("--max-length", type=int, default=LENGTHS[-1], help="skip longer sequences (left empty)")
+    parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--plot", metavar="DIR", help="write the success figure to DIR")
     args = parser.parse_args(argv)
     if args.measure:
         stored = load_measurements()
-        nets = {f"{name}-float32": LSTMNet(implementation(name, "float32")) for name in args.adapters.split(",")}
-        nets[RNN_LABEL] = RNNNet()
-        stored[ADDING.name] = measure(ADDING, nets, [10, 20, 50, 100], args.seeds, max_steps=600)
-        stored[REBER.name] = measure(REBER, nets, [10, 20, 50, 100], args.seeds, max_steps=300)
-        MEASUREMENTS.write_text(json.dumps(stored, indent=1) + "\n")
+        nets = {RNN_LABEL if name == "rnn" else f"{name}-float32":
+                RNNNet() if name == "rnn" else LSTMNet(implementation(name, "float32"))
+                for name in args.measure.split(",")}
+        for task in (ADDING, REBER):
+            if task.name in args.tasks.split(","):
+                stored[task.name] = measure(task, nets, [n for n in LENGTHS if n <= args.max_length], args.seeds,
+                                            BUDGETS[task.name], stored.get(task.name))
+                MEASUREMENTS.write_text(json.dumps(stored, indent=1) + "\n")
     if args.plot:
         Path(args.plot).mkdir(parents=True, exist_ok=True)
         success_figure(Path(args.plot))

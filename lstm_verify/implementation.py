@@ -13,7 +13,7 @@ from lstm_verify.error_model import ForwardBounds
 from lstm_verify.guard import DEFAULT_TIME_LIMIT, GuardedModel, guarded_call
 from lstm_verify.layouts import canonical_grads
 from lstm_verify.params import Grads, Params
-from lstm_verify.reference import PLAIN, Variant
+from lstm_verify.reference import Variant
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from pathlib import Path
+from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.internal.conjecture import engine
 
 import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
@@ -30,6 +33,9 @@ PROFILES = {
     "thorough": dict(max_examples=300),
 }
 DTYPES = ("float32", "float64", "float16", "bfloat16")
+SHRINK_SECONDS = {"dev": 5.0, "ci": 5.0, "thorough": None}
+"""Seconds hypothesis may spend shrinking one failing check, per profile (None: hypothesis's own
+limit, five minutes); see :func:`budget_shrinking`."""
 
 for _name, _options in PROFILES.items():
     settings.register_profile(_name, deadline=None, report_multiple_bugs=False,
@@ -70,6 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lstm-profile", choices=sorted(PROFILES),
                     default=_env("PROFILE", "ci" if os.environ.get("CI") else "dev"),
                     help="hypothesis profile: dev (quick), ci (derandomized), thorough; env LSTM_VERIFY_PROFILE")
+    group.addoption("--lstm-shrink-seconds", type=float, default=_env("SHRINK_SECONDS"), metavar="SECONDS",
+                    help="seconds hypothesis may shrink one failure (default: the profile's, "
+                         f"{', '.join(f'{p} {s or 300:g}' for p, s in SHRINK_SECONDS.items())}); "
+                         "env LSTM_VERIFY_SHRINK_SECONDS")
     group.addoption("--lstm-xfail", default=_env("XFAIL"), metavar="FILE",
                     help="expected failures, 'property-id: reason' per line; env LSTM_VERIFY_XFAIL")
     group.addoption("--lstm-html", default=_env("HTML"), metavar="DIR",
@@ -103,24 +113,47 @@ def selected_adapters(config: pytest.Config) -> list[Adapter]:
     return [builtin_adapter(n) for n in names]
 
 
+def runs_the_laws(config: pytest.Config) -> bool:
+    """Whether this session checks implementations: it collects the ``properties`` package, or an
+    ``--lstm-*`` option or ``LSTM_VERIFY_*`` variable was given. In any other session of a project
+    that merely has the kit installed, the plugin imports no adapter and moves no cache."""
+    laws = Path(properties.__file__).parent
+    for arg in config.args:
+        target = str(arg).split("::")[0]
+        if target.split(".")[0] == "properties" or laws in (Path(target).resolve(), *Path(target).resolve().parents):
+            return True
+    return (any(str(a).startswith("--lstm-") for a in config.invocation_params.args)
+            or any(k.startswith("LSTM_VERIFY_") for k in os.environ))
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest's tmp_path and before any adapter imports JAX
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(capability): skip for implementations without it")
+    config.addinivalue_line("markers", "profiles(*names, cost=...): run only in these profiles, else skip with the cost")
+    active = runs_the_laws(config)
     try:
-        config.option.lstm_cache_dir = str(use_cache_dir(config.getoption("--lstm-cache-dir")))
+        if active:
+            config.option.lstm_cache_dir = str(use_cache_dir(config.getoption("--lstm-cache-dir")))
     except CacheDirError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.addinivalue_line("markers", "profiles(*names, cost=...): run only in these profiles, else skip with the cost")
     previous = settings.get_current_profile_name()
     config.add_cleanup(lambda: settings.load_profile(previous))  # a run inside a test leaves the test's profile
     settings.load_profile(config.getoption("--lstm-profile"))
+    shrink = config.getoption("--lstm-shrink-seconds")
+    config.add_cleanup(budget_shrinking(SHRINK_SECONDS[config.getoption("--lstm-profile")] if shrink is None
+                                        else shrink))
     limit, declared = config.getoption("--lstm-timeout"), config.getoption("--lstm-precision")
     try:
         precision(declared)
     except PrecisionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_IMPLS] = [Implementation(a, d, limit, declared) for a in selected_adapters(config)
+    config.stash[_IMPLS] = [Implementation(a, d, limit, declared) for a in (selected_adapters(config) if active else [])
                             for d in _split(config.getoption("--lstm-dtypes"))]
+    if not active:
+        config.stash[_XFAILS] = {}
+        return
+    if getattr(config.option, "maxschedchunk", 0) is None:  # xdist: see _longest_first
+        config.option.maxschedchunk = 1
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # where the laws run
         config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit")))
         if _env("CRASH_DIR"):
@@ -140,6 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not config.stash[_IMPLS]:
+        return []
     lines = [f"lstm-verify: hypothesis profile {config.getoption('--lstm-profile')}, "
              f"dtypes {config.getoption('--lstm-dtypes')}, cache {config.getoption('--lstm-cache-dir')}"]
     for adapter in dict.fromkeys(i.adapter for i in config.stash[_IMPLS]):
@@ -174,6 +209,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
     for key in unmatched(entries, checks):
         warnings.warn(pytest.PytestWarning(f"expected-failure entry {key!r} matches no check"), stacklevel=2)
+    if checks:
+        _longest_first(items)
+
+
+def _longest_first(items: list[pytest.Item]) -> None:
+    """Sort the checks by measured cost (``costs.json``, :func:`lstm_verify.shard.cost`), longest
+    first. pytest-xdist's load scheduling hands items out in order, and with ``--maxschedchunk 1``
+    (set by :func:`pytest_configure` unless given; xdist's default hands each worker a quarter of
+    its share at once) a worker holds one running and one queued check and takes the next longest
+    as it finishes one: nearly longest-processing-time-first, so a long check does not start last.
+    The sort is stable and the same in every worker (xdist requires it); items that are not checks
+    keep their order, after the checks."""
+    from lstm_verify.shard import cost, load_costs  # (python -m lstm_verify.shard imports this module)
+
+    costs = load_costs()
+
+    def seconds(item: pytest.Item) -> float:
+        impl = _impl(item)
+        return cost(costs, item.originalname, impl.id) if impl else 0.0
+
+    items.sort(key=lambda item: -seconds(item))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -207,7 +263,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     if report.failed:
         report.sections.append(("reproduce", reproducer(item.config, f"{item.module.__name__}::{item.name}")
                                 + "  (hypothesis replays the failing example)"))
+        if f"Stopped because {engine.ExitReason.very_slow_shrinking.value}" in stats:
+            report.sections.append(("shrinking", f"cut short by its budget of {engine.MAX_SHRINKING_SECONDS:g} s: "
+                                    "the smallest counterexample found in that time, maybe not the minimal one "
+                                    "(--lstm-shrink-seconds or the thorough profile give it longer)"))
     return report
+
+
+def budget_shrinking(seconds: float | None) -> Callable[[], None]:
+    """Stop hypothesis shrinking a failure after ``seconds`` (None: leave hypothesis's limit);
+    returns the undo.
+
+    Shrinking is what a failing law spends its time on: every candidate runs the law again,
+    and a detached-carry cell spent minutes of its verdict shrinking gradient failures.
+    Hypothesis has no setting for a time budget. Its engine reads ``MAX_SHRINKING_SECONDS``
+    (five minutes, documented as monkeypatchable) each time a shrink phase starts, and past
+    that deadline reports the smallest failing example found so far: still a failing, replayable
+    example, shrunk as far as the budget allowed. The alternatives give up more: a profile
+    without ``Phase.shrink`` reports the first, unshrunk example, and ``MAX_SHRINKS`` counts
+    successful shrinks, not seconds. The price: how far shrinking gets within a time budget
+    depends on the machine, so a derandomized run's counterexample (never its verdict) can
+    differ between machines. A failure whose shrinking was cut short says so (its
+    ``shrinking`` section)."""
+    previous = engine.MAX_SHRINKING_SECONDS
+    if seconds is not None:
+        engine.MAX_SHRINKING_SECONDS = seconds
+    return lambda: setattr(engine, "MAX_SHRINKING_SECONDS", previous)
 
 
 def reproducer(config: pytest.Config, test: str) -> str:

@@ -78,7 +78,8 @@ class Activation:
     alpha: float | None = None
     beta: float | None = None
 
-    def _args(self) -> tuple[float, float]:
+    def args(self) -> tuple[float, float]:
+        """(alpha, beta) with the ONNX defaults filled in (0 where the activation takes none)."""
         default = ACTIVATIONS[self.name][2]
         alpha = self.alpha if self.alpha is not None else default[0]
         beta = self.beta if self.beta is not None else default[1]
@@ -87,11 +88,11 @@ class Activation:
         return alpha or 0.0, beta or 0.0
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        return ACTIVATIONS[self.name][0](z, *self._args())
+        return ACTIVATIONS[self.name][0](z, *self.args())
 
     def grad(self, z: np.ndarray) -> np.ndarray:
         """The derivative at ``z``."""
-        return ACTIVATIONS[self.name][1](z, *self._args())
+        return ACTIVATIONS[self.name][1](z, *self.args())
 
 
 @dataclass(frozen=True)

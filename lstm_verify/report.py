@@ -22,7 +22,7 @@ from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.implementation import Implementation
 from lstm_verify.pytest_plugin import PROFILES
-from lstm_verify.runner import MARKS, STATUSES, Result, _Collector, _table, failures, summary
+from lstm_verify.runner import FAILING, MARKS, STATUSES, Result, _Collector, _table, failures, summary
 from lstm_verify.targets import target_adapter
 
 COLOURS = {"passed": "#c8e6c9", "failed": "#ef9a9a", "crashed": "#e57373", "skipped": "#eeeeee",
@@ -79,6 +79,10 @@ def _configuration(results: list[Result], options: dict, adapters: list[Adapter]
             ("check time (sum over checks)", f"{sum(r.seconds for r in results):.1f} s")]
     if options.get("--lstm-impl"):
         rows.insert(0, ("target", f"{options['--lstm-impl']} (kind {options.get('--lstm-kind')})"))
+    shown = {"--lstm-impl", "--lstm-kind", "--lstm-profile", "--lstm-timeout", "--lstm-xfail"}
+    other = " ".join(f"{k} {v}" for k, v in options.items() if k not in shown and v not in (None, ""))
+    if other:
+        rows.append(("other options", other))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     libs = "".join(f"<tr><td>{_e(a.name)}</td><td>{_e(a.unavailable() or a.version())}</td>"
                    f"<td>{_e(a.layout.name if hasattr(a, 'layout') else '-')}</td></tr>" for a in adapters)
@@ -102,7 +106,7 @@ def _matrix(results: list[Result]) -> str:
                 tds.append("<td>-</td>")
                 continue
             mark = _e(MARKS.get(r.status, r.status))
-            text = f'<a href="#{_anchor(r)}">{mark}</a>' if r.status in ("failed", "crashed") else mark
+            text = f'<a href="#{_anchor(r)}">{mark}</a>' if r.status in FAILING else mark
             tds.append(f'<td class="{_e(r.status)}" title="{_e(r.reason)}">{text}</td>')
         rows.append(f"<tr><th>{_e(p)}</th>{''.join(tds)}</tr>")
     for status in STATUSES:
@@ -115,7 +119,7 @@ def _matrix(results: list[Result]) -> str:
 
 
 def _failures(results: list[Result]) -> str:
-    failed = [r for r in results if r.status in ("failed", "crashed")]
+    failed = [r for r in results if r.status in FAILING]
     if not failed:
         return "<p>None.</p>"
     return "".join(f'<section id="{_anchor(r)}" class="failure"><pre>'

@@ -183,8 +183,11 @@ class _Collector:
             crash = getattr(report.longrepr, "reprcrash", None)
             result.status = "failed"
             result.reason = crash.message.splitlines()[0] if crash else report.longreprtext.splitlines()[-1]
-            result.counterexample = _counterexample(report)
-            result.reproduce = next((text for title, text in report.sections if title.endswith("reproduce")), "")
+            sections = {title.rpartition(" ")[2]: text for title, text in report.sections}
+            shrinking = sections.get("shrinking")
+            result.counterexample = "\n".join(filter(None, [_counterexample(report),
+                                                             shrinking and f"shrinking {shrinking}"]))
+            result.reproduce = sections.get("reproduce", "")
         if report.when == "teardown":
             self.finished.add(report.nodeid)
             if self.progress:
@@ -240,9 +243,12 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 def progress_line(result: Result, stream=sys.stderr) -> None:
-    """Print one line per finished check."""
+    """Print one line per finished check and, for a failure or crash, its failure block at once
+    (the final report repeats it), so the first broken law shows while the rest still run."""
     print(f"  {MARKS[result.status]:>5}  {result.property}[{result.implementation}]  {result.seconds:.1f}s",
           file=stream, flush=True)
+    if result.status in FAILING:
+        print(failures([result]) + "\n", file=stream, flush=True)
 
 
 def _table(results: list[Result]) -> tuple[list[str], list[str], dict]:

@@ -39,7 +39,7 @@ from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
 
 KINDS = ("torch-cell", "torch-lstm", "numpy-step", "jax-step", "onnx")
-RUNTIMES = ("onnxruntime", "onnx-reference")
+RUNTIMES = ("onnxruntime", "onnx-reference", "openvino")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM node on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
 
 

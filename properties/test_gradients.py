@@ -3,8 +3,7 @@
 from hypothesis import given
 import pytest
 
-from lstm_verify import reference
-from lstm_verify.checks import assert_close
+from lstm_verify.agreement import gradients_agree
 from lstm_verify.strategies import cases
 
 
@@ -18,10 +17,4 @@ def test_gradients_agree_with_bptt(impl, case):
     A cell can be exact forward and wrong backward: a hand-written backward with a sign
     or a missing term, a detached carry, a bias gradient counted once. Training would
     then quietly optimise something else."""
-    params, xs, h0, c0 = case.arrays()
-    gh, gc = case.loss_weights()
-    want = reference.lstm_backward(params, xs, h0, c0, gh, gc)
-    bounds = impl.gradient_bounds(params, xs, h0, c0, gh, gc)
-    got = impl.grads(params, xs, h0, c0, gh, gc)
-    for (name, g), (_, w), (_, bound) in zip(got.items(), want.items(), bounds.items()):
-        assert_close(f"dL/d{name}", g, w, bound, impl, case)
+    gradients_agree(impl, case)

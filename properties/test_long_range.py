@@ -42,10 +42,13 @@ def test_delayed_xor_solvable(impl, seed=0):
 
     An implementation whose backward is subtly wrong can pass gradient spot checks and still
     not learn; this is the end-to-end check that it does. One run solved the task on 28 of
-    40 seeds, hence the restarts (README, "Delayed XOR"). Not a hypothesis test: the seeds
-    are fixed, and a failure is not replayed."""
+    40 seeds, hence the restarts (README, "Delayed XOR"). A run whose training loss is still
+    at chance after 75 steps stops there and the next starts (every solving run had left
+    chance by step 45); a non-finite training loss, which a correct LSTM's bounded output
+    cannot produce, ends the check. Not a hypothesis test: the seeds are fixed, and a failure
+    is not replayed."""
     results = solve_xor(impl, lag=LAG, attempts=XOR_ATTEMPTS, seed=seed)
-    best = max(r.score for r in results)
-    check(best >= 0.95, f"best held-out accuracy {best:.3f} over {len(results)} runs of "
-                        f"{[r.steps for r in results]} Adam steps, but should reach >= 0.95", impl,
+    runs = ", ".join(f"{r.score:.3f} ({r.outcome} after {r.steps})" for r in results)
+    check(results[-1].solved, f"held-out accuracy per run (how it ended after how many Adam steps): {runs}, "
+                              f"but one of up to {XOR_ATTEMPTS} runs should reach >= 0.95", impl,
           f"lag={LAG}, seeds {seed}..{seed + XOR_ATTEMPTS - 1}")

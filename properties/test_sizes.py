@@ -6,13 +6,11 @@ hidden and not) and run sequences of 1000 steps. Each example is expensive, so e
 few (all of the ladder in the thorough profile); the README says what that costs.
 """
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstm_verify import reference
-from lstm_verify.checks import assert_close
+from lstm_verify.agreement import gradients_agree, sequence_agrees, step_agrees
 from lstm_verify.strategies import KERNEL_SHAPES, kernel_cases, long_cases
 
 THOROUGH = settings().max_examples > 100
@@ -32,12 +30,7 @@ def test_step_agrees_at_kernel_sizes(impl, case):
     Kernels block their units (SIMD widths, warps, tiles) and switch to GEMM paths for large
     batches; a wrong vectorised body with a right scalar tail, or a bias dropped on the
     large-batch path, is invisible at the small shapes of the other laws."""
-    params, xs, h0, c0 = case.arrays()
-    want_h, want_c = reference.lstm_step(params, xs[0], h0, c0)
-    bound_h, bound_c = impl.step_bounds(params, xs[0], h0, c0)
-    h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
-    assert_close("h", h, want_h, bound_h, impl, case)
-    assert_close("c", c, want_c, bound_c, impl, case)
+    step_agrees(impl, case)
 
 
 @settings(max_examples=FEW)
@@ -48,12 +41,7 @@ def test_sequence_agrees_at_kernel_sizes(impl, case):
 
     A fused sequence kernel has its own size thresholds (persistent kernels keep W_hh in
     on-chip memory only up to some hidden size) besides those of the step."""
-    params, xs, h0, c0 = case.arrays()
-    want = reference.lstm_forward(params, xs, h0, c0)
-    bound = impl.forward_bounds(params, xs, h0, c0)
-    hs, (_, c) = impl.run(params, xs, h0, c0)
-    assert_close("hs", hs, want.hs, bound.hs, impl, case)
-    assert_close("c_T", c, want.cs[-1], bound.cs[-1], impl, case)
+    sequence_agrees(impl, case)
 
 
 @pytest.mark.requires("gradients")
@@ -65,13 +53,7 @@ def test_gradients_agree_at_kernel_sizes(impl, case):
 
     A hand-written backward is blocked and tiled like the forward, often separately from it,
     and its reductions over the batch change path with the batch size."""
-    params, xs, h0, c0 = case.arrays()
-    gh, gc = case.loss_weights()
-    want = reference.lstm_backward(params, xs, h0, c0, gh, gc)
-    bounds = impl.gradient_bounds(params, xs, h0, c0, gh, gc)
-    got = impl.grads(params, xs, h0, c0, gh, gc)
-    for (name, g), (_, w), (_, bound) in zip(got.items(), want.items(), bounds.items()):
-        assert_close(f"dL/d{name}", g, w, bound, impl, case)
+    gradients_agree(impl, case)
 
 
 @settings(max_examples=LONG)
@@ -82,12 +64,7 @@ def test_long_sequence_agrees_with_reference(impl, case):
 
     Implementations process long sequences in windows (memory-bounded kernels, chunked
     inference); state lost or reset at a window boundary shows only past the first window."""
-    params, xs, h0, c0 = case.arrays()
-    want = reference.lstm_forward(params, xs, h0, c0)
-    bound = impl.forward_bounds(params, xs, h0, c0)
-    hs, (_, c) = impl.run(params, xs, h0, c0)
-    assert_close("hs", hs, want.hs, bound.hs, impl, case)
-    assert_close("c_T", c, want.cs[-1], bound.cs[-1], impl, case)
+    sequence_agrees(impl, case)
 
 
 @pytest.mark.requires("sequence")
@@ -100,13 +77,5 @@ def test_long_sequence_streamed_in_chunks(impl, case, chunk):
     Streaming inference feeds a long sequence in pieces; an implementation that keeps a window
     of its own inside a chunk, or mishandles a chunk that does not divide its window, fails
     only here."""
-    params, xs, h0, c0 = case.arrays()
-    want = reference.lstm_forward(params, xs, h0, c0)
-    bound = impl.forward_bounds(params, xs, h0, c0)
-    pieces, state = [], (h0, c0)
-    for start in range(0, case.steps, chunk):
-        hs, state = impl.run(params, xs[start:start + chunk], *state)
-        pieces.append(hs)
-    context = (case, f"chunk={chunk}")
-    assert_close("hs (streamed)", np.concatenate(pieces), want.hs, bound.hs, impl, context)
-    assert_close("c_T (streamed)", state[1], want.cs[-1], bound.cs[-1], impl, context)
+    sequence_agrees(impl, case, chunk)
+

@@ -91,10 +91,11 @@ def test_peephole_order(impl, z):
                      probe_peephole_bound(impl, gate, z), impl, f"probe z={z.tolist()}")
 
 
-def _directions_and_lengths(data, case) -> tuple[int, np.ndarray | None]:
-    directions = data.draw(st.sampled_from((1, 2)), label="directions")
-    lengths = data.draw(st.none() | st.lists(st.integers(1, case.steps), min_size=case.batch,
-                                             max_size=case.batch).map(np.array), label="lengths")
+def _directions_and_lengths(impl, data, case) -> tuple[int, np.ndarray | None]:
+    """Two directions and per-row lengths where the implementation has them."""
+    directions = data.draw(st.sampled_from((1, 2) if impl.capabilities.bidirectional else (1,)), label="directions")
+    lengths = st.lists(st.integers(1, case.steps), min_size=case.batch, max_size=case.batch).map(np.array)
+    lengths = data.draw(st.none() | lengths if impl.capabilities.lengths else st.none(), label="lengths")
     return directions, lengths
 
 
@@ -135,7 +136,7 @@ def test_batch_major_equals_time_major(impl, case, data):
     ``layout`` (opset 14) swaps two axes of six tensors; an implementation that reads a
     batch-major tensor as time-major mixes batch rows into time steps. (Both runs are within
     their error bound of the reference, so within twice that of each other.)"""
-    directions, lengths = _directions_and_lengths(data, case)
+    directions, lengths = _directions_and_lengths(impl, data, case)
     time_major = Implementation(impl.adapter.at(layout=0), impl.dtype, impl.time_limit)
     batch_major = Implementation(impl.adapter.at(layout=1), impl.dtype, impl.time_limit)
     want_hs, (want_h, want_c) = _run_onnx(time_major, case, directions, lengths)
@@ -157,7 +158,7 @@ def test_every_opset_agrees_with_reference(impl, case, data):
 
     Runtimes register a kernel per opset range; a model exported at an older opset runs on a
     kernel the newest-opset tests never reach."""
-    directions, lengths = _directions_and_lengths(data, case)
+    directions, lengths = _directions_and_lengths(impl, data, case)
     rows = _rows(impl, case, directions, lengths)
     for opset in impl.capabilities.opsets:
         at = Implementation(impl.adapter.at(opset=opset), impl.dtype, impl.time_limit)

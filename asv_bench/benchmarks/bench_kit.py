@@ -1,10 +1,16 @@
 """The kit's own speed: how long a verdict takes, per law, on the built-in NumPy adapter (float64,
-the ci profile). Torch's commits change torch's timings; the kit's commits change these."""
+the ci profile), and whole, as ``lstm-verify check`` on a correct and on a defective torch cell.
+Torch's commits change torch's timings; the kit's commits change these."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import Callable
 
 LAWS = ("test_step_agrees_with_reference", "test_sequence_agrees_with_reference", "test_gate_order",
@@ -44,3 +50,31 @@ class TimeVerdict:
 
     def time_verdict(self, name: str, adapter: str) -> None:
         self.law(impl=self.impl)
+
+
+class TrackVerdictTime:
+    """Seconds ``lstm-verify check CELL --profile ci --dtypes float64 -n 2`` takes from start to
+    exit, on a correct torch cell of the catalogue and on a defective one (a detached carry: its
+    gradient, Jacobian and training laws fail, so it also times shrinking and the training
+    restarts). Issue 12's targets on 2 cores: 30 s and 60 s. A run whose verdict is not the
+    expected one records nothing."""
+
+    params = (["HandWrittenCell", "DetachedCarryCell"],)
+    param_names = ["cell"]
+    unit = "seconds"
+    rounds = 1
+    timeout = 1800
+
+    def track_verdict_seconds(self, cell: str) -> float:
+        target = Path(__file__).resolve().parents[2] / "tests" / "catalogue" / "torch_cells.py"
+        expected = 0 if cell == "HandWrittenCell" else 1
+        with tempfile.TemporaryDirectory() as cache:
+            start = time.perf_counter()
+            run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{target}:{cell}", "--kind",
+                                  "torch-cell", "--profile", "ci", "--dtypes", "float64", "-n", "2", "--quiet",
+                                  "--cache-dir", cache], capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+        if run.returncode != expected:
+            raise RuntimeError(f"lstm-verify check {cell} exited {run.returncode}, expected {expected}:\n"
+                               f"{run.stdout[-2000:]}{run.stderr[-2000:]}")
+        return seconds

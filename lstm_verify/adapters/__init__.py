@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "equinox": "lstm_verify.adapters.equinox_lstm:EquinoxAdapter",
     "onnxruntime": "lstm_verify.adapters.onnxruntime_lstm:OnnxRuntimeAdapter",
     "onnx-reference": "lstm_verify.adapters.onnx_reference:OnnxReferenceAdapter",
+    "openvino": "lstm_verify.adapters.openvino_lstm:OpenVinoAdapter",
     "torch-onnx": "lstm_verify.adapters.torch_onnx:TorchOnnxAdapter",
     "torch-onnx-dynamo": "lstm_verify.adapters.torch_onnx:dynamo",
     "haiku": "lstm_verify.adapters.haiku_lstm:HaikuAdapter",

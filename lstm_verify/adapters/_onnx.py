@@ -41,7 +41,7 @@ def attributes(variant: Variant, directions: int) -> dict[str, object]:
     acts = (variant.f, variant.g, variant.h) * directions
     if acts[:3] != (PLAIN.f, PLAIN.g, PLAIN.h):
         attrs["activations"] = [a.name for a in acts]
-        args = [a._args() for a in acts]
+        args = [a.args() for a in acts]
         alphas = [ab[0] for a, ab in zip(acts, args) if "a" in TAKES.get(a.name, "")]
         betas = [ab[1] for a, ab in zip(acts, args) if "b" in TAKES.get(a.name, "")]
         attrs.update({k: v for k, v in (("activation_alpha", alphas), ("activation_beta", betas)) if v})
@@ -78,7 +78,9 @@ def lstm_graph(dtype: str, hidden: int, opset: int, layout: int, direction: str,
         attrs["layout"] = layout
     node = helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], hidden_size=hidden, direction=direction, **attrs)
     elem = ELEMENT[dtype]
-    graph_inputs = [helper.make_tensor_value_info(n, TensorProto.INT32 if n == "sequence_lens" else elem, None)
+    ranks = {"sequence_lens": 1, "B": 2, "P": 2}  # the others are rank 3; every size dynamic
+    graph_inputs = [helper.make_tensor_value_info(n, TensorProto.INT32 if n == "sequence_lens" else elem,
+                                                  [f"{n}_{k}" for k in range(ranks.get(n, 3))])
                     for n in names if n]
     outputs = [helper.make_tensor_value_info(n, elem, None) for n in ("Y", "Y_h", "Y_c")]
     graph = helper.make_graph([node], "lstm_verify", graph_inputs, outputs)

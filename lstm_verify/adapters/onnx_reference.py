@@ -19,8 +19,9 @@ class OnnxReferenceAdapter(OnnxAdapter):
 
     def known_differences(self, dtype: str) -> dict[str, str]:
         evidence = {
-            "test_variable_lengths": ("sequence_lens", "with sequence_lens=[1] over 2 steps, Y_h is the state after "
-                                                       "the padded step (0.0054 where the row's own last step gives 0.11)"),
+            "test_variable_lengths": ("sequence_lens", "with sequence_lens=[1] over 2 steps, Y_h is the state "
+                                                       "after the padded step (0.0054 where the row's own last "
+                                                       "step gives 0.11)"),
             "test_every_opset_agrees_with_reference": ("sequence_lens", "at every opset, Y_h of a row of length 1 of "
                                                                         "4 is the padded end's (-0.155 for 0.028)"),
             "test_activations_agree_with_reference": ("activations, activation_alpha and activation_beta",

@@ -20,6 +20,7 @@ it is exported per sequence length; the TorchScript exporter once per configurat
 from __future__ import annotations
 
 import io
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -178,6 +179,14 @@ class TorchOnnxAdapter(Adapter):
             self.requires = (*self.requires, "onnxscript")
         self.capabilities = Capabilities(dtypes=("float32",), sequence=True, bidirectional=True, layers=True,
                                          batch_major=True)
+
+    def unavailable(self) -> str | None:
+        """The dynamo exporter runs only when asked for (env LSTM_VERIFY_EXPORT_DYNAMO=1): it exports
+        once per sequence length, some 15 minutes of exports for the suite on 2 cores."""
+        if self.dynamo and os.environ.get("LSTM_VERIFY_EXPORT_DYNAMO") != "1":
+            return ("the dynamo exporter re-exports per sequence length (it folds the length into the graph; "
+                    "about 15 min for the suite): set LSTM_VERIFY_EXPORT_DYNAMO=1 to run it")
+        return super().unavailable()
 
     def precision(self, dtype: str) -> str:
         """onnxruntime's MLAS activations (see :mod:`lstm_verify.adapters.onnxruntime_lstm`)."""

@@ -1,0 +1,87 @@
+"""Fast verdicts (issue 12): shrinking within a budget and saying when it was cut short, failures
+streamed as they arrive, the checks ordered longest first, and training runs that stop once
+their outcome is decided."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from hypothesis.internal.conjecture import engine
+
+import properties
+from lstm_verify.pytest_plugin import budget_shrinking
+from lstm_verify.shard import cost, load_costs
+from lstm_verify.tasks import DELAYED_XOR, solve
+from tests.catalogue import HERE
+
+
+def test_a_failure_streams_at_once_and_says_its_shrinking_was_cut_short(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "lstm_verify.cli", "check", f"{HERE}/numpy_steps.py:hard_sigmoid", "--kind",
+         "numpy-step", "--dtypes", "float64", "--profile", "ci", "-k", "gate_order or gate_ranges", "--json",
+         str(tmp_path / "report.json"), "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "LSTM_VERIFY_SHRINK_SECONDS": "0"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stderr.splitlines()
+    progress = [k for k, line in enumerate(lines) if line.lstrip().startswith("FAIL ")]
+    assert len(progress) == 2, run.stderr
+    first = "\n".join(lines[progress[0] + 1:progress[1]])  # printed before the second check finished
+    name = lines[progress[0]].split()[1]
+    assert first.startswith(f"FAILED {name}") and "  law: " in first and "  reproduce: " in first, run.stderr
+    assert "shrinking cut short by its budget of 0 s" in first
+    assert first.strip() in run.stdout  # and again in the final report
+    records = json.loads((tmp_path / "report.json").read_text())
+    assert all("shrinking cut short" in r["counterexample"] for r in records)
+
+
+def test_the_shrink_budget_is_set_and_undone():
+    before = engine.MAX_SHRINKING_SECONDS
+    undo = budget_shrinking(2.5)
+    assert engine.MAX_SHRINKING_SECONDS == 2.5
+    undo()
+    assert engine.MAX_SHRINKING_SECONDS == before
+    budget_shrinking(None)()  # the thorough profile keeps hypothesis's own limit
+    assert engine.MAX_SHRINKING_SECONDS == before
+
+
+def test_checks_are_collected_longest_first():
+    run = subprocess.run([sys.executable, "-m", "pytest", str(Path(properties.__file__).parent), "--collect-only",
+                          "-q", "-p", "no:cacheprovider", "--lstm-adapters", "numpy", "--lstm-dtypes", "float64"],
+                         capture_output=True, text=True, timeout=300)
+    ids = [line.rpartition("::")[2] for line in run.stdout.splitlines() if "::" in line]
+    costs = load_costs()
+    seconds = [cost(costs, i.partition("[")[0], "numpy-float64") for i in ids]
+    assert len(ids) > 20 and seconds == sorted(seconds, reverse=True) and seconds[0] > 5 * seconds[-1], run.stdout
+
+
+class _Constant:
+    """An implementation whose final hidden state is ``value`` whatever the input: 0 learns
+    nothing (the loss stays at chance), NaN diverges at once."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def run(self, params, xs, h0, c0):
+        return None, (np.full_like(h0, self.value), c0)
+
+    def grads(self, params, xs, h0, c0, gh, gc):
+        return SimpleNamespace(**{n: np.zeros_like(getattr(params, n)) for n in ("w_ih", "w_hh", "b_ih", "b_hh")})
+
+
+def test_stalled_runs_stop_at_their_check_and_restart():
+    results = solve(_Constant(0.0), DELAYED_XOR, lag=5, attempts=3, max_steps=40, stall_check=20)
+    assert [(r.outcome, r.steps, r.solved) for r in results] == [("stalled", 20, False)] * 3
+
+
+def test_a_diverged_run_ends_the_restarts():
+    results = solve(_Constant(np.nan), DELAYED_XOR, lag=5, attempts=3, max_steps=40, stall_check=20)
+    assert [(r.outcome, r.steps, r.solved) for r in results] == [("diverged", 1, False)]
+
+
+def test_without_a_stall_check_a_run_uses_its_steps():
+    results = solve(_Constant(0.0), DELAYED_XOR, lag=5, attempts=1, max_steps=30)
+    assert [(r.outcome, r.steps) for r in results] == [("unsolved", 30)]
