@@ -76,9 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lstm-profile", choices=sorted(PROFILES),
                     default=_env("PROFILE", "ci" if os.environ.get("CI") else "dev"),
                     help="hypothesis profile: dev (quick), ci (derandomized), thorough; env LSTM_VERIFY_PROFILE")
+    budgets = ", ".join(f"{p} {engine.MAX_SHRINKING_SECONDS if s is None else s:g}" for p, s in SHRINK_SECONDS.items())
     group.addoption("--lstm-shrink-seconds", type=float, default=_env("SHRINK_SECONDS"), metavar="SECONDS",
-                    help="seconds hypothesis may shrink one failure (default: the profile's, "
-                         f"{', '.join(f'{p} {s or 300:g}' for p, s in SHRINK_SECONDS.items())}); "
+                    help=f"seconds hypothesis may shrink one failure (default: the profile's, {budgets}); "
                          "env LSTM_VERIFY_SHRINK_SECONDS")
     group.addoption("--lstm-xfail", default=_env("XFAIL"), metavar="FILE",
                     help="expected failures, 'property-id: reason' per line; env LSTM_VERIFY_XFAIL")

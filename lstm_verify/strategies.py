@@ -7,10 +7,12 @@ shape, so a menu keeps them fast while hypothesis still varies the shapes, the p
 * :data:`SHAPES`, three small (batch, input, hidden) triples, for the laws about what is
   computed (states, sequences, stacks), where size does not matter;
 * :data:`KERNEL_SHAPES`, the ladder, for agreement at the sizes where kernels switch code
-  paths (:func:`kernel_cases`).
+  paths (:func:`ladders`: every example covers the whole ladder).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
@@ -59,9 +61,35 @@ def cases(steps: tuple[int, ...] = (1, 3, 8), weight_scales: tuple[float, ...] =
     return _cases(SHAPES, steps, weight_scales)
 
 
-def kernel_cases(steps: tuple[int, ...] = (1,)) -> st.SearchStrategy[Case]:
-    """Cases at the sizes of :data:`KERNEL_SHAPES`."""
-    return _cases(KERNEL_SHAPES, steps, (1.0, 3.0))
+SEQUENCE_SHAPES = KERNEL_SHAPES[::2]
+"""Every other size of the ladder (still every threshold: each is straddled by its neighbours
+in the ladder, or by the step law), for the laws whose compiles cost more."""
+
+GRADIENT_SHAPES = ((9, 3, 1), (7, 9, 8), (256, 16, 17), (31, 32, 33), (128, 65, 65), (8, 129, 129),
+                   (7, 257, 257), (32, 1024, 1024))
+"""Sizes of the ladder for the gradient law: both sides of 8, 16, 32, 64, 128 and 256 units, a
+large batch, I = H = 1024."""
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One example of a ladder law: every shape of ``shapes``, all from ``seed`` and ``weight_scale``;
+    ``repr`` pastes back, ``Ladder(...).cases()`` gives its :class:`Case` objects."""
+
+    shapes: tuple[tuple[int, int, int], ...]
+    steps: int = 1
+    seed: int = 0
+    weight_scale: float = 1.0
+
+    def cases(self) -> list[Case]:
+        return [Case(b, i, h, self.steps, seed=(self.seed + k) % 2**32, weight_scale=self.weight_scale)
+                for k, (b, i, h) in enumerate(self.shapes)]
+
+
+def ladders(shapes: tuple[tuple[int, int, int], ...] = KERNEL_SHAPES, steps: int = 1) -> st.SearchStrategy[Ladder]:
+    """A :class:`Ladder` over ``shapes``: hypothesis draws the seed and the scale, every example
+    covers every size, so a threshold nobody planted is crossed in every run, not by luck."""
+    return st.builds(Ladder, st.just(shapes), st.just(steps), st.integers(0, 2**32 - 1), st.sampled_from((1.0, 3.0)))
 
 
 LONG_SHAPES = ((1, 3, 7), (2, 9, 17), (9, 8, 33))

@@ -1,9 +1,10 @@
 """Agreement at the sizes where kernels switch code paths, and over long sequences.
 
-The other laws draw three small shapes; these draw from the ladder of :mod:`lstm_verify.strategies`
-(hidden sizes on both sides of the powers of two up to 1024, batches up to 256, input equal to
-hidden and not) and run sequences of 1000 steps. Each example is expensive, so each law checks a
-few (all of the ladder in the thorough profile); the README says what that costs.
+The other laws draw three small shapes. These run every size of the ladder of
+:mod:`lstm_verify.strategies` in every example -- hidden sizes on both sides of the powers of
+two up to 1024, batches up to 256, input equal to hidden and not -- with the seed and scale
+drawn by hypothesis, and sequences of 1000 steps. Each example is expensive, so the ci and dev
+profiles run one per law, the thorough profile ten; the README ("Sizes") says what that costs.
 """
 
 import pytest
@@ -11,18 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstm_verify.agreement import gradients_agree, sequence_agrees, step_agrees
-from lstm_verify.strategies import KERNEL_SHAPES, kernel_cases, long_cases
+from lstm_verify.strategies import GRADIENT_SHAPES, SEQUENCE_SHAPES, ladders, long_cases
 
-THOROUGH = settings().max_examples > 100
-FEW = 3 * len(KERNEL_SHAPES) if THOROUGH else min(settings().max_examples, 8)
-"""Examples per law here: 8 (fewer where the profile asks for fewer), and three per size of the
-ladder in the thorough profile."""
-LONG = 10 if THOROUGH else min(settings().max_examples, 3)
+EXAMPLES = 10 if settings().max_examples > 100 else 1
+"""Examples per law here: one in the ci and dev profiles (each covers the whole ladder), ten in
+the thorough profile."""
 
 
-@settings(max_examples=2 * FEW)
-@given(case=kernel_cases())
-def test_step_agrees_at_kernel_sizes(impl, case):
+@settings(max_examples=EXAMPLES)
+@given(ladder=ladders())
+def test_step_agrees_at_kernel_sizes(impl, ladder):
     """One step at every size of the ladder -- hidden sizes 1 to 1024 on both sides of powers of
     two, batches 1 to 256, input equal to hidden and not -- gives the reference's (h, c) within
     the error bound.
@@ -30,33 +29,36 @@ def test_step_agrees_at_kernel_sizes(impl, case):
     Kernels block their units (SIMD widths, warps, tiles) and switch to GEMM paths for large
     batches; a wrong vectorised body with a right scalar tail, or a bias dropped on the
     large-batch path, is invisible at the small shapes of the other laws."""
-    step_agrees(impl, case)
+    for case in ladder.cases():
+        step_agrees(impl, case)
 
 
-@settings(max_examples=FEW)
-@given(case=kernel_cases(steps=(3,)))
-def test_sequence_agrees_at_kernel_sizes(impl, case):
-    """Three steps (the sequence API where there is one) at the sizes of the ladder give the
+@settings(max_examples=EXAMPLES)
+@given(ladder=ladders(SEQUENCE_SHAPES, steps=3))
+def test_sequence_agrees_at_kernel_sizes(impl, ladder):
+    """Three steps (the sequence API where there is one) at every other size of the ladder give the
     reference's h_t and c_T within the error bound.
 
     A fused sequence kernel has its own size thresholds (persistent kernels keep W_hh in
     on-chip memory only up to some hidden size) besides those of the step."""
-    sequence_agrees(impl, case)
+    for case in ladder.cases():
+        sequence_agrees(impl, case)
 
 
 @pytest.mark.requires("gradients")
-@settings(max_examples=FEW)
-@given(case=kernel_cases(steps=(2,)))
-def test_gradients_agree_at_kernel_sizes(impl, case):
-    """Gradients over two steps at the sizes of the ladder match the reference's BPTT within the
-    error bound.
+@settings(max_examples=EXAMPLES)
+@given(ladder=ladders(GRADIENT_SHAPES, steps=2))
+def test_gradients_agree_at_kernel_sizes(impl, ladder):
+    """Gradients over two steps at eight sizes of the ladder (both sides of 8 to 256 units, a large
+    batch, I = H = 1024) match the reference's BPTT within the error bound.
 
     A hand-written backward is blocked and tiled like the forward, often separately from it,
     and its reductions over the batch change path with the batch size."""
-    gradients_agree(impl, case)
+    for case in ladder.cases():
+        gradients_agree(impl, case)
 
 
-@settings(max_examples=LONG)
+@settings(max_examples=EXAMPLES)
 @given(case=long_cases())
 def test_long_sequence_agrees_with_reference(impl, case):
     """Over 1000 steps every h_t and the final c_T match the reference, within an error bound that
@@ -68,7 +70,7 @@ def test_long_sequence_agrees_with_reference(impl, case):
 
 
 @pytest.mark.requires("sequence")
-@settings(max_examples=LONG)
+@settings(max_examples=EXAMPLES)
 @given(case=long_cases(), chunk=st.sampled_from((64, 100, 128, 257, 500)))
 def test_long_sequence_streamed_in_chunks(impl, case, chunk):
     """1000 steps streamed in chunks, (h, c) carried from each chunk into the next, give the
