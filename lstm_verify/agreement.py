@@ -1,27 +1,58 @@
 """The agreement checks several laws share: an implementation's step, sequence and gradients
-against the reference, each within its error bound (:mod:`lstm_verify.error_model`)."""
+against the reference, each within its error bound (:mod:`lstm_verify.error_model`).
+
+The reference's results and the bounds depend only on the case (and the dtype, precision and
+variant), not on the implementation, and a derandomized run draws the same cases for every
+implementation of a law: a worker computes each once (the size ladder's largest cases cost
+more in the reference and the error model than in most implementations)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from lstm_verify import reference
+from lstm_verify import error_model, reference
 from lstm_verify.checks import assert_close
 from lstm_verify.implementation import Implementation
-from lstm_verify.params import Case
+from lstm_verify.params import Case, Grads
+from lstm_verify.reference import Variant
+
+
+@lru_cache(maxsize=8)
+def _forward(case: Case, variant: Variant) -> reference.Trace:
+    params, xs, h0, c0 = case.arrays()
+    return reference.lstm_forward(params, xs, h0, c0, variant=variant)
+
+
+@lru_cache(maxsize=8)
+def _forward_bounds(case: Case, dtype: str, precision: str, variant: Variant) -> error_model.ForwardBounds:
+    params, xs, h0, c0 = case.arrays()
+    return error_model.forward_bounds(params, xs, h0, c0, dtype, precision, variant)
+
+
+@lru_cache(maxsize=4)
+def _backward(case: Case) -> Grads:
+    params, xs, h0, c0 = case.arrays()
+    return reference.lstm_backward(params, xs, h0, c0, *case.loss_weights())
+
+
+@lru_cache(maxsize=4)
+def _gradient_bounds(case: Case, dtype: str, precision: str) -> Grads:
+    params, xs, h0, c0 = case.arrays()
+    return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision)
 
 
 def step_agrees(impl: Implementation, case: Case) -> None:
     """One step of ``case`` from its non-zero state gives the reference's (h, c)."""
     __tracebackhide__ = True
     params, xs, h0, c0 = case.arrays()
-    want_h, want_c = reference.lstm_step(params, xs[0], h0, c0, variant=impl.variant)
-    bound_h, bound_c = impl.step_bounds(params, xs[0], h0, c0)
+    one = Case(case.batch, case.input_size, case.hidden_size, 1, case.seed, case.weight_scale, case.state_scale)
+    want, bound = _forward(one, impl.variant), _forward_bounds(one, impl.dtype, impl.precision, impl.variant)
     h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
-    assert_close("h", h, want_h, bound_h, impl, case)
-    assert_close("c", c, want_c, bound_c, impl, case)
+    assert_close("h", h, want.hs[0], bound.hs[0], impl, case)
+    assert_close("c", c, want.cs[0], bound.cs[0], impl, case)
 
 
 def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) -> None:
@@ -29,8 +60,7 @@ def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) 
     c_T; with ``chunk``, fed in chunks of that many steps, (h, c) carried from one to the next."""
     __tracebackhide__ = True
     params, xs, h0, c0 = case.arrays()
-    want = reference.lstm_forward(params, xs, h0, c0, variant=impl.variant)
-    bound = impl.forward_bounds(params, xs, h0, c0)
+    want, bound = _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
     pieces, state = [], (h0, c0)
     for start in range(0, case.steps, chunk or case.steps):
         hs, state = impl.run(params, xs[start:start + (chunk or case.steps)], *state)
@@ -46,9 +76,7 @@ def gradients_agree(impl: Implementation, case: Case) -> None:
     initial state and every parameter give the reference's BPTT."""
     __tracebackhide__ = True
     params, xs, h0, c0 = case.arrays()
-    gh, gc = case.loss_weights()
-    want = reference.lstm_backward(params, xs, h0, c0, gh, gc)
-    bounds = impl.gradient_bounds(params, xs, h0, c0, gh, gc)
-    got = impl.grads(params, xs, h0, c0, gh, gc)
+    want, bounds = _backward(case), _gradient_bounds(case, impl.dtype, impl.precision)
+    got = impl.grads(params, xs, h0, c0, *case.loss_weights())
     for (name, g), (_, w), (_, bound) in zip(got.items(), want.items(), bounds.items()):
         assert_close(f"dL/d{name}", g, w, bound, impl, case)

@@ -30,6 +30,8 @@ import numpy as np  # noqa: E402
 
 from lstm_verify.implementation import Implementation, implementation  # noqa: E402
 from lstm_verify.tasks import ADDING, REBER, LSTMNet, RNNNet, Task, input_gradient_profile, train_task  # noqa: E402
+from lstm_verify.params import Case  # noqa: E402
+from lstm_verify.reference import lstm_step  # noqa: E402
 
 MEASUREMENTS = Path(__file__).with_name("long_lag.json")
 GRADIENT_LAG = 60
@@ -99,6 +101,42 @@ def gradient_figure(impls: list[Implementation], directory: Path, lag: int = GRA
                   f"initialisation as the early-input-gradient law (forget bias +1): line = median, band = range "
                   f"over {panel} initialisations (seeds 0..{panel - 1}). The RNN's gradient decays exponentially "
                   f"with the lag; the LSTM's is carried by the cell state.")
+
+
+BOUND_SHAPES = ((9, 3, 1), (7, 9, 8), (31, 32, 33), (8, 129, 129), (7, 257, 257), (8, 512, 511), (32, 1024, 1024))
+"""(batch, input, hidden) of the error-bound figure: hidden sizes 1 to 1024 from the size ladder."""
+
+
+def bound_figure(impls: list[Implementation], directory: Path) -> Figure:
+    """Each implementation's largest error as a fraction of its bound (one step, h and c) against
+    the hidden size, log-log, with the bound at 1; an implementation that fails to run is left out."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    hidden = [h for _, _, h in BOUND_SHAPES]
+    for impl in impls:
+        ratios = []
+        try:
+            for k, shape in enumerate(BOUND_SHAPES):
+                params, xs, h0, c0 = Case(*shape, steps=1, seed=k).arrays()
+                want_h, want_c = lstm_step(params, xs[0], h0, c0, variant=impl.variant)
+                bound_h, bound_c = impl.step_bounds(params, xs[0], h0, c0)
+                h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+                ratios.append(max(float((np.abs(np.asarray(got, np.float64) - want) / bound).max())
+                                  for got, want, bound in ((h, want_h, bound_h), (c, want_c, bound_c))))
+        except Exception:  # the laws report what went wrong; the figure shows what ran
+            continue
+        ax.plot(hidden, np.maximum(ratios, 1e-6), marker="o", ms=3, lw=1, label=impl.id)
+    ax.axhline(1.0, color="black", lw=1.5, ls="--", label="the error bound")
+    ax.set(xscale="log", yscale="log", xlabel="hidden size H", ylabel="max |got - want| / bound")
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _save(fig, directory, "error_by_size")
+    return Figure("error_by_size", "Error as a fraction of its bound, against the hidden size",
+                  "For each implementation (one panel entry per adapter, at the dtype of the gradient figure), the "
+                  "largest |got - want| / bound of one step, h and c, at hidden sizes "
+                  f"{', '.join(map(str, hidden))} of the size ladder (B and I as in lstm_verify.figures.BOUND_SHAPES). "
+                  "The bound comes from the error model (lstm_verify/error_model.py) for the implementation's dtype "
+                  "and precision; a correct implementation stays well below 1 at every size, a point above the "
+                  "dashed line is a failure of the agreement laws.")
 
 
 def load_measurements(path: Path = MEASUREMENTS) -> dict:

@@ -151,7 +151,8 @@ def _figures(results: list[Result], adapters: list[Adapter], options: dict, dire
     impls = [Implementation(a, "float32" if "float32" in dtypes[a.name] else dtypes[a.name][0], limit)
              for a in adapters if a.name in dtypes]  # one panel per adapter: JAX compiles each (~1-3 s)
     with_gradients = [i for i in impls if i.capabilities.gradients and not i.skip_reason()]
-    made = [figures.success_figure(directory)]
+    made = [figures.bound_figure([i for i in impls if not i.skip_reason()], directory),
+            figures.success_figure(directory)]
     if with_gradients:
         made.insert(0, figures.gradient_figure(with_gradients, directory))
     body = "".join(f'<figure id="{f.name}"><h3>{_e(f.title)}</h3><a href="{f.name}.svg">'

@@ -36,7 +36,7 @@ def test_step_agrees_at_kernel_sizes(impl, ladder):
 @settings(max_examples=EXAMPLES)
 @given(ladder=ladders(SEQUENCE_SHAPES, steps=3))
 def test_sequence_agrees_at_kernel_sizes(impl, ladder):
-    """Three steps (the sequence API where there is one) at every other size of the ladder give the
+    """Three steps (the sequence API where there is one) at every third size of the ladder give the
     reference's h_t and c_T within the error bound.
 
     A fused sequence kernel has its own size thresholds (persistent kernels keep W_hh in
