@@ -130,7 +130,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     """Exit 0 or 1 as the unsharded run would have, 2 when the reports are not one run's shards."""
-    from lstm_verify.runner import FAILING, Result, failures, markdown, matrix, summary
+    from lstm_verify.runner import Result, failures, matrix, summary
     from lstm_verify.shard import MergeError, merge
 
     try:
@@ -140,6 +140,13 @@ def _merge(args: argparse.Namespace) -> int:
         return 2
     print("\n\n".join(filter(None, [matrix(results), failures(results)])))
     print(summary(results))
+    return _write_reports(args, results)
+
+
+def _write_reports(args: argparse.Namespace, results: list) -> int:
+    """Write the ``--json`` and ``--markdown`` reports asked for; the exit status of ``results``."""
+    from lstm_verify.runner import FAILING, markdown
+
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([r.as_dict() for r in results], fh, indent=1)
@@ -150,7 +157,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lstm_verify.runner import FAILING, failures, markdown, matrix, progress_line, run_suite, summary
+    from lstm_verify.runner import failures, matrix, progress_line, run_suite, summary
 
     if args.runtime:  # read by every worker's plugin through lstm_verify.targets.onnx_adapter
         os.environ["LSTM_VERIFY_RUNTIME"] = args.runtime
@@ -181,17 +188,11 @@ def _check(args: argparse.Namespace) -> int:
         print(f"warning: expected-failure entry {key!r} matches no check", file=sys.stderr)
     print(summary(results))
     print(f"wall time {time.perf_counter() - start:.1f} s with -n {args.workers}")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([r.as_dict() for r in results], fh, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(markdown(results))
     if args.html:
         from lstm_verify.report import write_report
 
         print(f"HTML report: {write_report(results, args.html, options)}")
-    return 1 if any(r.status in FAILING for r in results) else 0
+    return _write_reports(args, results)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ The other laws draw three small shapes. These run every size of the ladder of
 :mod:`lstm_verify.strategies` in every example -- hidden sizes on both sides of the powers of
 two up to 1024, batches up to 256, input equal to hidden and not -- with the seed and scale
 drawn by hypothesis, and sequences of 1000 steps. Each example is expensive, so the ci and dev
-profiles run one per law, the thorough profile ten; the README ("Sizes") says what that costs.
+profiles run one per law, the thorough profile ten; the README (Quick start, "Measured") says what that costs.
 """
 
 import pytest
