@@ -47,12 +47,12 @@ def _page(directory: Path) -> str:
     return (directory / "index.html").read_text()
 
 
-def test_plugin_report_has_the_matrix_configuration_and_both_figures(plugin_report):
+def test_plugin_report_has_the_matrix_configuration_and_its_figures(plugin_report):
     page = _page(plugin_report)
     assert re.search(r'<td class="passed" title="">ok</td>', page)
     assert "test_unbatched_input[numpy-float64]</td><td>numpy declares no unbatched capability" in page
     assert "dev (up to 8 hypothesis examples per check)" in page and "numpy 2." in page
-    for name in ("gradient_by_lag", "long_lag_success"):
+    for name in ("error_by_size", "gradient_by_lag", "long_lag_success"):
         assert f'<img src="{name}.png"' in page and f'href="{name}.svg"' in page
         assert (plugin_report / f"{name}.png").stat().st_size > 10_000 and (plugin_report / f"{name}.svg").exists()
 
@@ -88,6 +88,6 @@ def test_report_renders_offline_in_headless_chromium(which, request, tmp_path):
     dom = run.stdout
     assert '<table class="matrix" id="matrix">' in dom, run.stderr[-2000:]
     figures = int(re.search(r'data-figures="(\d+)"', dom).group(1))
-    assert figures == (2 if which == "plugin_report" else 1)
+    assert figures == (3 if which == "plugin_report" else 2)  # error/bound, [gradient,] long-lag
     assert f'data-figures-loaded="{figures}"' in dom, "a figure did not load"
     assert screenshot.stat().st_size > 10_000
