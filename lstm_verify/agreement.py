@@ -3,11 +3,13 @@ against the reference, each within its error bound (:mod:`lstm_verify.error_mode
 
 The reference's results and the bounds depend only on the case (and the dtype, precision and
 variant), not on the implementation, and a derandomized run draws the same cases for every
-implementation of a law: a worker computes each once (the size ladder's largest cases cost
-more in the reference and the error model than in most implementations)."""
+implementation of a law: a worker computes each once, keeping a whole ladder of cases for
+every dtype (the ladder's largest cases cost more in the reference and the error model than in
+most implementations; a cache smaller than the ladder, scanned in order, would never hit)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from typing import Any
 
@@ -16,38 +18,48 @@ import numpy as np
 from lstm_verify import error_model, reference
 from lstm_verify.checks import assert_close
 from lstm_verify.implementation import Implementation
-from lstm_verify.params import Case, Grads
+from lstm_verify.params import Case, Grads, Params
 from lstm_verify.reference import Variant
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
+def _arrays(case: Case) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
+    """``case.arrays()``, read-only: implementations get copies (:meth:`Implementation.cast`)."""
+    params, *states = case.arrays()
+    for a in (*(getattr(params, f.name) for f in fields(params)), *states):
+        if a is not None:
+            a.flags.writeable = False
+    return (params, *states)
+
+
+@lru_cache(maxsize=64)
 def _forward(case: Case, variant: Variant) -> reference.Trace:
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     return reference.lstm_forward(params, xs, h0, c0, variant=variant)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=256)
 def _forward_bounds(case: Case, dtype: str, precision: str, variant: Variant) -> error_model.ForwardBounds:
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     return error_model.forward_bounds(params, xs, h0, c0, dtype, precision, variant)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def _backward(case: Case) -> Grads:
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     return reference.lstm_backward(params, xs, h0, c0, *case.loss_weights())
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=64)
 def _gradient_bounds(case: Case, dtype: str, precision: str) -> Grads:
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision)
 
 
 def step_agrees(impl: Implementation, case: Case) -> None:
     """One step of ``case`` from its non-zero state gives the reference's (h, c)."""
     __tracebackhide__ = True
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     want, bound = _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
     h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     assert_close("h", h, want.hs[0], bound.hs[0], impl, case)
@@ -58,7 +70,7 @@ def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) 
     """The run over ``case`` (the sequence API where there is one) gives the reference's h_t and
     c_T; with ``chunk``, fed in chunks of that many steps, (h, c) carried from one to the next."""
     __tracebackhide__ = True
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     want, bound = _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
     pieces, state = [], (h0, c0)
     for start in range(0, case.steps, chunk or case.steps):
@@ -74,7 +86,7 @@ def gradients_agree(impl: Implementation, case: Case) -> None:
     """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over ``case`` with respect to the inputs, the
     initial state and every parameter give the reference's BPTT."""
     __tracebackhide__ = True
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = _arrays(case)
     want, bounds = _backward(case), _gradient_bounds(case, impl.dtype, impl.precision)
     got = impl.grads(params, xs, h0, c0, *case.loss_weights())
     for (name, g), (_, w), (_, bound) in zip(got.items(), want.items(), bounds.items()):

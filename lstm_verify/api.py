@@ -11,28 +11,33 @@ from hypothesis import settings
 
 import properties
 from lstm_verify import pytest_plugin
+from lstm_verify.adapters import Adapter
 from lstm_verify.implementation import Implementation
 from lstm_verify.runner import Result, run_suite
-from lstm_verify.targets import adapter_for, resolve, target_adapter
+from lstm_verify.targets import adapters_for, resolve, target_adapters
 from lstm_verify.xfails import read_xfails, unmatched
 
 
-def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None,
-               dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None, profile: str = "ci",
-               xfail: str | None = None, workers: int | str = 0) -> list[Result]:
-    """Run the whole suite on ``target`` and return one :class:`Result` per property and dtype.
+def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None, via: str | None = None,
+               runtime: str | None = None, dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None,
+               profile: str = "ci", xfail: str | None = None, workers: int | str = 0) -> list[Result]:
+    """Run the whole suite on ``target`` and return one :class:`Result` per property, implementation
+    and dtype (an ONNX model: one implementation per LSTM node).
 
     ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers) or the
-    class or function itself (run in this process). ``precision``: what it promises beyond its
-    dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE."""
+    class or function itself (run in this process). ``via="onnx"``: a ``torch-lstm`` class checked
+    through torch.onnx.export and onnxruntime; ``runtime``: ``kind="onnx"``'s runtime.
+    ``precision``: what it promises beyond its dtype (``"tf32"``, ...;
+    :data:`lstm_verify.error_model.PRECISIONS`), default IEEE."""
     options = {"--lstm-dtypes": ",".join(dtypes), "--lstm-profile": profile, "--lstm-xfail": xfail,
                "--lstm-kind": kind, "--lstm-layout": layout, "--lstm-precision": precision}
     entries = read_xfails(xfail) if xfail else {}
     if isinstance(target, str):
-        target_adapter(target, kind, layout)  # fail here, in one line, if it cannot be loaded
-        results = run_suite({**options, "--lstm-impl": resolve(target)}, workers)[1]
+        target_adapters(target, kind, layout, via=via, runtime=runtime)  # fail here, in one line, if it cannot load
+        results = run_suite({**options, "--lstm-impl": resolve(target), "--lstm-via": via, "--lstm-runtime": runtime},
+                            workers)[1]
     else:
-        pytest_plugin._INJECTED[:] = [adapter_for(target, kind, layout)]
+        pytest_plugin._INJECTED[:] = adapters_for(target, kind, layout, via=via, runtime=runtime)
         try:
             results = run_suite(options)[1]
         finally:
@@ -64,16 +69,18 @@ class Law:
 
 
 def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", layout: str | None = None,
-                           dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None
-                           ) -> pytest.MarkDecorator:
+                           dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None, *,
+                           via: str | None = None, runtime: str | None = None) -> pytest.MarkDecorator:
     """Parametrise a test over (implementation, law) pairs, ids ``law[name-dtype]``::
 
         @parametrize_with_impls([MyCell], kind="torch-cell")
         def test_my_cell(impl, law):
             law(impl)
     """
-    impls = [Implementation(target_adapter(t, kind, layout) if isinstance(t, str) else adapter_for(t, kind, layout), d,
-                            declared_precision=precision) for t in targets for d in dtypes]
+    def load(target: Any) -> list[Adapter]:
+        return (target_adapters if isinstance(target, str) else adapters_for)(target, kind, layout, via=via,
+                                                                              runtime=runtime)
+    impls = [Implementation(a, d, declared_precision=precision) for t in targets for a in load(t) for d in dtypes]
     laws = [Law(name, fn) for name, fn in properties.collect().items()]
     return pytest.mark.parametrize("impl, law", [pytest.param(i, law, id=f"{law.name}[{i.id}]")
                                                  for i in impls for law in laws])

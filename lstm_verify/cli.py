@@ -4,14 +4,14 @@
 cannot be loaded or the arguments are wrong (one line on stderr, no traceback).
 ``bench`` exits 0 when every timed call agrees with the reference, 1 when any does not, 2 when
 the arguments are wrong (:mod:`lstm_verify.bench`).
-``export DIR`` writes the portable golden vectors to DIR and exits 0, or 2 when the arguments
-are wrong or DIR cannot be written."""
+``export DIR`` writes the portable golden vectors (or, with ``--format onnx``, ONNX backend-test
+directories) to DIR and exits 0, or 2 when the arguments are wrong, DIR cannot be written or onnx
+is missing."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
@@ -20,7 +20,7 @@ from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.pytest_plugin import DTYPES, PROFILES
-from lstm_verify.targets import KINDS, RUNTIMES, TargetError, layout_table, resolve, target_adapter
+from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, layout_table, resolve, target_adapters
 from lstm_verify.xfails import XfailError, read_xfails, unmatched
 
 
@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("target", nargs="?", metavar="TARGET",
                        help="package.module:attr or path/to/file.py:attr; without it, the built-in adapters")
     check.add_argument("--kind", default="torch-cell", choices=KINDS, help="what TARGET is (default torch-cell)")
-    check.add_argument("--runtime", choices=RUNTIMES, help="--kind onnx: the runtime to run the model's LSTM node "
+    check.add_argument("--via", choices=VIAS, help="--kind torch-lstm: check TARGET exported with torch.onnx.export "
+                                                   "and run by onnxruntime")
+    check.add_argument("--runtime", choices=RUNTIMES, help="--kind onnx: the runtime to run the model's LSTM nodes "
                                                            "on (default onnxruntime; env LSTM_VERIFY_RUNTIME)")
     check.add_argument("--layout", metavar="LAYOUT", help="how TARGET stores its parameters: a named layout "
                                                           "(haiku, keras, ...: see `lstm-verify layouts`) or a "
@@ -73,10 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_arguments(sub.add_parser("bench", help="time TARGET (or the built-in adapters) against torch "
                                                      "baselines, each timed call checked against the reference"))
     sub.add_parser("layouts", help="print every --layout and the parameters a TARGET receives in it")
-    vectors = sub.add_parser("export", help="write golden vectors (npz, JSON, manifest.json) for other languages")
+    vectors = sub.add_parser("export", help="write golden vectors (npz, JSON, manifest.json) for other languages, "
+                                            "or ONNX backend tests")
     vectors.add_argument("directory", metavar="DIR", help="where to write them (created if missing)")
     vectors.add_argument("--dtypes", default=",".join(export.DTYPES), type=_export_dtypes,
                          help=f"comma-separated, from {','.join(export.DTYPES)} (default both)")
+    vectors.add_argument("--format", default="vectors", choices=export.FORMATS,
+                         help="vectors: npz and JSON (default); onnx: ONNX backend-test directories "
+                              "(model.onnx, test_data_set_0/*.pb)")
     return parser
 
 
@@ -119,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        manifest = export.export(args.directory, args.dtypes)
+        export.export(args.directory, args.dtypes, args.format)
     except OSError as exc:
         print(f"lstm-verify: cannot write to {args.directory}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(f"wrote {len(manifest['cases'])} cases x {len(args.dtypes)} dtypes (npz and JSON) and manifest.json "
+    except ImportError as exc:
+        print(f"lstm-verify: --format onnx needs the onnx extra: {exc}", file=sys.stderr)
+        return 2
+    what = "npz and JSON" if args.format == "vectors" else "ONNX backend-test directories"
+    print(f"wrote {len(export.CASES)} cases x {len(args.dtypes)} dtypes ({what}) and manifest.json "
           f"to {args.directory}")
     return 0
 
@@ -159,18 +169,19 @@ def _write_reports(args: argparse.Namespace, results: list) -> int:
 def _check(args: argparse.Namespace) -> int:
     from lstm_verify.runner import failures, matrix, progress_line, run_suite, summary
 
-    if args.runtime:  # read by every worker's plugin through lstm_verify.targets.onnx_adapter
-        os.environ["LSTM_VERIFY_RUNTIME"] = args.runtime
     try:
         if args.target:
-            target_adapter(args.target, args.kind, args.layout)
+            target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime)
+        elif args.via:
+            raise TargetError("--via takes a TARGET of --kind torch-lstm")
         entries = read_xfails(args.xfail) if args.xfail else {}
         cache = use_cache_dir(args.cache_dir)
     except (TargetError, XfailError, CacheDirError) as exc:
         print(f"lstm-verify: {exc}", file=sys.stderr)
         return 2
     options = {"--lstm-impl": resolve(args.target) if args.target else None, "--lstm-kind": args.kind,
-               "--lstm-layout": args.layout, "--lstm-adapters": args.adapters, "--lstm-dtypes": args.dtypes,
+               "--lstm-via": args.via, "--lstm-runtime": args.runtime, "--lstm-layout": args.layout,
+               "--lstm-adapters": args.adapters, "--lstm-dtypes": args.dtypes,
                "--lstm-profile": args.profile, "--lstm-xfail": args.xfail, "--lstm-timeout": args.timeout,
                "--lstm-precision": args.precision,
                "--lstm-memory-limit": args.memory_limit, "--lstm-shard": args.shard, "--lstm-cache-dir": cache}

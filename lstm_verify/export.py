@@ -5,6 +5,12 @@
 of every file), so that implementations outside Python can be checked. The schema is in the
 README, "Portable vectors". Runs give the same bytes: fixed seeds, key order, zip timestamps and
 platform field (another BLAS may change the last bits of an expectation, well within tolerance).
+
+``export(directory, fmt="onnx")`` writes the same cases instead as ONNX backend-test directories
+(``test_lstm_verify_<case>_<dtype>/model.onnx`` and ``test_data_set_0/{input,output}_<k>.pb``, laid
+out as onnx's own node tests), the forward pass only, with ``manifest.json`` giving the opset and
+each test's tolerances per output, and each test's ``data.json`` the loosest of them, which onnx's
+``load_model_tests`` applies instead of its defaults.
 """
 
 from __future__ import annotations
@@ -21,11 +27,15 @@ import numpy as np
 
 from lstm_verify import __version__, error_model, reference
 from lstm_verify.dtypes import unit_roundoff
+from lstm_verify.layouts import ONNX
 from lstm_verify.params import GATES, PARAM_NAMES, Case, Grads, Params
+from lstm_verify.reference import PLAIN
 
 SCHEMA_VERSION = 1
 DTYPES: tuple[str, ...] = ("float64", "float32")
 """The dtypes exported: those every language has."""
+FORMATS = ("vectors", "onnx")
+"""``vectors``: npz and JSON files; ``onnx``: ONNX backend-test directories (needs onnx)."""
 
 GATE_OFFSETS = (0.5, 1.5, -0.5, -1.0)
 """Added to the i, f, g, o blocks of ``b_ih``: every permutation of the blocks moves the pre-activations."""
@@ -51,6 +61,15 @@ ARRAYS = {
 COMPARISON = "|got - want| <= atol + rtol * |want| elementwise (numpy.allclose), for each expected array"
 EXPECTED = ("hs", "h_T", "c_T", *(f"grad_{f.name}" for f in fields(Grads) if f.name != "p"))
 """The expected arrays of a case file."""
+ONNX_LAYOUT = {
+    "node": "one LSTM, direction forward, layout 0, hidden_size H, no sequence_lens (its input name empty)",
+    "inputs": "X (T, B, I), W (1, 4H, I), R (1, 4H, H), B (1, 8H) = [Wb | Rb], initial_h, initial_c (1, B, H)",
+    "outputs": "Y (T, 1, B, H), Y_h, Y_c (1, B, H)",
+    "gate_order": "ONNX's i, o, f, c (c is g): W, R, Wb, Rb are w_ih, w_hh, b_ih, b_hh with their blocks reordered",
+    "gate_check": "b_ih (Wb) carries gate_offsets: a runtime reading the blocks in any other order misses the outputs",
+}
+ONNX_OUTPUTS = {"Y": "hs", "Y_h": "h_T", "Y_c": "c_T"}
+"""The node's outputs and the expected arrays they hold (with a direction axis)."""
 
 
 @dataclass(frozen=True)
@@ -144,17 +163,60 @@ def _write(out: Path, golden: Golden, dtype: str) -> dict[str, Any]:
     return {**entry, "tolerances": tols}
 
 
-def export(directory: str | Path, dtypes: Sequence[str] = DTYPES) -> dict[str, Any]:
-    """Write every case of :data:`CASES` in each of ``dtypes`` and ``manifest.json`` to
-    ``directory`` (created if missing); returns the manifest."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+def _write_onnx(out: Path, golden: Golden, dtype: str, opset: int) -> tuple[str, dict[str, Any]]:
+    """Write one case in one dtype as an ONNX backend-test directory: its name and manifest entry."""
+    from onnx import numpy_helper
+
+    from lstm_verify.adapters._onnx import lstm_graph, onnx_params
+
+    arrays = golden_arrays(golden, dtype)
+    params = Params(**{n: arrays[n] for n in PARAM_NAMES})
+    values = {"X": arrays["xs"], **onnx_params([ONNX.to_native(params, dtype)]), "initial_h": arrays["h0"][None],
+              "initial_c": arrays["c0"][None], "Y": arrays["hs"][:, None], "Y_h": arrays["h_T"][None],
+              "Y_c": arrays["c_T"][None]}
+    model = lstm_graph(dtype, params.hidden_size, opset, 0, "forward", PLAIN, ("B", "initial_h", "initial_c"),
+                       {k: v.shape for k, v in values.items()})
+    tols = {k: tolerances(golden, dtype)[v] for k, v in ONNX_OUTPUTS.items()}
+    loose = {t: max(tol[t] for tol in tols.values()) for t in ("rtol", "atol")}  # onnx's loader takes one pair
+    files = {"model.onnx": model.SerializeToString(), "data.json": (json.dumps(loose) + "\n").encode()}
+    for kind, infos in (("input", model.graph.input), ("output", model.graph.output)):
+        files.update({f"test_data_set_0/{kind}_{k}.pb": numpy_helper.from_array(values[v.name], v.name)
+                      .SerializeToString() for k, v in enumerate(infos)})
+    name = f"test_lstm_verify_{golden.name}_{dtype}"
+    (out / name / "test_data_set_0").mkdir(parents=True, exist_ok=True)
+    for path, data in files.items():
+        (out / name / path).write_bytes(data)
+    return name, {"case": golden.name, "dtype": dtype, "tolerances": tols,
+                  "sha256": {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}}
+
+
+def _onnx(out: Path, dtypes: Sequence[str]) -> dict[str, Any]:
+    """Write the ONNX backend-test directories; the manifest."""
+    import onnx
+
+    opset = onnx.defs.get_schema("LSTM").since_version  # the highest opset of this onnx defining LSTM
+    tests = dict(_write_onnx(out, golden, dtype, opset) for golden in CASES for dtype in dtypes)
+    return {"schema_version": SCHEMA_VERSION, "kit": f"lstm_verify {__version__}", "format": "onnx",
+            "opset": opset, "layout": ONNX_LAYOUT, "gate_offsets": dict(zip(GATES, GATE_OFFSETS)),
+            "comparison": COMPARISON, "tests": tests}
+
+
+def _vectors(out: Path, dtypes: Sequence[str]) -> dict[str, Any]:
+    """Write the npz and JSON files; the manifest."""
     cases = {golden.name: {"note": golden.note, "from": repr(golden.case), "T": golden.case.steps,
                            "B": golden.case.batch, "I": golden.case.input_size, "H": golden.case.hidden_size,
                            "dtypes": {dtype: _write(out, golden, dtype) for dtype in dtypes}}
              for golden in CASES}
-    manifest = {"schema_version": SCHEMA_VERSION, "kit": f"lstm_verify {__version__}", "equations": EQUATIONS,
-                "loss": LOSS, "layout": LAYOUT, "arrays": ARRAYS, "gate_offsets": dict(zip(GATES, GATE_OFFSETS)),
-                "comparison": COMPARISON, "cases": cases}
+    return {"schema_version": SCHEMA_VERSION, "kit": f"lstm_verify {__version__}", "equations": EQUATIONS,
+            "loss": LOSS, "layout": LAYOUT, "arrays": ARRAYS, "gate_offsets": dict(zip(GATES, GATE_OFFSETS)),
+            "comparison": COMPARISON, "cases": cases}
+
+
+def export(directory: str | Path, dtypes: Sequence[str] = DTYPES, fmt: str = "vectors") -> dict[str, Any]:
+    """Write every case of :data:`CASES` in each of ``dtypes``, in format ``fmt`` (of
+    :data:`FORMATS`), and ``manifest.json`` to ``directory`` (created if missing); returns the manifest."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {"vectors": _vectors, "onnx": _onnx}[fmt](out, dtypes)
     (out / "manifest.json").write_bytes((json.dumps(manifest, indent=1) + "\n").encode())
     return manifest

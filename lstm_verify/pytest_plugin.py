@@ -24,7 +24,7 @@ from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
 from lstm_verify.guard import DEFAULT_TIME_LIMIT, limit_memory, watch_process
 from lstm_verify.implementation import Implementation
-from lstm_verify.targets import KINDS, TargetError, target_adapter
+from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, target_adapters
 from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
 
 PROFILES = {
@@ -58,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "adapters; env LSTM_VERIFY_IMPL")
     group.addoption("--lstm-kind", default=_env("KIND", "torch-cell"), choices=KINDS,
                     help="what TARGET is; env LSTM_VERIFY_KIND")
+    group.addoption("--lstm-via", default=_env("VIA"), choices=VIAS,
+                    help="check a --lstm-kind torch-lstm TARGET exported with torch.onnx.export and run by "
+                         "onnxruntime; env LSTM_VERIFY_VIA")
+    group.addoption("--lstm-runtime", default=_env("RUNTIME"), choices=RUNTIMES,
+                    help="--lstm-kind onnx: the runtime to run the model's LSTM nodes on (default onnxruntime); "
+                         "env LSTM_VERIFY_RUNTIME")
     group.addoption("--lstm-layout", default=_env("LAYOUT"), metavar="LAYOUT",
                     help="how TARGET stores its parameters: a named layout (haiku, keras, ...; "
                          "`lstm-verify layouts`) or a gate-block order (iofc); env LSTM_VERIFY_LAYOUT")
@@ -102,9 +108,12 @@ def selected_adapters(config: pytest.Config) -> list[Adapter]:
     target = config.getoption("--lstm-impl")
     if target:
         try:
-            return [target_adapter(target, config.getoption("--lstm-kind"), config.getoption("--lstm-layout"))]
+            return target_adapters(target, config.getoption("--lstm-kind"), config.getoption("--lstm-layout"),
+                                   via=config.getoption("--lstm-via"), runtime=config.getoption("--lstm-runtime"))
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if config.getoption("--lstm-via"):
+        raise pytest.UsageError("--lstm-via takes a --lstm-impl TARGET of --lstm-kind torch-lstm")
     names = _split(config.getoption("--lstm-adapters"))
     names = list(BUILTIN) if names == ["all"] else names
     unknown = sorted(set(names) - set(BUILTIN))
@@ -161,8 +170,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--lstm-html") and not hasattr(config, "workerinput"):
         from lstm_verify.report import HtmlReport
 
-        options = {o: config.getoption(o) for o in ("--lstm-impl", "--lstm-kind", "--lstm-profile", "--lstm-timeout",
-                                                     "--lstm-xfail")}
+        options = {o: config.getoption(o) for o in ("--lstm-impl", "--lstm-kind", "--lstm-via", "--lstm-runtime",
+                                                     "--lstm-profile", "--lstm-timeout", "--lstm-xfail")}
         adapters = list(dict.fromkeys(i.adapter for i in config.stash[_IMPLS]))
         config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options, adapters))
     path = config.getoption("--lstm-xfail")
@@ -294,6 +303,7 @@ def budget_shrinking(seconds: float | None) -> Callable[[], None]:
 def reproducer(config: pytest.Config, test: str) -> str:
     """The pytest command that runs ``test`` (``properties.module::name[id]``) alone."""
     options = " ".join(f"{o} {config.getoption(o)}" for o in
-                       ("--lstm-impl", "--lstm-kind", "--lstm-layout", "--lstm-precision", "--lstm-profile")
+                       ("--lstm-impl", "--lstm-kind", "--lstm-via", "--lstm-runtime", "--lstm-layout",
+                        "--lstm-precision", "--lstm-profile")
                        if config.getoption(o) and (o != "--lstm-kind" or config.getoption("--lstm-impl")))
     return f"pytest --pyargs '{test}' {options}"

@@ -23,7 +23,7 @@ from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.implementation import Implementation
 from lstm_verify.pytest_plugin import PROFILES
 from lstm_verify.runner import FAILING, MARKS, STATUSES, Result, _Collector, _table, failures, summary
-from lstm_verify.targets import target_adapter
+from lstm_verify.targets import target_adapters
 
 COLOURS = {"passed": "#c8e6c9", "failed": "#ef9a9a", "crashed": "#e57373", "skipped": "#eeeeee",
            "xfailed": "#ffe082"}
@@ -58,7 +58,8 @@ def adapters_of(results: list[Result], options: dict) -> list[Adapter]:
     """The adapters behind the results: built-in ones by name, the rest is the run's TARGET."""
     target = options.get("--lstm-impl")
     if target:
-        return [target_adapter(target, options.get("--lstm-kind") or "torch-cell", options.get("--lstm-layout"))]
+        return target_adapters(target, options.get("--lstm-kind") or "torch-cell", options.get("--lstm-layout"),
+                               via=options.get("--lstm-via"), runtime=options.get("--lstm-runtime"))
     names = dict.fromkeys(r.implementation.rsplit("-", 1)[0] for r in results)
     return [builtin_adapter(n) for n in names if n in BUILTIN]
 

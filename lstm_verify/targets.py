@@ -22,6 +22,9 @@ Parameters are named by :data:`~lstm_verify.layouts.TARGET_NAMES` (``weight_ih``
 gate-block order for torch's shapes (``c`` may stand for ``g``: ONNX's order is ``iofc``);
 :func:`layout_table` lists their shapes. Function kinds declare what else they support with
 :func:`capabilities`.
+
+``onnx`` takes an ONNX model and yields one adapter per ``LSTM`` node (:func:`onnx_adapters`);
+``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from lstm_verify.params import Params
 
 KINDS = ("torch-cell", "torch-lstm", "numpy-step", "jax-step", "onnx")
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino")
-"""The ONNX runtimes ``--kind onnx`` runs a model's LSTM node on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
+"""The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
+VIAS = ("onnx",)
+"""What ``--via`` takes: ``onnx`` checks a ``torch-lstm`` TARGET exported with torch.onnx.export."""
 
 
 class TargetError(Exception):
@@ -163,35 +168,46 @@ def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, 
     return Capabilities(sequence=sequence is not None, **fixed, **flags), sequence
 
 
-def adapter_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None) -> Adapter:
-    """The adapter that runs ``obj`` (a class or a function) as ``kind``."""
+def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
+                 via: str | None = None, runtime: str | None = None) -> list[Adapter]:
+    """The adapters that run ``obj`` (a class or a function) as ``kind``: one, or one per LSTM node
+    of an ``onnx`` model. ``via="onnx"``: a ``torch-lstm`` class exported with torch.onnx.export and
+    run by onnxruntime. ``runtime``: see :func:`onnx_adapters`."""
     if kind not in KINDS:
         raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    if via is not None and (via not in VIAS or kind != "torch-lstm"):
+        raise TargetError(f"--via takes {' or '.join(VIAS)} with --kind torch-lstm; got --via {via} --kind {kind}")
     if kind == "onnx":
-        return onnx_adapter(obj, name or "model")
+        return onnx_adapters(obj, name or "model", runtime)
     if not callable(obj):
         raise TargetError(f"the target is not callable (a {type(obj).__name__})")
     name = name or getattr(obj, "__name__", kind)
     lay = parse_layout(layout)
     if kind == "torch-cell":
         from lstm_verify.adapters.torch_cell import TorchCellAdapter
-        return TorchCellAdapter(obj, name, lay)
+        return [TorchCellAdapter(obj, name, lay)]
+    if kind == "torch-lstm" and via:
+        try:
+            from lstm_verify.adapters.torch_onnx import TorchOnnxAdapter
+        except ImportError as exc:
+            raise TargetError(f"--via onnx needs the onnx extra: {exc}") from None
+        return [TorchOnnxAdapter(obj, name=f"{name}-via-onnx", layout=lay)]
     if kind == "torch-lstm":
         from lstm_verify.adapters.torch_lstm import TorchLSTMAdapter
-        return TorchLSTMAdapter(obj, name, lay)
+        return [TorchLSTMAdapter(obj, name, lay)]
     if kind == "numpy-step":
         from lstm_verify.adapters.numpy_step import NumpyStepAdapter
         caps, sequence = declared_capabilities(obj)
-        return NumpyStepAdapter(obj, name, lay, sequence, caps)
+        return [NumpyStepAdapter(obj, name, lay, sequence, caps)]
     from lstm_verify.adapters.jax_step import JaxStepAdapter
     caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
-    return JaxStepAdapter(obj, name, lay, sequence, caps)
+    return [JaxStepAdapter(obj, name, lay, sequence, caps)]
 
 
-def onnx_adapter(model: Any, name: str, runtime: str | None = None) -> Adapter:
-    """``--kind onnx``: the first LSTM node of ``model`` (a ModelProto, or a function returning one)
-    on ``runtime`` (default env LSTM_VERIFY_RUNTIME, else onnxruntime); see
-    :func:`lstm_verify.adapters._onnx.model_adapter`."""
+def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Adapter]:
+    """``--kind onnx``: each LSTM node of ``model`` (a ModelProto, or a function returning one) on
+    ``runtime`` (default env LSTM_VERIFY_RUNTIME, else onnxruntime); see
+    :func:`lstm_verify.adapters._onnx.model_adapters`."""
     import os
     runtime = runtime or os.environ.get("LSTM_VERIFY_RUNTIME", "onnxruntime")
     if runtime not in RUNTIMES:
@@ -199,7 +215,7 @@ def onnx_adapter(model: Any, name: str, runtime: str | None = None) -> Adapter:
     try:
         import onnx
         from lstm_verify.adapters import builtin_adapter
-        from lstm_verify.adapters._onnx import model_adapter
+        from lstm_verify.adapters._onnx import model_adapters
     except ImportError as exc:
         raise TargetError(f"--kind onnx needs the onnx extra: {exc}") from None
     model = model() if callable(model) else model
@@ -209,19 +225,39 @@ def onnx_adapter(model: Any, name: str, runtime: str | None = None) -> Adapter:
     if adapter.unavailable():
         raise TargetError(f"--runtime {runtime}: {adapter.unavailable()}")
     try:
-        return model_adapter(model, adapter, name)
+        return model_adapters(model, adapter, name)
     except ValueError as exc:
         raise TargetError(f"{name}: {exc}") from None
 
 
-def target_adapter(spec: str, kind: str, layout: str | None = None) -> Adapter:
-    """The adapter that runs TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for
-    ``onnx``) as ``kind``."""
-    if kind not in KINDS:
-        raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
+def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
+                    runtime: str | None = None) -> list[Adapter]:
+    """The adapters that run TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for
+    ``onnx``) as ``kind``: see :func:`adapters_for`."""
     if kind == "onnx" and spec.endswith(".onnx"):
         if not Path(spec).is_file():
             raise TargetError(f"no such file: {spec}")
         import onnx
-        return onnx_adapter(onnx.load(spec), Path(spec).stem)
-    return adapter_for(load_object(spec), kind, layout, spec.rpartition(":")[2])
+        target, name = onnx.load(spec), Path(spec).stem
+    else:
+        target, name = load_object(spec), spec.rpartition(":")[2]
+    return adapters_for(target, kind, layout, name, via=via, runtime=runtime)
+
+
+def _one(adapters: list[Adapter]) -> Adapter:
+    if len(adapters) > 1:
+        raise TargetError(f"the target holds {len(adapters)} implementations "
+                          f"({', '.join(a.name for a in adapters)}); this takes one")
+    return adapters[0]
+
+
+def adapter_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
+                via: str | None = None, runtime: str | None = None) -> Adapter:
+    """:func:`adapters_for` where one adapter is wanted (a TargetError if ``obj`` holds several)."""
+    return _one(adapters_for(obj, kind, layout, name, via=via, runtime=runtime))
+
+
+def target_adapter(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
+                   runtime: str | None = None) -> Adapter:
+    """:func:`target_adapters` where one adapter is wanted (a TargetError if TARGET holds several)."""
+    return _one(target_adapters(spec, kind, layout, via=via, runtime=runtime))

@@ -14,10 +14,10 @@ from lstm_verify.agreement import gradients_agree, sequence_agrees, step_agrees
 from lstm_verify.strategies import GRADIENT_SHAPES, SEQUENCE_SHAPES, ladders, long_cases
 
 EXAMPLES = 10 if settings().max_examples > 100 else 1
-CHUNKS = (64, 100, 128, 257, 500)
-"""Chunk sizes for streaming: powers of two, and sizes that divide no window of one."""
 """Examples per law here: one in the ci and dev profiles (each covers the whole ladder), ten in
 the thorough profile."""
+CHUNKS = (64, 100, 128, 257, 500)
+"""Chunk sizes for streaming: powers of two, and sizes that divide no window of one."""
 
 
 @settings(max_examples=EXAMPLES)

@@ -1,22 +1,26 @@
 """Portable golden vectors (``lstm-verify export``): read back from npz and JSON as another language
 would, they pass the NumPy adapter at the manifest's tolerances, equal the reference, come out
 byte for byte the same on every run, and no wrong gate order, dropped bias or swapped state
-matches them."""
+matches them. The ONNX backend tests (``--format onnx``) pass onnx's checker, onnxruntime and
+onnx's reference evaluator at their tolerances, and fail them in any other gate order."""
 
 import hashlib
 import json
+import sys
 import time
 import zipfile
 from dataclasses import replace
+from itertools import permutations
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pytest
 
 from lstm_verify import reference
+from lstm_verify.adapters import builtin_adapter
 from lstm_verify.cli import main
-from lstm_verify.export import ARRAYS, CASES, DTYPES, EXPECTED, export
+from lstm_verify.export import ARRAYS, CASES, DTYPES, EXPECTED, FORMATS, export
 from lstm_verify.implementation import implementation
 from lstm_verify.layouts import TORCH, WRONG_ORDERS, Layout
 from lstm_verify.params import PARAM_NAMES, Params
@@ -24,6 +28,7 @@ from lstm_verify.params import PARAM_NAMES, Params
 Arrays = dict[str, np.ndarray]
 FILES = [(g.name, dtype, fmt) for g in CASES for dtype in DTYPES for fmt in ("npz", "json")]
 FILE_IDS = [".".join(f) for f in FILES]
+ONNX_TESTS = [f"test_lstm_verify_{g.name}_{dtype}" for g in CASES for dtype in DTYPES]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,11 @@ def assert_matches(name: str, got: np.ndarray, want: np.ndarray, tol: dict[str, 
     assert np.shape(got) == np.shape(want), f"{name}.shape={np.shape(got)}, but should be {np.shape(want)}"
     assert excess(got, want, tol) <= 1, (f"{name} is {excess(got, want, tol):.3g} x the allowed "
                                          f"|got - want| <= {tol['atol']:g} + {tol['rtol']:g} |want|")
+
+
+def tree(directory: Path) -> list[str]:
+    """Every file under ``directory``, as sorted relative paths."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
 
 
 def dims(symbolic: str, sizes: dict[str, int]) -> tuple[int, ...]:
@@ -160,19 +170,133 @@ def test_no_wrong_gate_order_dropped_bias_or_swapped_state_matches(exported, def
             assert worst > 1000, f"{defect} comes within {worst:.3g} x tolerance of {case}.{dtype}"
 
 
-def test_export_is_byte_for_byte_reproducible(tmp_path, monkeypatch):
-    """Same bytes a day later, and no zip member records the clock or the writing platform."""
-    export(tmp_path / "first")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_is_byte_for_byte_reproducible(tmp_path, monkeypatch, fmt):
+    """Same bytes a day later, in either format, and no zip member records the clock or the
+    writing platform."""
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+    export(tmp_path / "first", fmt=fmt)
     now = time.time()
     monkeypatch.setattr(time, "time", lambda: now + 86400.0)
-    export(tmp_path / "second")
-    first = sorted(p.name for p in (tmp_path / "first").iterdir())
-    assert first == sorted(p.name for p in (tmp_path / "second").iterdir())
+    export(tmp_path / "second", fmt=fmt)
+    first = tree(tmp_path / "first")
+    assert first == tree(tmp_path / "second")
     for name in first:
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
     for path in (tmp_path / "first").glob("*.npz"):
         with zipfile.ZipFile(path) as archive:
             assert {(m.date_time, m.create_system) for m in archive.infolist()} == {((1980, 1, 1, 0, 0, 0), 3)}
+
+
+@pytest.fixture(scope="module")
+def onnx_exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    pytest.importorskip("onnx")
+    directory = tmp_path_factory.mktemp("onnx")
+    export(directory, fmt="onnx")
+    return directory, json.loads((directory / "manifest.json").read_text())
+
+
+def read_onnx_test(directory: Path) -> tuple[Any, Arrays, Arrays]:
+    """A backend-test directory as onnx's runner reads it: the model (checked), and ``input_<k>.pb``,
+    ``output_<k>.pb`` as the k-th graph input and output, by name."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(directory / "model.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    data = directory / "test_data_set_0"
+    found = []
+    for kind, infos in (("input", model.graph.input), ("output", model.graph.output)):
+        assert len(list(data.glob(f"{kind}_*.pb"))) == len(infos)
+        tensors = [onnx.load_tensor(data / f"{kind}_{k}.pb") for k in range(len(infos))]
+        assert [t.name for t in tensors] == [v.name for v in infos]
+        found.append({t.name: numpy_helper.to_array(t) for t in tensors})
+    return model, *found
+
+
+def onnx_run(runtime: str, model: Any, dtype: str) -> Callable[[Arrays], list[np.ndarray]]:
+    """``model`` compiled by the kit's ``runtime`` adapter, or a skip when it cannot run ``dtype``."""
+    adapter = builtin_adapter(runtime)
+    if adapter.unavailable() or dtype not in adapter.dtypes:
+        pytest.skip(adapter.unavailable() or f"{runtime} runs LSTM in {', '.join(adapter.dtypes)} only")
+    return adapter.compile(model)
+
+
+def test_onnx_tests_are_the_vectors_as_one_lstm_node(onnx_exported, exported):
+    """One LSTM node at the highest opset defining it, inputs X, W, R, B, initial_h, initial_c (no
+    sequence_lens), SHA-256s as listed, and the vectors' inputs and expectations with a direction axis."""
+    from lstm_verify.adapters._onnx import OPSETS
+
+    directory, manifest = onnx_exported
+    assert manifest["opset"] == OPSETS[-1] and set(manifest["tests"]) == set(ONNX_TESTS)
+    assert {p.name for p in directory.iterdir()} == {"manifest.json", *ONNX_TESTS}
+    for test, entry in manifest["tests"].items():
+        assert tree(directory / test) == sorted(entry["sha256"])
+        for path, digest in entry["sha256"].items():
+            assert hashlib.sha256((directory / test / path).read_bytes()).hexdigest() == digest, path
+        model, inputs, outputs = read_onnx_test(directory / test)
+        assert [o.version for o in model.opset_import] == [manifest["opset"]]
+        assert list(model.graph.node[0].input) == ["X", "W", "R", "B", "", "initial_h", "initial_c"]
+        a = read(*exported, entry["case"], entry["dtype"], "npz")
+        for got, want in ((inputs["X"], a["xs"]), (inputs["initial_h"], a["h0"][None]),
+                          (inputs["initial_c"], a["c0"][None]), (outputs["Y"], a["hs"][:, None]),
+                          (outputs["Y_h"], a["h_T"][None]), (outputs["Y_c"], a["c_T"][None])):
+            np.testing.assert_array_equal(got, want, strict=True)
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "onnx-reference"])
+@pytest.mark.parametrize("test", ONNX_TESTS)
+def test_onnx_tests_pass_on_onnx_runtimes(onnx_exported, test, runtime):
+    """What a backend-test harness does with a directory: its outputs match ``output_<k>.pb``
+    within the manifest's tolerances."""
+    directory, manifest = onnx_exported
+    entry = manifest["tests"][test]
+    model, inputs, outputs = read_onnx_test(directory / test)
+    got = onnx_run(runtime, model, entry["dtype"])(inputs)
+    for (name, want), value in zip(outputs.items(), got, strict=True):
+        assert_matches(name, value, want, entry["tolerances"][name])
+
+
+def test_onnx_loader_takes_each_tests_tolerance(onnx_exported):
+    """onnx's own ``load_model_tests`` finds every directory and reads from its ``data.json`` the
+    loosest of the manifest's per-output tolerances, not its defaults (rtol 1e-3, atol 1e-7)."""
+    from onnx.backend.test.loader import load_model_tests
+
+    directory, manifest = onnx_exported
+    loaded = {case.name: case for case in load_model_tests(str(directory.parent), directory.name)}
+    assert set(loaded) == set(manifest["tests"])
+    for name, entry in manifest["tests"].items():
+        tolerances = entry["tolerances"].values()
+        assert (loaded[name].rtol, loaded[name].atol) == (max(t["rtol"] for t in tolerances),
+                                                          max(t["atol"] for t in tolerances))
+
+
+def permuted(inputs: Arrays, order: tuple[int, ...]) -> Arrays:
+    """``inputs`` with the gate blocks of W, R and of both halves of B (Wb, Rb) in ``order``."""
+    hidden = inputs["R"].shape[-1]
+
+    def reorder(a: np.ndarray) -> np.ndarray:
+        blocks = np.split(a, a.shape[1] // hidden, axis=1)
+        return np.concatenate([blocks[4 * (k // 4) + order[k % 4]] for k in range(len(blocks))], axis=1)
+
+    return {**inputs, **{k: reorder(inputs[k]) for k in ("W", "R", "B")}}
+
+
+@pytest.mark.parametrize("test", ONNX_TESTS)
+def test_onnx_tests_catch_every_wrong_gate_order(onnx_exported, test):
+    """Fed W, R and B with their gate blocks in any of the 23 other orders, onnx's reference
+    evaluator misses the expected outputs by over 1000 times the tolerance."""
+    directory, manifest = onnx_exported
+    entry = manifest["tests"][test]
+    model, inputs, outputs = read_onnx_test(directory / test)
+    run = onnx_run("onnx-reference", model, entry["dtype"])
+    orders = [order for order in permutations(range(4)) if order != (0, 1, 2, 3)]
+    for order in orders:
+        got = run(permuted(inputs, order))
+        worst = max(excess(g, w, entry["tolerances"][n]) for g, (n, w) in zip(got, outputs.items(), strict=True))
+        assert worst > 1000, f"gate blocks in order {order} come within {worst:.3g} x tolerance of {test}"
+    assert len(orders) == 23
 
 
 def test_cli_export_writes_the_dtypes_asked_for(tmp_path, capsys):
@@ -193,3 +317,24 @@ def test_cli_export_rejects_an_unknown_dtype_in_one_line(tmp_path, capsys):
         main(["export", str(tmp_path), "--dtypes", "float32,float16"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "unknown dtype 'float16'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_export_format_onnx_writes_the_test_directories(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    assert main(["export", "--format", "onnx", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["manifest.json", *ONNX_TESTS])
+    assert all((tmp_path / test / "model.onnx").is_file() for test in ONNX_TESTS)
+    assert "wrote 4 cases x 2 dtypes (ONNX backend-test directories)" in capsys.readouterr().out
+
+
+def test_cli_export_rejects_an_unknown_format_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["export", "--format", "tflite", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "--format" in err and "tflite" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_export_format_onnx_without_onnx_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", "--format", "onnx", str(tmp_path)]) == 2
+    assert "--format onnx needs the onnx extra" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The ONNX laws against a NumPy ``LSTM`` node written from the operator's text: correct, it passes
 every law; with each defect the ONNX attributes invite, it fails the law built for it. Plus the
-ONNX adapters' graph building, the ONNX layout's peepholes, and the ONNX project's reading of
-peepholes against the reference."""
+ONNX adapters' graph building, the ONNX layout's peepholes, the ONNX project's reading of
+peepholes against the reference, and ``--kind onnx`` on models of one and two LSTM nodes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from onnx import helper  # noqa: E402
+from onnx import ModelProto, TensorProto, helper, numpy_helper  # noqa: E402
 
 import properties  # noqa: E402
 from lstm_verify import reference  # noqa: E402
@@ -217,7 +217,7 @@ def test_kind_onnx_runs_the_node_as_the_model_has_it(clipped_model):
     sigmoid/tanh cell are skipped, and agreement is checked against the reference's variant."""
     from lstm_verify.targets import target_adapter
     adapter = target_adapter(str(clipped_model), "onnx")
-    assert (adapter.opset, adapter.layout_attr, adapter.name) == (14, 0, "clipped:LSTM")
+    assert (adapter.opset, adapter.layout_attr, adapter.name) == (14, 0, "clipped/0")
     assert adapter.capabilities.variant == Variant(clip=1.5) and not adapter.capabilities.sigmoid_tanh
     assert "sigmoid_tanh" in properties.requirements(PROPERTIES["test_gate_order"])
     PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(adapter, "float32"))
@@ -244,6 +244,71 @@ def test_cli_refuses_a_model_without_an_lstm(tmp_path):
     run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", str(tmp_path / "relu.onnx"), "--kind",
                           "onnx"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "the model has no LSTM node" in run.stderr, run.stderr
+
+
+def two_lstm_model(**second: object) -> ModelProto:
+    """X -> LSTM -> Squeeze -> LSTM named ``dec`` with ``second``'s attributes (an encoder and decoder)."""
+    first = helper.make_node("LSTM", ["X", "W0", "R0"], ["Y0"], hidden_size=4)
+    squeeze = helper.make_node("Squeeze", ["Y0", "axes"], ["H0"])
+    last = helper.make_node("LSTM", ["H0", "W1", "R1"], ["Y1"], name="dec", hidden_size=4, **second)
+    weights = [numpy_helper.from_array(np.zeros(shape, np.float32), name)
+               for name, shape in (("W0", (1, 16, 3)), ("R0", (1, 16, 4)), ("W1", (1, 16, 4)), ("R1", (1, 16, 4)))]
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    graph = helper.make_graph([first, squeeze, last], "two",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "B", 3])],
+                              [helper.make_tensor_value_info("Y1", TensorProto.FLOAT, ["T", 1, "B", 4])],
+                              initializer=[*weights, axes])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)
+
+
+@pytest.fixture
+def two_node_model(tmp_path):
+    """``two.onnx``: a plain LSTM node, then ``dec`` reversed with clip=0.5."""
+    pytest.importorskip("onnxruntime")
+    path = tmp_path / "two.onnx"
+    path.write_bytes(two_lstm_model(direction="reverse", clip=0.5).SerializeToString())
+    return path
+
+
+def test_kind_onnx_checks_every_lstm_node(two_node_model):
+    """One implementation per node, each with its own attributes; onnxruntime runs both right."""
+    from lstm_verify.targets import target_adapters
+    adapters = target_adapters(str(two_node_model), "onnx")
+    assert [(a.name, a.capabilities.variant) for a in adapters] == [("two/0", Variant()),
+                                                                    ("two/dec", Variant(clip=0.5))]
+    for adapter in adapters:
+        PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(adapter, "float32"))
+
+
+def test_a_broken_second_node_fails_its_own_column(two_node_model, tmp_path):
+    """onnx's ReferenceEvaluator ignores ``clip`` (README, "What the kit found"): on it (``--runtime``,
+    which reaches the workers as ``--lstm-runtime``) the clipped second node fails, the first passes."""
+    import json
+    import subprocess
+    import sys
+    report = tmp_path / "results.json"
+    run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", str(two_node_model), "--kind", "onnx",
+                          "--runtime", "onnx-reference", "--dtypes", "float32", "--profile", "dev", "--quiet",
+                          "-k", "test_sequence_agrees_with_reference", "--json", str(report),
+                          "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stdout + run.stderr
+    statuses = {r["implementation"]: r["status"] for r in json.loads(report.read_text())}
+    assert statuses == {"two/0-float32": "passed", "two/dec-float32": "failed"}
+
+
+def test_plugin_takes_lstm_runtime(two_node_model, tmp_path):
+    import subprocess
+    import sys
+
+    from lstm_verify.adapters.onnx_reference import OnnxReferenceAdapter
+    run = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "properties", "--collect-only",
+                          "-p", "no:cacheprovider", "-k", "test_sequence_agrees_with_reference",
+                          "--lstm-impl", str(two_node_model), "--lstm-kind", "onnx", "--lstm-runtime", "onnx-reference",
+                          "--lstm-dtypes", "float32", "--lstm-cache-dir", str(tmp_path / "cache")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"two/dec: {OnnxReferenceAdapter().version()} (layout onnx)" in run.stdout
+    assert "test_sequence_agrees_with_reference[two/dec-float32]" in run.stdout
 
 
 class PeepholesLeftInOnnxOrder(type(ONNX)):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import onnx
@@ -65,9 +65,10 @@ def variant_of(node: onnx.NodeProto) -> Variant:
 
 
 def lstm_graph(dtype: str, hidden: int, opset: int, layout: int, direction: str, variant: Variant,
-               inputs: tuple[str, ...]) -> onnx.ModelProto:
+               inputs: tuple[str, ...], shapes: dict[str, Sequence[int | str]] | None = None) -> onnx.ModelProto:
     """A model of one ``LSTM`` node whose present optional ``inputs`` (of ``B``, ``sequence_lens``,
-    ``initial_h``, ``initial_c``, ``P``) are graph inputs, as are X, W and R."""
+    ``initial_h``, ``initial_c``, ``P``) are graph inputs, as are X, W and R; ``shapes`` gives every
+    graph input's and output's shape by name (default: every size dynamic, named)."""
     directions = 2 if direction == "bidirectional" else 1
     order = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
     names = [n if n in ("X", "W", "R") or n in inputs else "" for n in order]
@@ -78,11 +79,11 @@ def lstm_graph(dtype: str, hidden: int, opset: int, layout: int, direction: str,
         attrs["layout"] = layout
     node = helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], hidden_size=hidden, direction=direction, **attrs)
     elem = ELEMENT[dtype]
-    ranks = {"sequence_lens": 1, "B": 2, "P": 2}  # the others are rank 3; every size dynamic
-    graph_inputs = [helper.make_tensor_value_info(n, TensorProto.INT32 if n == "sequence_lens" else elem,
-                                                  [f"{n}_{k}" for k in range(ranks.get(n, 3))])
+    ranks = {"sequence_lens": 1, "B": 2, "P": 2, "Y": 4}  # the others are rank 3
+    shapes = shapes or {n: [f"{n}_{k}" for k in range(ranks.get(n, 3))] for n in (*names, "Y", "Y_h", "Y_c") if n}
+    graph_inputs = [helper.make_tensor_value_info(n, TensorProto.INT32 if n == "sequence_lens" else elem, shapes[n])
                     for n in names if n]
-    outputs = [helper.make_tensor_value_info(n, elem, None) for n in ("Y", "Y_h", "Y_c")]
+    outputs = [helper.make_tensor_value_info(n, elem, shapes[n]) for n in ("Y", "Y_h", "Y_c")]
     graph = helper.make_graph([node], "lstm_verify", graph_inputs, outputs)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
@@ -186,20 +187,22 @@ class OnnxAdapter(Adapter):
         return OnnxModel(self, layers[0], dtype, self.capabilities.variant)
 
 
-def model_adapter(model: onnx.ModelProto, runtime: OnnxAdapter, name: str) -> OnnxAdapter:
-    """``runtime`` running the first ``LSTM`` node of ``model`` as the model has it: at the model's
-    opset, with the node's ``layout``, ``clip``, ``input_forget`` and activations (the forward
-    direction's, for both). The kit substitutes its parameters for W, R and B (and zeros for P),
-    chooses ``hidden_size``, and sets ``direction`` per law (each law's own: forward, reverse or
-    bidirectional)."""
+def model_adapters(model: onnx.ModelProto, runtime: OnnxAdapter, name: str) -> list[OnnxAdapter]:
+    """``runtime`` running each ``LSTM`` node of ``model`` as the model has it, one adapter per node,
+    named ``name/<node name or index>``: at the model's opset, with the node's ``layout``, ``clip``,
+    ``input_forget`` and activations (the forward direction's, for both). The kit substitutes its
+    parameters for W, R and B (and zeros for P), chooses ``hidden_size``, and sets ``direction``
+    per law (each law's own: forward, reverse or bidirectional)."""
     nodes = [n for n in model.graph.node if n.op_type == "LSTM" and n.domain in ("", "ai.onnx")]
     if not nodes:
         raise ValueError("the model has no LSTM node")
-    node = nodes[0]
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    layout = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "layout"), 0)
-    adapter = runtime.at(opset=opset, layout=layout)
-    variant = variant_of(node)
-    adapter.name = f"{name}:{node.name or 'LSTM'}"
-    adapter.capabilities = replace(adapter.capabilities, variant=variant, variants=False, opsets=(), batch_major=False)
-    return adapter
+    adapters = []
+    for index, node in enumerate(nodes):
+        layout = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "layout"), 0)
+        adapter = runtime.at(opset=opset, layout=layout)
+        adapter.name = f"{name}/{node.name.strip('/') or index}"
+        adapter.capabilities = replace(adapter.capabilities, variant=variant_of(node), variants=False, opsets=(),
+                                       batch_major=False)
+        adapters.append(adapter)
+    return adapters

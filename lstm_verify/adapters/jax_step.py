@@ -68,18 +68,18 @@ class JaxModel(Model):
 
     @staticmethod
     def _state(state: State | None) -> tuple[jax.Array | None, jax.Array | None]:
-        return (None, None) if state is None else (jnp.asarray(state[0]), jnp.asarray(state[1]))
+        return (None, None) if state is None else (jax.device_put(state[0]), jax.device_put(state[1]))
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
-        h, c = self.fns.step(self.params, jnp.asarray(x), *self._state(state))
+        h, c = self.fns.step(self.params, jax.device_put(x), *self._state(state))
         return np.asarray(h), np.asarray(c)
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if not self.has_sequence:
             return super().sequence(xs, state)
-        hs, (h, c) = self.fns.sequence(self.params, jnp.asarray(xs), *self._state(state),
-                                       None if lengths is None else jnp.asarray(lengths), reverse=reverse)
+        hs, (h, c) = self.fns.sequence(self.params, jax.device_put(xs), *self._state(state),
+                                       None if lengths is None else jax.device_put(lengths), reverse=reverse)
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Callable
 
 import numpy as np
 import torch
@@ -47,14 +48,21 @@ class TorchLSTMModel(TorchModel, SequenceModel):
         return array(hs), (array(h), array(c))
 
 
-def stack_capabilities(lstm_class: type) -> dict[str, bool]:
+def _is_lstm(lstm_class: Callable[..., torch.nn.Module]) -> bool:
+    return isinstance(lstm_class, type) and issubclass(lstm_class, torch.nn.LSTM)
+
+
+def accepts(lstm_class: Callable[..., torch.nn.Module], option: str) -> bool:
+    """Whether an nn.LSTM-like class (or factory) takes nn.LSTM's ``option``: every one for a
+    subclass of nn.LSTM, else those its signature names."""
+    return _is_lstm(lstm_class) or option in inspect.signature(lstm_class).parameters
+
+
+def stack_capabilities(lstm_class: Callable[..., torch.nn.Module]) -> dict[str, bool]:
     """What an nn.LSTM-like class can build: everything for a subclass of nn.LSTM, else what
     its ``__init__`` accepts (``num_layers``, ``bidirectional``, ``proj_size``)."""
-    if issubclass(lstm_class, torch.nn.LSTM):
-        return {"lengths": True, "layers": True, "bidirectional": True, "projection": True}
-    accepts = inspect.signature(lstm_class).parameters
-    return {"layers": "num_layers" in accepts, "bidirectional": "bidirectional" in accepts,
-            "projection": "proj_size" in accepts}
+    return {"lengths": _is_lstm(lstm_class), "layers": accepts(lstm_class, "num_layers"),
+            "bidirectional": accepts(lstm_class, "bidirectional"), "projection": accepts(lstm_class, "proj_size")}
 
 
 class TorchLSTMAdapter(TorchAdapter):

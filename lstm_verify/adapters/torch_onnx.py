@@ -1,11 +1,13 @@
-"""torch ``nn.LSTM`` exported with ``torch.onnx.export`` and run by onnxruntime: the exporter's
-graph (gate reordering, bias packing, layer and direction wiring, ``batch_first`` transposes)
-checked end to end, with either exporter torch ships (TorchScript, ``dynamo=False``; and the
-``torch.export``-based one, which needs onnxscript).
+"""torch ``nn.LSTM``, or a user's ``torch-lstm`` class (``--via onnx``), exported with
+``torch.onnx.export`` and run by onnxruntime: the exporter's graph (gate reordering, bias packing,
+layer and direction wiring, ``batch_first`` transposes) and the module's own forward checked end to
+end, with either exporter torch ships (TorchScript, ``dynamo=False``; and the ``torch.export``-based
+one, which needs onnxscript).
 
-Exporting folds the parameters into the graph, so each configuration (sizes, layers, directions,
-``batch_first``, state given or not) is exported once, with marker parameters: element k of the
-module's parameters (in ``named_parameters`` order) is 2^20 + k, exact in float32. Every float
+Exporting folds the parameters into the graph, so each configuration (module, sizes, layers,
+directions, ``batch_first``, state given or not) is exported once, with marker parameters: element
+k of the parameters the kit substitutes (``weight_ih_l0`` ..., in the layout's names, in order) is
+2^20 + k, exact in float32; any other parameter of the module keeps its value. Every float
 initializer of the exported graph made only of markers is then a gather of the parameters (the
 exporter's own reordering, read back), and becomes a graph input fed from the parameters under
 test; a graph that does anything else with them (sums two biases, say) is refused, loudly.
@@ -19,11 +21,13 @@ it is exported per sequence length; the TorchScript exporter once per configurat
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -32,7 +36,8 @@ import torch
 from onnx import numpy_helper
 
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State
-from lstm_verify.layouts import TARGET_NAMES, TORCH, Native
+from lstm_verify.adapters.torch_lstm import accepts
+from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native
 
 MARK = 2.0 ** 20
 """The first marker value; markers are exact in float32 up to 2^24, so up to 15.7M parameters."""
@@ -42,8 +47,12 @@ EXPORT_SECONDS: dict[str, float] = {}
 
 @dataclass(frozen=True)
 class Config:
-    """One exported graph: nn.LSTM's arguments, whether (h0, c0) is a graph input, the exporter."""
+    """One exported graph: the module's class and arguments, the parameters substituted, whether
+    (h0, c0) is a graph input, the exporter."""
 
+    lstm_class: Callable[..., torch.nn.Module]
+    names: tuple[str, ...]
+    """The module's attributes the kit substitutes, in the order of the flat parameter vector."""
     input_size: int
     hidden_size: int
     layers: int
@@ -62,18 +71,17 @@ class Exported:
 
     session: onnxruntime.InferenceSession
     gathers: dict[str, np.ndarray]
-    names: tuple[str, ...]
-    """The module's parameter names, in the order of the flat parameter vector."""
 
 
-def _export(config: Config) -> tuple[onnx.ModelProto, tuple[str, ...], int]:
-    """The exported graph of a marker-parameter module, its parameter names and their count."""
-    module = torch.nn.LSTM(config.input_size, config.hidden_size, num_layers=config.layers,
-                           bidirectional=config.bidirectional, batch_first=config.batch_first)
-    names = tuple(n for n, _ in module.named_parameters())
+def _export(config: Config) -> tuple[onnx.ModelProto, int]:
+    """The exported graph of a marker-parameter module and the count of its marked parameters.
+    The module gets only the options that differ from nn.LSTM's defaults."""
+    options: dict[str, object] = {"num_layers": config.layers} if config.layers > 1 else {}
+    options.update({k: True for k in ("bidirectional", "batch_first") if getattr(config, k)})
+    module = config.lstm_class(config.input_size, config.hidden_size, **options)
     with torch.no_grad():
         start = 0
-        for p in module.parameters():
+        for p in (getattr(module, n) for n in config.names):
             p.copy_(MARK + torch.arange(start, start + p.numel(), dtype=torch.float64).reshape(p.shape))
             start += p.numel()
     steps, batch, states = config.steps or 7, 2, config.layers * (2 if config.bidirectional else 1)
@@ -90,13 +98,13 @@ def _export(config: Config) -> tuple[onnx.ModelProto, tuple[str, ...], int]:
             shapes = (x_axes,) + (({1: b}, {1: b}),) * config.state
             program = torch.onnx.export(module, args, dynamo=True, input_names=inputs, dynamic_shapes=shapes,
                                         output_names=["y", "h_n", "c_n"], verbose=False)
-            return program.model_proto, names, start
+            return program.model_proto, start
         x_axes = {batch_axis: "B"} if config.steps else {time_axis: "T", batch_axis: "B"}
         axes = {"x": x_axes, **({"h0": {1: "B"}, "c0": {1: "B"}} if config.state else {})}
         buffer = io.BytesIO()
         torch.onnx.export(module, args, buffer, dynamo=False, input_names=inputs, output_names=["y", "h_n", "c_n"],
                           dynamic_axes=axes)
-        return onnx.load_from_string(buffer.getvalue()), names, start
+        return onnx.load_from_string(buffer.getvalue()), start
 
 
 def _parameters_as_inputs(model: onnx.ModelProto, count: int) -> dict[str, np.ndarray]:
@@ -127,7 +135,7 @@ def exported(config: Config) -> Exported:
     """The session for ``config``, exported once per process."""
     if config not in _EXPORTED:
         start = time.perf_counter()
-        model, module_names, count = _export(config)
+        model, count = _export(config)
         gathers = _parameters_as_inputs(model, count)
         exporter = "dynamo" if config.dynamo else "torchscript"
         EXPORT_SECONDS[exporter] = EXPORT_SECONDS.get(exporter, 0.0) + time.perf_counter() - start
@@ -135,12 +143,13 @@ def exported(config: Config) -> Exported:
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        _EXPORTED[config] = Exported(session, gathers, module_names)
+        _EXPORTED[config] = Exported(session, gathers)
     return _EXPORTED[config]
 
 
 class TorchOnnxModel(SequenceModel):
-    """An exported nn.LSTM: states (B, H) for one layer and direction, else torch's (L * D, B, H)."""
+    """An exported module: states (B, H) for one layer and direction, else torch's (L * D, B, H);
+    ``natives`` by the module's attribute names."""
 
     def __init__(self, adapter: TorchOnnxAdapter, natives: dict[str, np.ndarray], input_size: int, hidden_size: int,
                  layers: int, bidirectional: bool, stacked: bool) -> None:
@@ -150,11 +159,12 @@ class TorchOnnxModel(SequenceModel):
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if lengths is not None or reverse:
-            raise NotImplementedError("an exported nn.LSTM takes neither lengths nor a reverse mode")
+            raise NotImplementedError("an exported torch-lstm module takes neither lengths nor a reverse mode")
         batch_first = self.adapter.batch_first
         steps = len(xs) if self.adapter.dynamo else None  # the dynamo exporter's sequence length is static
-        exp = exported(Config(*self.shape, batch_first, state is not None, self.adapter.dynamo, steps))
-        flat = np.concatenate([self.natives[n].reshape(-1) for n in exp.names])
+        exp = exported(Config(self.adapter.lstm_class, tuple(self.natives), *self.shape, batch_first,
+                              state is not None, self.adapter.dynamo, steps))
+        flat = np.concatenate([v.reshape(-1) for v in self.natives.values()])
         feeds = {name: flat[index] for name, index in exp.gathers.items()}
         feeds["x"] = np.ascontiguousarray(xs.transpose(1, 0, 2) if batch_first else xs)
         if state is not None:
@@ -166,19 +176,23 @@ class TorchOnnxModel(SequenceModel):
 
 
 class TorchOnnxAdapter(Adapter):
-    """``nn.LSTM`` through ``torch.onnx.export`` (``dynamo`` chooses the exporter) and onnxruntime,
-    float32; ``at(layout=1)`` exports it ``batch_first``."""
+    """``lstm_class`` (``nn.LSTM``, or a ``torch-lstm`` TARGET storing its parameters as ``layout``
+    says) through ``torch.onnx.export`` (``dynamo`` chooses the exporter) and onnxruntime, float32;
+    ``at(layout=1)`` exports it ``batch_first``. Layers, directions and ``batch_first`` are checked
+    where the class takes them."""
 
     requires = ("torch", "onnx", "onnxruntime")
-    layout = TORCH
 
-    def __init__(self, dynamo: bool = False, batch_first: bool = False, name: str | None = None) -> None:
-        self.dynamo, self.batch_first = dynamo, batch_first
+    def __init__(self, lstm_class: Callable[..., torch.nn.Module] = torch.nn.LSTM, dynamo: bool = False,
+                 batch_first: bool = False, name: str | None = None, layout: Layout = TORCH) -> None:
+        self.lstm_class, self.dynamo, self.batch_first, self.layout = lstm_class, dynamo, batch_first, layout
         self.name = name or ("torch-onnx-dynamo" if dynamo else "torch-onnx")
         if dynamo:
             self.requires = (*self.requires, "onnxscript")
-        self.capabilities = Capabilities(dtypes=("float32",), sequence=True, bidirectional=True, layers=True,
-                                         batch_major=True)
+        self.capabilities = Capabilities(dtypes=("float32",), sequence=True,
+                                         bidirectional=accepts(lstm_class, "bidirectional"),
+                                         layers=accepts(lstm_class, "num_layers"),
+                                         batch_major=accepts(lstm_class, "batch_first"))
 
     def unavailable(self) -> str | None:
         """The dynamo exporter runs only when asked for (env LSTM_VERIFY_EXPORT_DYNAMO=1): it exports
@@ -199,15 +213,16 @@ class TorchOnnxAdapter(Adapter):
 
     def at(self, opset: int | None = None, layout: int | None = None) -> TorchOnnxAdapter:
         """The same exporter with ``batch_first`` = ``layout == 1`` (the opset is the exporter's)."""
-        batch_first = self.batch_first if layout is None else layout == 1
-        return TorchOnnxAdapter(self.dynamo, batch_first, f"{self.name}-batch-first" if batch_first else self.name)
+        other = copy.copy(self)
+        other.batch_first = self.batch_first if layout is None else layout == 1
+        other.name = f"{self.name}-batch-first" if other.batch_first else self.name
+        return other
 
     def _model(self, natives: list[list[Native]], stacked: bool) -> Model:
         named = {f"{TARGET_NAMES[k]}_l{l}{'_reverse' if d else ''}": v
                  for l, layer in enumerate(natives) for d, native in enumerate(layer) for k, v in native.items()}
-        first = natives[0][0]
-        return TorchOnnxModel(self, named, first["w_ih"].shape[1], first["w_hh"].shape[1], len(natives),
-                              len(natives[0]) == 2, stacked)
+        return TorchOnnxModel(self, named, *self.layout.sizes(natives[0][0]), len(natives), len(natives[0]) == 2,
+                              stacked)
 
     def load(self, native: Native, dtype: str) -> Model:
         return self._model([[native]], stacked=False)
