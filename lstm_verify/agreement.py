@@ -91,3 +91,23 @@ def gradients_agree(impl: Implementation, case: Case) -> None:
     got = impl.grads(params, xs, h0, c0, *case.loss_weights())
     for (name, g), (_, w), (_, bound) in zip(got.items(), want.items(), bounds.items()):
         assert_close(f"dL/d{name}", g, w, bound, impl, case)
+
+
+def as_stack(case: Case, directions: int) -> tuple[list[list[Params]], np.ndarray, np.ndarray, np.ndarray]:
+    """``case`` as one layer of ``directions``: (layers, xs, h0 (D, B, H), c0 (D, B, H)); one
+    direction is ``case.arrays()`` itself."""
+    if directions == 1:
+        params, xs, h0, c0 = case.arrays()
+        return [[params]], xs, h0[None], c0[None]
+    return case.stack(directions=directions)
+
+
+def row_references(impl: Implementation, layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
+                   c0: np.ndarray, lengths: np.ndarray | None) -> list[tuple[tuple, tuple]]:
+    """Per batch row, the reference's run over that row alone at its own length (all of ``xs``
+    without ``lengths``) and its error bounds: ``((hs (n, 1, D*H), h_n, c_n), (bounds of the same))``,
+    states (D, 1, H), each cell ``impl``'s variant."""
+    ends = lengths if lengths is not None else [len(xs)] * xs.shape[1]
+    rows = [(xs[:n, b:b + 1], h0[:, b:b + 1], c0[:, b:b + 1]) for b, n in enumerate(ends)]
+    return [(reference.stack_forward(layers, *row, impl.variant), impl.stack_bounds(layers, *row)) for row in rows]
+

@@ -1,6 +1,8 @@
 """Where the kit keeps what it writes: one folder per project, ``.lstm_verify/`` in the working
-directory unless ``--cache-dir`` (``--lstm-cache-dir``, ``LSTM_VERIFY_CACHE_DIR``) says otherwise,
-created private to its owner. Nothing goes to the temp folder or the home directory.
+directory unless ``--cache-dir`` (``--lstm-cache-dir``; for both, env ``LSTM_VERIFY_CACHE_DIR``)
+says otherwise, created private to its owner. Nothing goes to the temp folder or the home
+directory unless asked: a CI job that keeps the folder between runs (as ``.ci/run`` does) keeps
+its JAX compilations, which are most of a cold run's time.
 
 ================  ================================================================
 ``jax/``          JAX's persistent compilation cache, shared by the xdist workers
@@ -26,8 +28,9 @@ class CacheDirError(Exception):
 
 def use_cache_dir(folder: str | os.PathLike | None) -> Path:
     """Send JAX's compilation cache, hypothesis's files and pytest's temporary folders to ``folder``
-    (default :data:`DEFAULT` in the working directory); returns it, absolute."""
-    path = Path(folder or DEFAULT).resolve()
+    (default env ``LSTM_VERIFY_CACHE_DIR``, else :data:`DEFAULT` in the working directory); returns
+    it, absolute."""
+    path = Path(folder or os.environ.get("LSTM_VERIFY_CACHE_DIR") or DEFAULT).resolve()
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:

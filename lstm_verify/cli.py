@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                                                           "gate-block order (iofc); default torch")
     check.add_argument("--cache-dir", metavar="DIR", help="where the kit keeps its caches (JAX compilations, "
                                                           "hypothesis's database, pytest's temporary folders); "
-                                                          "default ./.lstm_verify")
+                                                          "default env LSTM_VERIFY_CACHE_DIR, else ./.lstm_verify")
     check.add_argument("--adapters", default="all", help="built-in adapters to check (comma-separated, or 'all')")
     check.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated dtypes")
     check.add_argument("--precision", type=_precision, metavar="PRECISION",

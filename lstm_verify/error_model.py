@@ -319,9 +319,10 @@ def step_bounds(params: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray, dty
 
 
 def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, dtype: str,
-                 prec: Precision | str | None = "ieee") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounds for :func:`reference.stack_forward`'s outputs (T, B, D * P), h_n and c_n: each layer
-    reads the previous layer's outputs with their errors."""
+                 prec: Precision | str | None = "ieee", variant: Variant = PLAIN
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds for :func:`reference.stack_forward`'s outputs (T, B, D * P), h_n and c_n, every cell the
+    LSTM ``variant``: each layer reads the previous layer's outputs with their errors."""
     model, k = _model(dtype, prec)
     inputs = model.ar.stored(xs)
     h_n, c_n = [], []
@@ -330,7 +331,7 @@ def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0:
         for d, p in enumerate(layer):
             n = l * len(layer) + d
             order = slice(None, None, -1 if d else 1)
-            hs, cs, _ = model.forward(p, inputs[order], model.ar.stored(h0[n]), model.ar.stored(c0[n]))
+            hs, cs, _ = model.forward(p, inputs[order], model.ar.stored(h0[n]), model.ar.stored(c0[n]), variant)
             outs.append(_E(np.stack([h.v for h in hs])[order], np.stack([h.e for h in hs])[order]))
             h_n.append(hs[-1].e)
             c_n.append(cs[-1].e)

@@ -69,8 +69,8 @@ class Implementation:
 
     def stack_bounds(self, layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The bounds for a stack's outputs, h_n and c_n."""
-        return error_model.stack_bounds(layers, xs, h0, c0, self.dtype, self.precision)
+        """The bounds for a stack's outputs, h_n and c_n, each cell this implementation's variant."""
+        return error_model.stack_bounds(layers, xs, h0, c0, self.dtype, self.precision, self.variant)
 
     def gradient_bounds(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
                         gh: np.ndarray, gc: np.ndarray) -> Grads:

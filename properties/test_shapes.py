@@ -72,7 +72,7 @@ def test_no_state_between_calls(impl, case):
     assert_identical("c (after other calls)", c, want_c, impl, case)
 
 
-@given(case=cases(steps=(2,)))
+@given(case=cases(steps=(3,)))
 def test_inputs_not_modified(impl, case):
     """x, h and c passed in are unchanged after a step, a sequence and a gradient call.
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lstm_verify import reference
+from lstm_verify.agreement import as_stack, row_references
 from lstm_verify.checks import assert_close
 from lstm_verify.implementation import Implementation
 from lstm_verify.probes import PEEPHOLE_GATES, probe_peephole, probe_peephole_bound
@@ -99,31 +100,15 @@ def _directions_and_lengths(impl, data, case) -> tuple[int, np.ndarray | None]:
     return directions, lengths
 
 
-def _layers(case, directions: int):
-    """One layer of ``directions`` as a stack: (layers, xs, h0 (D, B, H), c0 (D, B, H))."""
-    if directions == 1:
-        params, xs, h0, c0 = case.arrays()
-        return [[params]], xs, h0[None], c0[None]
-    return case.stack(directions=2)
-
-
 def _run_onnx(impl: Implementation, case, directions: int, lengths: np.ndarray | None):
     """The node's Y (T, B, D * H) and final states (D, B, H)."""
-    layers, xs, h0, c0 = _layers(case, directions)
+    layers, xs, h0, c0 = as_stack(case, directions)
     if directions == 1:
         model, state = impl.load(layers[0][0]), (h0[0], c0[0])
     else:
         model, state = impl.load_stack(layers), (h0, c0)
     hs, (h, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(*state)), lengths=lengths)
     return hs, ((h, c) if directions == 2 else (h[None], c[None]))
-
-
-def _rows(impl: Implementation, case, directions: int, lengths: np.ndarray | None):
-    """Per batch row, at its own length: the reference's (Y, Y_h, Y_c) and their error bounds."""
-    layers, xs, h0, c0 = _layers(case, directions)
-    ends = lengths if lengths is not None else [case.steps] * case.batch
-    return [(reference.stack_forward(layers, *rows), impl.stack_bounds(layers, *rows))
-            for rows in ((xs[:n, b:b + 1], h0[:, b:b + 1], c0[:, b:b + 1]) for b, n in enumerate(ends))]
 
 
 @pytest.mark.requires("sequence", "batch_major")
@@ -142,7 +127,8 @@ def test_batch_major_equals_time_major(impl, case, data):
     want_hs, (want_h, want_c) = _run_onnx(time_major, case, directions, lengths)
     hs, (h, c) = _run_onnx(batch_major, case, directions, lengths)
     context = (case, f"directions={directions}", f"lengths={lengths if lengths is None else lengths.tolist()}")
-    for b, (_, (bound_hs, bound_h, bound_c)) in enumerate(_rows(impl, case, directions, lengths)):
+    rows = row_references(impl, *as_stack(case, directions), lengths)
+    for b, (_, (bound_hs, bound_h, bound_c)) in enumerate(rows):
         n = len(bound_hs)
         assert_close(f"Y[:{n}, {b}] (layout=1)", hs[:n, b], want_hs[:n, b], 2 * bound_hs[:, 0], impl, context)
         assert_close(f"Y_h[:, {b}] (layout=1)", h[:, b], want_h[:, b], 2 * bound_h[:, 0], impl, context)
@@ -159,7 +145,7 @@ def test_every_opset_agrees_with_reference(impl, case, data):
     Runtimes register a kernel per opset range; a model exported at an older opset runs on a
     kernel the newest-opset tests never reach."""
     directions, lengths = _directions_and_lengths(impl, data, case)
-    rows = _rows(impl, case, directions, lengths)
+    rows = row_references(impl, *as_stack(case, directions), lengths)
     for opset in impl.capabilities.opsets:
         at = Implementation(impl.adapter.at(opset=opset), impl.dtype, impl.time_limit)
         hs, (h, c) = _run_onnx(at, case, directions, lengths)

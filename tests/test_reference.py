@@ -6,7 +6,7 @@ import pytest
 
 from dataclasses import replace
 
-from lstm_verify import reference
+from lstm_verify import error_model, reference
 from lstm_verify.params import Case, Params, StackCase
 from lstm_verify.reference import Activation, Variant
 
@@ -148,3 +148,19 @@ def test_plain_variant_is_the_default():
 def test_scaled_tanh_needs_alpha_and_beta():
     with pytest.raises(ValueError, match="ScaledTanh"):
         Activation("ScaledTanh")(np.zeros(2))
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=repr)
+def test_stack_bounds_follow_the_variant(variant):
+    """A bidirectional stack's error bounds are, per direction, the bounds of that direction's
+    own run of the same variant (the backward one over reversed time): the stack laws of an ONNX
+    node with peepholes, clip or other activations are held to that cell's error, not the plain one's."""
+    stack = StackCase(Case(2, 3, 4, steps=3, seed=5), directions=2)
+    layers, xs, h0, c0 = stack.arrays()
+    layers = [[replace(p, p=stack.case.peepholes()) if variant.peepholes else p for p in layer] for layer in layers]
+    hs, h_n, c_n = error_model.stack_bounds(layers, xs, h0, c0, "float32", variant=variant)
+    for d, order in enumerate((slice(None), slice(None, None, -1))):
+        want = error_model.forward_bounds(layers[0][d], xs[order], h0[d], c0[d], "float32", variant=variant)
+        np.testing.assert_array_equal(hs[..., d * 4:(d + 1) * 4], want.hs[order])
+        np.testing.assert_array_equal(h_n[d], want.hs[-1])
+        np.testing.assert_array_equal(c_n[d], want.cs[-1])
