@@ -19,6 +19,7 @@ from hypothesis.internal.conjecture import engine
 import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
+from lstm_verify.board import open_board, post
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
@@ -161,6 +162,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not active:
         config.stash[_XFAILS] = {}
         return
+    if not hasattr(config, "workerinput"):  # the controller: workers inherit the board's name
+        config.add_cleanup(open_board(Path(config.option.lstm_cache_dir)))
     if getattr(config.option, "maxschedchunk", 0) is None:  # xdist: see _longest_first
         config.option.maxschedchunk = 1
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # where the laws run
@@ -270,6 +273,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     report.user_properties += [("lstm_examples", examples), ("lstm_sizes", sizes_covered(seen.sizes)),
                                ("lstm_margin", seen.worst)]
     if report.failed:
+        post(_impl(item).id, item.originalname)  # a training law of this implementation stops restarting
         report.sections.append(("reproduce", reproducer(item.config, f"{item.module.__name__}::{item.name}")
                                 + "  (hypothesis replays the failing example)"))
         if f"Stopped because {engine.ExitReason.very_slow_shrinking.value}" in stats:

@@ -339,10 +339,11 @@ def train_xor(net: LSTMNet | RNNNet, lag: int = 60, max_steps: int = 150, target
 
 
 def solve(impl: Implementation, task: Task, lag: int, attempts: int, max_steps: int = 150,
-          seed: int = 0, stall_check: int | None = None) -> list[TaskResult]:
+          seed: int = 0, stall_check: int | None = None, stop: Callable[[], bool] = lambda: False
+          ) -> list[TaskResult]:
     """Up to ``attempts`` independent :func:`train_task` runs of ``impl``, stopping at the first
     that solves ``task`` or diverges (a decided failure: no restart makes a non-finite loss
-    right).
+    right), or before a restart when ``stop()`` says so (see :mod:`lstm_verify.board`).
 
     One run of 150 steps solves delayed XOR at lag 60 on most seeds but not all (README);
     restarts make failure of a correct implementation rare, while a backward pass that does
@@ -354,17 +355,25 @@ def solve(impl: Implementation, task: Task, lag: int, attempts: int, max_steps: 
     for k in range(attempts):
         results.append(train_task(LSTMNet(impl), task, lag=lag, max_steps=max_steps, seed=seed + k,
                                   stall_check=stall_check))
-        if results[-1].solved or results[-1].outcome == "diverged":
+        if results[-1].solved or results[-1].outcome == "diverged" or stop():
             break
     return results
 
 
+def undecided(results: list[TaskResult], attempts: int) -> bool:
+    """Whether :func:`solve` was stopped before its attempts decided anything: fewer runs than
+    ``attempts``, the last neither solved nor diverged."""
+    return len(results) < attempts and not results[-1].solved and results[-1].outcome != "diverged"
+
+
 def solve_xor(impl: Implementation, lag: int = 60, attempts: int = 8, seed: int = 0,
-              target: float = 0.95, stall_check: int | None = 75) -> list[TaskResult]:
+              target: float = 0.95, stall_check: int | None = 75, stop: Callable[[], bool] = lambda: False
+              ) -> list[TaskResult]:
     """:func:`solve` on delayed XOR, a run stalled at chance after ``stall_check`` of its 150
     steps stopping there: of 40 runs of torch-lstm float32 (seeds 0-39), the 28 that solved it
     had left chance by step 45, 11 of the 12 others never did (README, "Delayed XOR")."""
-    return solve(impl, replace(DELAYED_XOR, threshold=target), lag, attempts, seed=seed, stall_check=stall_check)
+    return solve(impl, replace(DELAYED_XOR, threshold=target), lag, attempts, seed=seed, stall_check=stall_check,
+                 stop=stop)
 
 
 def success_rates(nets: dict[str, LSTMNet | RNNNet], lags: tuple[int, ...], seeds: range, task: Task = DELAYED_XOR,

@@ -11,6 +11,11 @@ import inspect
 import pkgutil
 from typing import Callable
 
+import pytest
+
+from lstm_verify.board import failed_laws
+from lstm_verify.tasks import TaskResult, undecided
+
 
 def collect() -> dict[str, Callable]:
     """Every property function by name, in module order."""
@@ -35,3 +40,18 @@ def profile_skip(prop: Callable, profile: str) -> str | None:
             return (f"runs only in the {' or '.join(mark.args)} profile ({mark.kwargs['cost']}); "
                     f"this run's profile is {profile}")
     return None
+
+
+def stop_training(impl, law: str) -> Callable[[], bool]:
+    """For :func:`lstm_verify.tasks.solve`: stop restarting once another law has failed ``impl``
+    in this run (:mod:`lstm_verify.board`)."""
+    return lambda: bool(failed_laws(impl.id, law))
+
+
+def skip_if_undecided(impl, law: str, results: list[TaskResult], attempts: int) -> None:
+    """Skip a training law that :func:`stop_training` stopped before its runs decided anything."""
+    if undecided(results, attempts):
+        pytest.skip(f"training stopped after {len(results)} of {attempts} runs, none solved: {impl.id} already "
+                    f"fails {', '.join(failed_laws(impl.id, law))} in this run, and the runs left would not change "
+                    "its verdict")
+

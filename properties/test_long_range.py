@@ -5,6 +5,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from lstm_verify.checks import check
+from properties import skip_if_undecided, stop_training
 from lstm_verify.tasks import early_input_gradients, solve_xor
 
 LAG = 60
@@ -45,9 +46,12 @@ def test_delayed_xor_solvable(impl, seed=0):
     40 seeds, hence the restarts (README, "Delayed XOR"). A run whose training loss is still
     at chance after 75 steps stops there and the next starts (every solving run had left
     chance by step 45); a non-finite training loss, which a correct LSTM's bounded output
-    cannot produce, ends the check. Not a hypothesis test: the seeds are fixed, and a failure
-    is not replayed."""
-    results = solve_xor(impl, lag=LAG, attempts=XOR_ATTEMPTS, seed=seed)
+    cannot produce, ends the check. Once another law has failed the implementation in this
+    run, no further run starts and the check is skipped as undecided (``lstm_verify.board``).
+    Not a hypothesis test: the seeds are fixed, and a failure is not replayed."""
+    law = "test_delayed_xor_solvable"
+    results = solve_xor(impl, lag=LAG, attempts=XOR_ATTEMPTS, seed=seed, stop=stop_training(impl, law))
+    skip_if_undecided(impl, law, results, XOR_ATTEMPTS)
     runs = ", ".join(f"{r.score:.3f} ({r.outcome} after {r.steps})" for r in results)
     check(results[-1].solved, f"held-out accuracy per run (how it ended after how many Adam steps): {runs}, "
                               f"but one of up to {XOR_ATTEMPTS} runs should reach >= 0.95", impl,

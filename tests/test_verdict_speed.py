@@ -15,7 +15,8 @@ from hypothesis.internal.conjecture import engine
 import properties
 from lstm_verify.pytest_plugin import budget_shrinking
 from lstm_verify.shard import cost, load_costs
-from lstm_verify.tasks import DELAYED_XOR, solve
+from lstm_verify import board
+from lstm_verify.tasks import DELAYED_XOR, solve, undecided
 from tests.catalogue import HERE
 
 
@@ -85,3 +86,45 @@ def test_a_diverged_run_ends_the_restarts():
 def test_without_a_stall_check_a_run_uses_its_steps():
     results = solve(_Constant(0.0), DELAYED_XOR, lag=5, attempts=1, max_steps=30)
     assert [(r.outcome, r.steps) for r in results] == [("unsolved", 30)]
+
+
+def test_the_board_names_the_laws_failed_elsewhere(tmp_path, monkeypatch):
+    """Failures posted by one worker are seen by another (by implementation, any id, never the
+    asking law itself); outside a run, and after it, there is no board."""
+    monkeypatch.delenv(board.ENV, raising=False)
+    board.post("model/dec-float32", "test_gate_order")  # no board: nothing, no error
+    close = board.open_board(tmp_path)
+    folder = os.environ[board.ENV]
+    board.post("model/dec-float32", "test_gate_order")
+    board.post("model/dec-float32", "test_delayed_xor_solvable")
+    board.post("model-float32", "test_state_shapes")
+    assert board.failed_laws("model/dec-float32", but="test_delayed_xor_solvable") == ["test_gate_order"]
+    assert board.failed_laws("model-float32", but="test_gate_order") == ["test_state_shapes"]
+    assert board.failed_laws("numpy-float64", but="test_gate_order") == []
+    close()
+    assert board.ENV not in os.environ and not Path(folder).exists()
+    assert board.failed_laws("model-float32", but="test_gate_order") == []
+
+
+def test_a_stopped_training_law_is_skipped_as_undecided_not_failed():
+    stopped = solve(_Constant(0.0), DELAYED_XOR, lag=5, attempts=3, max_steps=40, stall_check=20, stop=lambda: True)
+    assert [r.outcome for r in stopped] == ["stalled"] and undecided(stopped, 3)
+    assert not undecided(solve(_Constant(0.0), DELAYED_XOR, lag=5, attempts=3, max_steps=40, stall_check=20), 3)
+    assert not undecided(solve(_Constant(np.nan), DELAYED_XOR, lag=5, attempts=3, max_steps=40,
+                               stop=lambda: True), 3)  # diverged: decided
+
+
+def test_a_defective_cell_stops_training_once_another_law_fails_it(tmp_path):
+    """The detached carry (no gradient through c across steps) fails BPTT agreement in seconds
+    on one worker; the delayed-XOR law on the other stops restarting and is skipped, naming it."""
+    report = tmp_path / "report.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "lstm_verify.cli", "check", f"{HERE}/torch_cells.py:DetachedCarryCell", "--dtypes",
+         "float64", "--profile", "ci", "-n", "2", "-k", "delayed_xor or gradients_agree_with_bptt", "--json",
+         str(report), "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stdout + run.stderr
+    records = {r["property"]: r for r in json.loads(report.read_text())}
+    assert records["test_gradients_agree_with_bptt"]["status"] == "failed"
+    xor = records["test_delayed_xor_solvable"]
+    assert xor["status"] == "skipped", xor
+    assert "training stopped after" in xor["reason"] and "test_gradients_agree_with_bptt" in xor["reason"], xor
