@@ -132,7 +132,7 @@ def _applicable(prop, impl: Implementation) -> bool:
 
 
 @pytest.mark.parametrize("defect,law", [(d, law) for d, laws in DEFECTS.items() for law in laws])
-def test_onnx_law_catches_defect(defect, law):
+def test_onnx_law_catches_defect(defect, law, unshrunk):
     impl = Implementation(NumpyNodeAdapter(defect), "float64", time_limit=10.0)
     assert _applicable(PROPERTIES[law], impl)
     with pytest.raises((LawViolation, ImplementationError)) as info:
@@ -318,7 +318,7 @@ class PeepholesLeftInOnnxOrder(type(ONNX)):
         return replace(super().from_native(native, input_size), p=native.get("p"))
 
 
-def test_layout_round_trip_catches_peepholes_left_in_onnx_order():
+def test_layout_round_trip_catches_peepholes_left_in_onnx_order(unshrunk):
     adapter = NumpyNodeAdapter()
     adapter.layout = PeepholesLeftInOnnxOrder("onnx-like", gate_order="iofg")
     with pytest.raises(LawViolation, match=r"p \(peepholes\)"):

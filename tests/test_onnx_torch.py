@@ -58,7 +58,7 @@ class SwappedGatesAdapter(TorchOnnxAdapter):
         return super()._model([[{k: swap(v) for k, v in n.items()} for n in layer] for layer in natives], stacked)
 
 
-def test_laws_catch_a_wrong_exporter_gate_order():
+def test_laws_catch_a_wrong_exporter_gate_order(unshrunk):
     impl = Implementation(SwappedGatesAdapter(), "float32")
     for law in ("test_gate_order", "test_step_agrees_with_reference"):
         with pytest.raises(LawViolation, match="torch-onnx-swapped-gates"):
@@ -110,7 +110,7 @@ def test_via_onnx_checks_a_user_module_through_its_export():
 @pytest.mark.parametrize("module,law", [(ShiftedLSTM, "test_sequence_agrees_with_reference"),
                                         (UnreversedBackwardLSTM, "test_bidirectional"),
                                         (LoopedLSTM, "test_sequence_agrees_with_reference")])
-def test_via_onnx_catches_a_defective_module(module, law):
+def test_via_onnx_catches_a_defective_module(module, law, unshrunk):
     """Defects of the module, and one of its export only: LoopedLSTM (correct as torch-lstm) loops
     over time in Python, which the TorchScript exporter traces at the example's length."""
     impl = Implementation(adapter_for(module, "torch-lstm", via="onnx"), "float32")

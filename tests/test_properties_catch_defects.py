@@ -62,7 +62,7 @@ def test_catalogue_has_at_least_15_defects_across_kinds():
 
 @pytest.mark.parametrize("entry,prop", [(e, p) for e in DEFECTIVE for p in e.breaks],
                          ids=lambda v: v.target if isinstance(v, Entry) else v)
-def test_property_catches_defect(entry, prop):
+def test_property_catches_defect(entry, prop, unshrunk):
     impl = entry.implementation(time_limit=2.0)
     assert not impl.skip_reason(), impl.skip_reason()
     assert applicable(PROPERTIES[prop], impl), f"{entry.name} cannot be run through {prop}"
@@ -71,19 +71,19 @@ def test_property_catches_defect(entry, prop):
     assert entry.name in str(info.value)
 
 
-def test_layout_round_trip_catches_a_lost_forget_offset():
+def test_layout_round_trip_catches_a_lost_forget_offset(unshrunk):
     with pytest.raises(LawViolation, match="bias after the tf1-like round trip"):
         PROPERTIES["test_layout_round_trip"](impl=Implementation(LostOffsetAdapter(), "float64"))
 
 
-def test_reverse_law_catches_outputs_in_processing_order():
+def test_reverse_law_catches_outputs_in_processing_order(unshrunk):
     with pytest.raises(LawViolation, match=r"hs \(reverse, input time order\).*reverse-in-processing-order"):
         PROPERTIES["test_reverse_equals_forward_on_reversed_input"](
             impl=Implementation(ProcessingOrderAdapter(), "float64"))
 
 
 @pytest.mark.parametrize("order", WRONG_ORDERS)
-def test_gate_order_catches_every_wrong_permutation(order):
+def test_gate_order_catches_every_wrong_permutation(order, unshrunk):
     """A correct torch-order step declared with any other order is a gate-order bug."""
     impl = CATALOGUE[0].implementation(layout=order)
     with pytest.raises(LawViolation, match="gate [ifgo]"):
