@@ -56,14 +56,19 @@ def _gradient_bounds(case: Case, dtype: str, precision: str) -> Grads:
     return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision)
 
 
-def step_agrees(impl: Implementation, case: Case) -> None:
-    """One step of ``case`` from its non-zero state gives the reference's (h, c)."""
-    __tracebackhide__ = True
+def step_results(impl: Implementation, case: Case) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """One step of ``case`` from its non-zero state: ``(name, got, want, bound)`` for h and c."""
     params, xs, h0, c0 = _arrays(case)
     want, bound = _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
     h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
-    assert_close("h", h, want.hs[0], bound.hs[0], impl, case)
-    assert_close("c", c, want.cs[0], bound.cs[0], impl, case)
+    return [("h", h, want.hs[0], bound.hs[0]), ("c", c, want.cs[0], bound.cs[0])]
+
+
+def step_agrees(impl: Implementation, case: Case) -> None:
+    """One step of ``case`` from its non-zero state gives the reference's (h, c)."""
+    __tracebackhide__ = True
+    for name, got, want, bound in step_results(impl, case):
+        assert_close(name, got, want, bound, impl, case)
 
 
 def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) -> None:

@@ -28,10 +28,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from lstm_verify.agreement import step_results  # noqa: E402
 from lstm_verify.implementation import Implementation, implementation  # noqa: E402
-from lstm_verify.tasks import ADDING, REBER, LSTMNet, RNNNet, Task, input_gradient_profile, train_task  # noqa: E402
 from lstm_verify.params import Case  # noqa: E402
-from lstm_verify.reference import lstm_step  # noqa: E402
+from lstm_verify.tasks import ADDING, REBER, LSTMNet, RNNNet, Task, input_gradient_profile, train_task  # noqa: E402
 
 MEASUREMENTS = Path(__file__).with_name("long_lag.json")
 GRADIENT_LAG = 60
@@ -116,12 +116,8 @@ def bound_figure(impls: list[Implementation], directory: Path) -> Figure:
         ratios = []
         try:
             for k, shape in enumerate(BOUND_SHAPES):
-                params, xs, h0, c0 = Case(*shape, steps=1, seed=k).arrays()
-                want_h, want_c = lstm_step(params, xs[0], h0, c0, variant=impl.variant)
-                bound_h, bound_c = impl.step_bounds(params, xs[0], h0, c0)
-                h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
                 ratios.append(max(float((np.abs(np.asarray(got, np.float64) - want) / bound).max())
-                                  for got, want, bound in ((h, want_h, bound_h), (c, want_c, bound_c))))
+                                  for _, got, want, bound in step_results(impl, Case(*shape, steps=1, seed=k))))
         except Exception:  # the laws report what went wrong; the figure shows what ran
             continue
         ax.plot(hidden, np.maximum(ratios, 1e-6), marker="o", ms=3, lw=1, label=impl.id)

@@ -18,8 +18,8 @@ from hypothesis.internal.conjecture import engine
 
 import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
-from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
 from lstm_verify.board import open_board, post
+from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
