@@ -131,7 +131,8 @@ DECLARED = "lstm_verify_capabilities"
 
 
 def capabilities(*, optional_state: bool = False, unbatched: bool = False, sequence: Callable | None = None,
-                 lengths: bool = False, reverse: bool = False) -> Callable[[F], F]:
+                 lengths: bool = False, reverse: bool = False, dtypes: tuple[str, ...] | None = None
+                 ) -> Callable[[F], F]:
     """Declare what a ``numpy-step`` or ``jax-step`` function supports, so the laws that need it run::
 
         @lstm_verify.capabilities(optional_state=True, unbatched=True, sequence=run, reverse=True)
@@ -141,9 +142,12 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
     ``unbatched``: takes x (I,) with a state (H,). ``sequence``: the function's sequence API,
     ``sequence(xs, h, c, *weights)`` (numpy-step) or ``sequence(params, xs, (h, c))`` (jax-step),
     xs (T, B, I), returning ``(hs (T, B, H), (h_T, c_T))``; ``lengths`` / ``reverse``: it takes
-    ``lengths=`` (B,) of a right-padded batch / ``reverse=True`` (outputs in input time order)."""
+    ``lengths=`` (B,) of a right-padded batch / ``reverse=True`` (outputs in input time order).
+    ``dtypes``: the storage dtypes it computes in, of :data:`~lstm_verify.dtypes.STORAGE`
+    (default: float32 and float64 for numpy-step, all four for jax-step); a numpy-step function
+    declaring ``bfloat16`` receives and must return ``ml_dtypes.bfloat16`` arrays."""
     declared = {"optional_state": optional_state, "unbatched": unbatched, "sequence": sequence,
-                "lengths": lengths, "reverse": reverse}
+                "lengths": lengths, "reverse": reverse, "dtypes": dtypes}
 
     def mark(fn: F) -> F:
         setattr(fn, DECLARED, declared)
@@ -164,6 +168,13 @@ def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, 
         raise TargetError(f"the declared sequence must be a function, got a {type(sequence).__name__}")
     if sequence is None and (declared.get("lengths") or declared.get("reverse")):
         raise TargetError("lengths and reverse are capabilities of a sequence function: declare sequence= too")
+    dtypes = declared.pop("dtypes", None)
+    if dtypes is not None:
+        dtypes = (dtypes,) if isinstance(dtypes, str) else tuple(dtypes)
+        unknown = [d for d in dtypes if d not in STORAGE]
+        if unknown or not dtypes:
+            raise TargetError(f"the declared dtypes must be some of {', '.join(STORAGE)}; got {', '.join(unknown) or 'none'}")
+        fixed = {**fixed, "dtypes": dtypes}
     flags = {"optional_state": False, **{k: bool(v) for k, v in declared.items()}}
     return Capabilities(sequence=sequence is not None, **fixed, **flags), sequence
 

@@ -61,7 +61,7 @@ def test_catalogue_has_at_least_15_defects_across_kinds():
 
 
 @pytest.mark.parametrize("entry,prop", [(e, p) for e in DEFECTIVE for p in e.breaks],
-                         ids=lambda v: v.target if isinstance(v, Entry) else v)
+                         ids=lambda v: v.id if isinstance(v, Entry) else v)
 def test_property_catches_defect(entry, prop, unshrunk):
     impl = entry.implementation(time_limit=2.0)
     assert not impl.skip_reason(), impl.skip_reason()
@@ -91,7 +91,7 @@ def test_gate_order_catches_every_wrong_permutation(order, unshrunk):
 
 
 @pytest.mark.parametrize("prop", sorted(set(PROPERTIES) - EXPENSIVE - LONG_LAG))
-@pytest.mark.parametrize("entry", CORRECT + [None], ids=lambda e: e.target if e else "builtin-numpy-float64")
+@pytest.mark.parametrize("entry", CORRECT + [None], ids=lambda e: e.id if e else "builtin-numpy-float64")
 def test_property_passes_correct_implementation(entry, prop):
     impl = entry.implementation() if entry else implementation("numpy", "float64")
     if impl.skip_reason() or not applicable(PROPERTIES[prop], impl):

@@ -126,6 +126,8 @@ def test_capabilities_decorator_and_attribute_declare_the_same():
     ({"optional_sate": True}, "unknown capabilities optional_sate"),
     ({"reverse": True}, "declare sequence= too"),
     ({"sequence": "run"}, "must be a function"),
+    ({"dtypes": ("float32", "float8")}, "must be some of float64, float32, float16, bfloat16; got float8"),
+    ({"dtypes": ()}, "got none"),
 ])
 def test_wrong_declarations_are_one_line(declared, message):
     def step(x, h, c, *weights):
@@ -133,6 +135,14 @@ def test_wrong_declarations_are_one_line(declared, message):
     step.lstm_verify_capabilities = declared
     with pytest.raises(TargetError, match=message):
         adapter_for(step, "numpy-step")
+
+
+def test_declared_dtypes_replace_the_kinds_default():
+    assert _declared(numpy_step).dtypes == ("float32", "float64")
+    assert _declared(capabilities(dtypes=("bfloat16",))(partial(numpy_step))).dtypes == ("bfloat16",)
+    assert adapter_for(capabilities(dtypes="float16")(partial(numpy_step)), "jax-step").capabilities.dtypes == ("float16",)
+    undeclared = adapter_for(numpy_step, "numpy-step", name="plain").unsupported("bfloat16")
+    assert undeclared == "plain is declared for float32, float64 only"
 
 
 def test_declared_sequence_receives_only_the_keywords_it_declares():

@@ -144,7 +144,7 @@ class Adapter(ABC):
     def unsupported(self, dtype: str) -> str | None:
         """Why ``dtype`` cannot be checked here, or None."""
         if dtype not in self.capabilities.dtypes:
-            return f"{self.name} does not support {dtype}"
+            return f"{self.name} is declared for {', '.join(self.capabilities.dtypes)} only"
         return None
 
     def version(self) -> str:

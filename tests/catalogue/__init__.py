@@ -28,6 +28,11 @@ class Entry:
         return str(HERE / self.target)
 
     @property
+    def id(self) -> str:
+        """The test id: the target, and its dtype."""
+        return f"{self.target}-{self.dtype}"
+
+    @property
     def name(self) -> str:
         return self.target.rpartition(":")[2]
 
@@ -101,6 +106,10 @@ CATALOGUE = [
     Entry("haiku_steps.py:step", J, dtype="float32", layout="haiku"),
     Entry("haiku_steps.py:forgotten_forget_offset", J, ("test_gate_order", STEP_AGREES), "float32", "haiku"),
     Entry("numpy_steps.py:declared_step", N),
+    Entry("numpy_steps.py:storage_step", N, dtype="bfloat16"),
+    Entry("numpy_steps.py:storage_step", N, dtype="float16"),
+    Entry("numpy_steps.py:promoting_bfloat16_step", N, ("test_dtype_preserved",), "bfloat16"),
+    Entry("numpy_kernels.py:blocked_body_in_storage", N, (KERNEL_STEP,), "bfloat16"),
     Entry("numpy_steps.py:nonzero_default_state", N, ("test_default_state_is_zeros",)),
     Entry("jax_steps.py:declared_step", J, dtype="float32"),
 ]

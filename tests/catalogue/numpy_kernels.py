@@ -4,7 +4,7 @@ other laws."""
 
 import numpy as np
 
-from tests.catalogue.numpy_steps import _gates, step
+from tests.catalogue.numpy_steps import _gates, in_storage, step
 
 BLOCK = 8
 """Units per vector of the blocked body: AVX2's eight float32 lanes."""
@@ -47,3 +47,6 @@ def reused_output(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     np.copyto(out[0], h_new)
     np.copyto(out[1], c_new)
     return out
+
+blocked_body_in_storage = in_storage(blocked_body)
+"""The blocked body at every storage dtype, half precision computed in float32."""

@@ -1,10 +1,13 @@
 """NumPy steps as users write them: ``step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)``.
-``step``, ``step_sigmoid_via_tanh`` and ``declared_step`` are correct; every other one carries one real
+``step``, ``step_sigmoid_via_tanh``, ``declared_step`` and ``storage_step`` are correct; every other one carries one real
 bug."""
+
+import functools
 
 import numpy as np
 
 from lstm_verify import capabilities
+from lstm_verify.dtypes import STORAGE
 
 
 def _sigmoid(z):
@@ -163,4 +166,28 @@ def nonzero_default_state(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     """Declares an optional state but fills the default with ones (``np.ones`` for ``np.zeros``)."""
     if h is None:
         h = c = np.ones((*x.shape[:-1], weight_hh.shape[1]), x.dtype)
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def in_storage(fn):
+    """``fn`` declared for every storage dtype: float16 and bfloat16 (``ml_dtypes``) arrays are
+    computed in float32 and the results rounded back to the storage dtype."""
+    @capabilities(dtypes=STORAGE)
+    @functools.wraps(fn)
+    def wrapped(x, h, c, *weights):
+        dtype = x.dtype
+        wide = np.float32 if dtype.itemsize < 4 else dtype
+        h, c = fn(*(a.astype(wide) for a in (x, h, c, *weights)))
+        return h.astype(dtype), c.astype(dtype)
+    return wrapped
+
+
+storage_step = in_storage(step)
+"""Correct at every storage dtype."""
+
+
+@capabilities(dtypes=("bfloat16",))
+def promoting_bfloat16_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """The plain step on ``ml_dtypes.bfloat16`` arrays: their matmul returns float32 and NumPy
+    promotes from there, so h and c come back float32."""
     return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
