@@ -26,10 +26,24 @@ ENV = "LSTM_VERIFY_BOARD"
 _SEP = "@@"  # never in a quoted id: quote() escapes "@"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
 def open_board(cache: Path) -> Callable[[], None]:
     """Make this run's board in ``cache`` and name it to the workers started after this; returns
-    the cleanup."""
-    folder = tempfile.mkdtemp(prefix="board-", dir=cache)
+    the cleanup. Boards left by runs whose process has gone (interrupted) are removed first."""
+    for stale in Path(cache).glob("board-*-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"board-{os.getpid()}-", dir=cache)
     os.environ[ENV] = folder
 
     def close() -> None:

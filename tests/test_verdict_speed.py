@@ -106,6 +106,20 @@ def test_the_board_names_the_laws_failed_elsewhere(tmp_path, monkeypatch):
     assert board.failed_laws("model-float32", but="test_gate_order") == []
 
 
+def test_an_interrupted_runs_board_is_removed_by_the_next_run(tmp_path, monkeypatch):
+    """A run killed before its cleanup leaves its board; the next run removes it (its process is
+    gone) and keeps the board of a run still going."""
+    monkeypatch.delenv(board.ENV, raising=False)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale, live = tmp_path / f"board-{gone.stdout.strip()}-x", tmp_path / f"board-{os.getpid()}-y"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "impl@@law").touch()
+    close = board.open_board(tmp_path)
+    assert not stale.exists() and live.exists()
+    close()
+
+
 def test_a_stopped_training_law_is_skipped_as_undecided_not_failed():
     stopped = solve(_Constant(0.0), DELAYED_XOR, lag=5, attempts=3, max_steps=40, stall_check=20, stop=lambda: True)
     assert [r.outcome for r in stopped] == ["stalled"] and undecided(stopped, 3)
