@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args: argparse.Namespace) -> int:
     try:
         export.export(args.directory, args.dtypes, args.format)
+    except export.FormatClash as exc:
+        print(f"lstm-verify: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"lstm-verify: cannot write to {args.directory}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -212,10 +212,20 @@ def _vectors(out: Path, dtypes: Sequence[str]) -> dict[str, Any]:
             "comparison": COMPARISON, "cases": cases}
 
 
+class FormatClash(Exception):
+    """The folder holds an export of the other format; the message is one line for the user."""
+
+
 def export(directory: str | Path, dtypes: Sequence[str] = DTYPES, fmt: str = "vectors") -> dict[str, Any]:
     """Write every case of :data:`CASES` in each of ``dtypes``, in format ``fmt`` (of
     :data:`FORMATS`), and ``manifest.json`` to ``directory`` (created if missing); returns the manifest."""
     out = Path(directory)
+    previous = out / "manifest.json"
+    if previous.is_file():
+        found = json.loads(previous.read_text()).get("format", "vectors")
+        if found != fmt:
+            raise FormatClash(f"{directory} holds a {found} export: its manifest.json would be overwritten "
+                              f"by the {fmt} one; export each format to its own folder")
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"vectors": _vectors, "onnx": _onnx}[fmt](out, dtypes)
     (out / "manifest.json").write_bytes((json.dumps(manifest, indent=1) + "\n").encode())

@@ -338,3 +338,15 @@ def test_cli_export_format_onnx_without_onnx_exits_2(tmp_path, monkeypatch, caps
     monkeypatch.setitem(sys.modules, "onnx", None)
     assert main(["export", "--format", "onnx", str(tmp_path)]) == 2
     assert "--format onnx needs the onnx extra" in capsys.readouterr().err
+
+
+def test_cli_export_will_not_mix_formats_in_one_folder(tmp_path, capsys):
+    """The second format's manifest.json would replace the first's: one line, exit 2, nothing
+    overwritten; the same format again is a refresh."""
+    assert main(["export", str(tmp_path), "--dtypes", "float32"]) == 0
+    before = (tmp_path / "manifest.json").read_bytes()
+    assert main(["export", "--format", "onnx", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "holds a vectors export" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "manifest.json").read_bytes() == before
+    assert main(["export", str(tmp_path), "--dtypes", "float32"]) == 0
