@@ -142,3 +142,33 @@ def test_a_defective_cell_stops_training_once_another_law_fails_it(tmp_path):
     xor = records["test_delayed_xor_solvable"]
     assert xor["status"] == "skipped", xor
     assert "training stopped after" in xor["reason"] and "test_gradients_agree_with_bptt" in xor["reason"], xor
+
+
+def test_an_expected_failure_is_not_shrunk(tmp_path):
+    """A known difference is decided by its first failing example: the law runs no shrinking
+    after it, where the same failure not expected is shrunk (many more calls)."""
+    from lstm_verify import pytest_plugin
+    from lstm_verify.runner import run_suite
+    from lstm_verify.targets import adapters_for
+    from tests.catalogue.numpy_steps import dropped_recurrent_bias
+
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return dropped_recurrent_bias(*args)
+    xfail = tmp_path / "xfail.txt"
+    xfail.write_text("test_step_agrees_with_reference: a known difference\n")
+    counts = {}
+    for expected in (True, False):
+        calls.clear()
+        pytest_plugin._INJECTED[:] = adapters_for(counted, "numpy-step")
+        try:
+            results = run_suite({"--lstm-dtypes": "float64", "--lstm-profile": "ci",
+                                 "--lstm-xfail": str(xfail) if expected else None},
+                                pytest_args=("-k", "test_step_agrees_with_reference"))[1]
+        finally:
+            pytest_plugin._INJECTED.clear()
+        assert [r.status for r in results] == ["xfailed" if expected else "failed"]
+        counts[expected] = len(calls)
+    assert counts[True] <= 3 < 10 <= counts[False], counts
