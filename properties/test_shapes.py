@@ -27,14 +27,21 @@ def test_state_shapes(impl, case):
 
 @given(case=cases(steps=(1,)))
 def test_dtype_preserved(impl, case):
-    """h and c come back in the dtype the inputs and parameters went in.
+    """h and c come back in the dtype the inputs and parameters went in, also when no state is
+    given to an implementation that has a default state.
 
     An implementation that silently upcasts (or downcasts) changes its callers' memory
-    and precision without telling them."""
+    and precision without telling them; a default state made in the library's default dtype
+    (float32, or float64 under JAX's x64) does it only to callers who pass no state."""
     params, xs, h0, c0 = case.arrays()
-    h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    model = impl.load(params)
+    h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     assert_dtype("h", h, impl.dtype, impl, case)
     assert_dtype("c", c, impl.dtype, impl, case)
+    if impl.capabilities.optional_state:
+        h, c = model.step(*impl.cast(xs[0]))
+        assert_dtype("h from the default state", h, impl.dtype, impl, case)
+        assert_dtype("c from the default state", c, impl.dtype, impl, case)
 
 
 @pytest.mark.requires("optional_state")

@@ -10,6 +10,7 @@ import jax
 
 from lstm_verify.adapters.base import Capabilities, Model
 from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel
+from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import EQUINOX, Native
 
 
@@ -34,7 +35,8 @@ class EquinoxAdapter(JaxAdapterBase):
     name = "equinox"
     requires = ("equinox", "jax")
     layout = EQUINOX
-    capabilities = Capabilities(gradients=True, training=True, unbatched=True, optional_state=False)
+    capabilities = Capabilities(gradients=True, training=True, unbatched=True, optional_state=False,
+                                dtypes=STORAGE)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(_FUNCTIONS, native, dtype, {k: k for k in native}, has_sequence=False)

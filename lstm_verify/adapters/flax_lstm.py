@@ -21,6 +21,7 @@ from flax import linen, nnx
 
 from lstm_verify.adapters.base import Capabilities, Model, SequenceModel, State
 from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel, on_cpu
+from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import FLAX, Native
 from lstm_verify.params import GATES
 
@@ -144,7 +145,7 @@ class FlaxAdapter(JaxAdapterBase):
     requires = ("flax", "jax")
     layout = FLAX
     capabilities = Capabilities(gradients=True, training=True, sequence=True, unbatched=True, lengths=True,
-                                reverse=True, bidirectional=True)
+                                reverse=True, bidirectional=True, dtypes=STORAGE)
 
     def __init__(self, name: str, functions: FlaxFunctions) -> None:
         self.name, self.functions = name, functions

@@ -162,6 +162,15 @@ def declared_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 @capabilities(optional_state=True)
+def float64_default_state(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Declares an optional state and makes it with ``np.zeros`` without a dtype: float64, which
+    upcasts a float32 step called without a state (with a state given it keeps float32)."""
+    if h is None:
+        h = c = np.zeros((*x.shape[:-1], weight_hh.shape[1]))
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+@capabilities(optional_state=True)
 def nonzero_default_state(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     """Declares an optional state but fills the default with ones (``np.ones`` for ``np.zeros``)."""
     if h is None:
