@@ -23,13 +23,18 @@ import torch  # noqa: E402
 
 from lstm_verify.adapters._torch import TorchModel, array, tensor  # noqa: E402
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
+from lstm_verify.dtypes import STORAGE  # noqa: E402
 from lstm_verify.layouts import KERAS, Native  # noqa: E402
 
 
 def lstm_layer(input_size: int, hidden_size: int, dtype: str, **options: object) -> keras.layers.LSTM:
-    """A built ``keras.layers.LSTM`` on the CPU, its weights not yet set."""
+    """A built ``keras.layers.LSTM`` on the CPU, its weights not yet set: built with zeros, since
+    the default orthogonal initializer needs a QR factorization, which torch has no float16 or
+    bfloat16 CPU kernel for (``"geqrf_cpu" not implemented for 'BFloat16'``): a half-precision
+    Keras LSTM with default initializers cannot be built on the torch backend's CPU."""
     with keras.device("cpu"):
-        layer = keras.layers.LSTM(hidden_size, return_sequences=True, return_state=True, dtype=dtype, **options)
+        layer = keras.layers.LSTM(hidden_size, return_sequences=True, return_state=True, dtype=dtype,
+                                  kernel_initializer="zeros", recurrent_initializer="zeros", **options)
         layer.build((None, None, input_size))
     return layer
 
@@ -95,7 +100,7 @@ class KerasAdapter(Adapter):
     requires = ("keras", "torch")
     layout = KERAS
     capabilities = Capabilities(gradients=True, training=True, sequence=True, lengths=True, reverse=True,
-                                bidirectional=True)
+                                bidirectional=True, dtypes=STORAGE)
 
     def unavailable(self) -> str | None:
         if keras.backend.backend() != "torch":
