@@ -1,6 +1,7 @@
 """The kit's own speed: how long a verdict takes, per law, on the built-in NumPy adapter (float64,
-the ci profile), and whole, as ``lstm-verify check`` on a correct and on a defective torch cell.
-Torch's commits change torch's timings; the kit's commits change these."""
+the ci profile), and whole, as ``lstm-verify check`` on a correct and on a defective torch cell;
+and how many XLA compiles a JAX column costs. Torch's commits change torch's timings; the kit's
+commits change these."""
 
 from __future__ import annotations
 
@@ -78,3 +79,47 @@ class TrackVerdictTime:
             raise RuntimeError(f"lstm-verify check {cell} exited {run.returncode}, expected {expected}:\n"
                                f"{run.stdout[-2000:]}{run.stderr[-2000:]}")
         return seconds
+
+
+class TrackCompiles:
+    """XLA compilations one JAX column causes with an empty cache: every law that runs on
+    ``ADAPTER`` float32 in the ci profile, called in this process (persistent cache off), counted
+    by a ``jax.monitoring`` listener on backend compiles. Compiles are most of a cold main job
+    (issue 12), and each new shape or function variant a law adds is one more per JAX column;
+    ``track_compile_seconds`` is their backend time."""
+
+    params = (["flax-lstm"],)
+    param_names = ["adapter"]
+    rounds = 1
+    timeout = 900
+
+    def setup(self, adapter: str) -> None:
+        import jax
+        import jax.monitoring
+        from hypothesis import settings
+
+        import lstm_verify.pytest_plugin  # noqa: F401  (registers the profiles)
+        import properties
+        from lstm_verify.implementation import implementation
+
+        jax.config.update("jax_enable_x64", True)  # as the main job runs
+        jax.config.update("jax_enable_compilation_cache", False)
+        settings.register_profile("asv", parent=settings.get_profile("ci"), database=None)
+        settings.load_profile("asv")
+        self.compiles: list[float] = []
+        jax.monitoring.register_event_duration_secs_listener(
+            lambda event, seconds, **_: self.compiles.append(seconds)
+            if event == "/jax/core/compile/backend_compile_duration" else None)
+        impl = implementation(adapter, "float32")
+        for prop in properties.collect().values():
+            if properties.profile_skip(prop, "ci") is None and all(
+                    getattr(impl.capabilities, c) for c in properties.requirements(prop)):
+                prop(impl=impl)
+
+    def track_compiles(self, adapter: str) -> int:
+        return len(self.compiles)
+    track_compiles.unit = "compiles"
+
+    def track_compile_seconds(self, adapter: str) -> float:
+        return sum(self.compiles)
+    track_compile_seconds.unit = "seconds"
