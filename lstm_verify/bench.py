@@ -445,12 +445,12 @@ def agreement(runner: Runner, mode: str, raw: Any, adapter: Adapter, dtype: str)
     problem = runner.problem
     p, xs, h0, c0 = problem.params, problem.xs, problem.h0, problem.c0
     impl = Implementation(adapter, dtype)
-    if mode == "step":
-        want_h, want_c = reference.lstm_step(p, xs[0], h0, c0)
+    if mode == "step":  # the cell the implementation computes (an ONNX node's clip, activations, ...)
+        want_h, want_c = reference.lstm_step(p, xs[0], h0, c0, variant=impl.variant)
         bound_h, bound_c = impl.step_bounds(p, xs[0], h0, c0)
         want, bounds = {"h": want_h, "c": want_c}, {"h": bound_h, "c": bound_c}
     elif mode == "forward":
-        trace, b = reference.lstm_forward(p, xs, h0, c0), impl.forward_bounds(p, xs, h0, c0)
+        trace, b = reference.lstm_forward(p, xs, h0, c0, variant=impl.variant), impl.forward_bounds(p, xs, h0, c0)
         want, bounds = {"hs": trace.hs, "c_T": trace.cs[-1]}, {"hs": b.hs, "c_T": b.cs[-1]}
     else:
         g = reference.lstm_backward(p, xs, h0, c0, problem.gh, problem.gc)
@@ -657,12 +657,9 @@ def plot(rows: list[Row], prefix: str) -> list[str]:
 
 def add_arguments(parser: Any) -> None:
     """The options of ``lstm-verify bench``."""
-    from lstm_verify.targets import KINDS
+    from lstm_verify.targets import add_target_arguments
 
-    parser.add_argument("target", nargs="?", metavar="TARGET",
-                        help="package.module:attr or path/to/file.py:attr; without it, the built-in adapters")
-    parser.add_argument("--kind", default="torch-cell", choices=KINDS, help="what TARGET is (default torch-cell)")
-    parser.add_argument("--layout", metavar="ORDER", help="TARGET's gate-block order if not ifgo, e.g. iofc")
+    add_target_arguments(parser)
     parser.add_argument("--adapters", default="all", help="built-in adapters without TARGET (comma-separated)")
     parser.add_argument("--shapes", default=None,
                         help=f"named shapes, comma-separated, or 'all' ({', '.join(f'{k}: {v}' for k, v in SHAPES.items())}); "
@@ -703,11 +700,12 @@ def command(args: Any) -> int:
     import sys
 
     from lstm_verify.adapters import BUILTIN
-    from lstm_verify.targets import TargetError, target_adapter
+    from lstm_verify.targets import TargetError, chosen_adapters
 
     try:
-        if args.target:
-            subjects = [Subject(args.target.rpartition(":")[2], target_adapter(args.target, args.kind, args.layout))]
+        adapters = chosen_adapters(args)
+        if adapters is not None:  # one per LSTM node of an ONNX model (<model>/<node>); <name>-via-onnx
+            subjects = [Subject(a.name, a) for a in adapters]
         else:
             names = [n for n in BUILTIN if not n.endswith("-cuda")] if args.adapters == "all" else _split(args.adapters)
             unknown = [n for n in names if n not in BUILTIN]

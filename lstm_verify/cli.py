@@ -20,7 +20,7 @@ from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.pytest_plugin import DTYPES, PROFILES
-from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, layout_table, resolve, target_adapters
+from lstm_verify.targets import TargetError, add_target_arguments, chosen_adapters, layout_table, resolve
 from lstm_verify.xfails import XfailError, read_xfails, unmatched
 
 
@@ -34,16 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                                                      "with hypothesis properties.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = sub.add_parser("check", help="run the whole property suite on TARGET, or on every built-in adapter")
-    check.add_argument("target", nargs="?", metavar="TARGET",
-                       help="package.module:attr or path/to/file.py:attr; without it, the built-in adapters")
-    check.add_argument("--kind", default="torch-cell", choices=KINDS, help="what TARGET is (default torch-cell)")
-    check.add_argument("--via", choices=VIAS, help="--kind torch-lstm: check TARGET exported with torch.onnx.export "
-                                                   "and run by onnxruntime")
-    check.add_argument("--runtime", choices=RUNTIMES, help="--kind onnx: the runtime to run the model's LSTM nodes "
-                                                           "on (default onnxruntime; env LSTM_VERIFY_RUNTIME)")
-    check.add_argument("--layout", metavar="LAYOUT", help="how TARGET stores its parameters: a named layout "
-                                                          "(haiku, keras, ...: see `lstm-verify layouts`) or a "
-                                                          "gate-block order (iofc); default torch")
+    add_target_arguments(check)
     check.add_argument("--cache-dir", metavar="DIR", help="where the kit keeps its caches (JAX compilations, "
                                                           "hypothesis's database, pytest's temporary folders); "
                                                           "default env LSTM_VERIFY_CACHE_DIR, else ./.lstm_verify")
@@ -173,10 +164,7 @@ def _check(args: argparse.Namespace) -> int:
     from lstm_verify.runner import failures, matrix, progress_line, run_suite, summary
 
     try:
-        if args.target:
-            target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime)
-        elif args.via:
-            raise TargetError("--via takes a TARGET of --kind torch-lstm")
+        chosen_adapters(args)  # a wrong TARGET is one line and exit 2 here, before pytest starts
         entries = read_xfails(args.xfail) if args.xfail else {}
         cache = use_cache_dir(args.cache_dir)
     except (TargetError, XfailError, CacheDirError) as exc:

@@ -241,6 +241,31 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
         raise TargetError(f"{name}: {exc}") from None
 
 
+def add_target_arguments(parser: Any) -> None:
+    """The options that name what to run, shared by ``check`` and ``bench``: TARGET, ``--kind``,
+    ``--via``, ``--runtime``, ``--layout`` (read back by :func:`chosen_adapters`)."""
+    parser.add_argument("target", nargs="?", metavar="TARGET",
+                        help="package.module:attr or path/to/file.py:attr; without it, the built-in adapters")
+    parser.add_argument("--kind", default="torch-cell", choices=KINDS, help="what TARGET is (default torch-cell)")
+    parser.add_argument("--via", choices=VIAS, help="--kind torch-lstm: TARGET exported with torch.onnx.export "
+                                                    "and run by onnxruntime")
+    parser.add_argument("--runtime", choices=RUNTIMES, help="--kind onnx: the runtime to run the model's LSTM nodes "
+                                                            "on (default onnxruntime; env LSTM_VERIFY_RUNTIME)")
+    parser.add_argument("--layout", metavar="LAYOUT", help="how TARGET stores its parameters: a named layout "
+                                                           "(haiku, keras, ...: see `lstm-verify layouts`) or a "
+                                                           "gate-block order (iofc); default torch")
+
+
+def chosen_adapters(args: Any) -> list[Adapter] | None:
+    """The adapters that run the TARGET of :func:`add_target_arguments`' options (one per LSTM node
+    of an ONNX model), or None without a TARGET; a TargetError when they name nothing runnable."""
+    if not args.target:
+        if args.via:
+            raise TargetError("--via takes a TARGET of --kind torch-lstm")
+        return None
+    return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime)
+
+
 def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
                     runtime: str | None = None) -> list[Adapter]:
     """The adapters that run TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for

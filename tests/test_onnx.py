@@ -296,6 +296,17 @@ def test_a_broken_second_node_fails_its_own_column(two_node_model, tmp_path):
     assert statuses == {"two/0-float32": "passed", "two/dec-float32": "failed"}
 
 
+def test_bench_times_every_lstm_node_against_its_own_cell(two_node_model, capsys):
+    """``bench`` on a model of two nodes: a row per node, each held to the cell it computes (the
+    second node's clip=0.5 too), both agreeing on onnxruntime."""
+    from lstm_verify.cli import main
+    code = main(["bench", str(two_node_model), "--kind", "onnx", "--shape", "2,3,4,5", "--modes", "forward",
+                 "--no-baselines", "--repeats", "2", "--plot", "", "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "two/0" in text and "two/dec" in text and "WRONG" not in text
+
+
 def test_plugin_takes_lstm_runtime(two_node_model, tmp_path):
     import subprocess
     import sys
