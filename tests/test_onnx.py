@@ -280,6 +280,20 @@ def test_kind_onnx_checks_every_lstm_node(two_node_model):
         PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(adapter, "float32"))
 
 
+def test_node_names_become_unique_test_ids(tmp_path):
+    """Node names need not be unique in ONNX, nor fit a test id: a repeated one gets its index,
+    characters outside letters, digits and ``._-/`` become ``_``."""
+    pytest.importorskip("onnxruntime")
+    from lstm_verify.targets import target_adapters
+    model = two_lstm_model()
+    nodes = [n for n in model.graph.node if n.op_type == "LSTM"]
+    for node, label in zip(nodes, ("enc [0]", "enc [0]")):
+        node.name = label
+    path = tmp_path / "dup.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert [a.name for a in target_adapters(str(path), "onnx")] == ["dup/enc__0_", "dup/enc__0_-1"]
+
+
 def test_a_broken_second_node_fails_its_own_column(two_node_model, tmp_path):
     """onnx's ReferenceEvaluator ignores ``clip`` (README, "What the kit found"): on it (``--runtime``,
     which reaches the workers as ``--lstm-runtime``) the clipped second node fails, the first passes."""

@@ -14,6 +14,7 @@ is written out, so no runtime's defaults are relied on.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import replace
 from typing import Callable, Sequence
 
@@ -189,7 +190,8 @@ class OnnxAdapter(Adapter):
 
 def model_adapters(model: onnx.ModelProto, runtime: OnnxAdapter, name: str) -> list[OnnxAdapter]:
     """``runtime`` running each ``LSTM`` node of ``model`` as the model has it, one adapter per node,
-    named ``name/<node name or index>``: at the model's opset, with the node's ``layout``, ``clip``,
+    named ``name/<node name or index>`` (characters other than letters, digits, ``._-/`` made ``_``, a
+    repeated name given its index too): at the model's opset, with the node's ``layout``, ``clip``,
     ``input_forget`` and activations (the forward direction's, for both). The kit substitutes its
     parameters for W, R and B (and zeros for P), chooses ``hidden_size``, and sets ``direction``
     per law (each law's own: forward, reverse or bidirectional)."""
@@ -197,11 +199,14 @@ def model_adapters(model: onnx.ModelProto, runtime: OnnxAdapter, name: str) -> l
     if not nodes:
         raise ValueError("the model has no LSTM node")
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    adapters = []
+    adapters, labels = [], set()
     for index, node in enumerate(nodes):
         layout = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "layout"), 0)
         adapter = runtime.at(opset=opset, layout=layout)
-        adapter.name = f"{name}/{node.name.strip('/') or index}"
+        label = re.sub(r"[^\w./-]", "_", node.name.strip("/")) or str(index)  # a test id, a -k word, a file name
+        label = f"{label}-{index}" if label in labels else label  # ONNX does not require unique node names
+        labels.add(label)
+        adapter.name = f"{name}/{label}"
         adapter.capabilities = replace(adapter.capabilities, variant=variant_of(node), variants=False, opsets=(),
                                        batch_major=False)
         adapters.append(adapter)
