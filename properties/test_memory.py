@@ -50,10 +50,21 @@ def test_sequence_independent_of_memory_layout(impl, case):
         assert_close(f"c_T ({layout})", c_T, want.cs[-1], bound.cs[-1], impl, case)
 
 
+def _hand_outs(call, results, args, impl, case):
+    """``results`` (name -> array) of ``call``, after checking none shares memory with ``args``
+    (name -> array passed in): with a copy of each, to compare after later calls."""
+    for name, out in results.items():
+        shared = [n for n, a in args.items() if np.shares_memory(out, a)]
+        check(not shared, f"the {name} returned by {call} shares memory with the {', '.join(shared)} passed in, "
+                          "but should be a new array", impl, case)
+    return [(f"{name} of {call}", out, out.copy()) for name, out in results.items()]
+
+
 @given(case=cases(steps=(3,)))
 def test_results_not_overwritten(impl, case):
-    """Results handed out by one call stay as they were after further calls, and share no memory
-    with the arrays passed in.
+    """Results handed out by one call -- a step's h and c, and the sequence API's outputs and
+    final state -- stay as they were after further calls, and share no memory with the arrays
+    passed in.
 
     An implementation that writes every result into one buffer it reuses (a preallocated
     output, a workspace returned as is) silently changes the caller's earlier h and c -- the
@@ -61,14 +72,14 @@ def test_results_not_overwritten(impl, case):
     params, xs, h0, c0 = case.arrays()
     model = impl.load(params)
     kept = []
-    for x in xs:
-        args = impl.cast(x, h0, c0)
-        h, c = model.step(args[0], (args[1], args[2]))
-        for name, out in (("h", h), ("c", c)):
-            shared = [n for n, a in zip(("x", "h", "c"), args) if np.shares_memory(out, a)]
-            check(not shared, f"the returned {name} shares memory with the {', '.join(shared)} passed in, "
-                              "but should be a new array", impl, case)
-        kept.append((h, c, h.copy(), c.copy()))
-    for t, (h, c, h_then, c_then) in enumerate(kept):
-        assert_identical(f"h of call {t} after {len(kept) - 1 - t} more call(s)", h, h_then, impl, case)
-        assert_identical(f"c of call {t} after {len(kept) - 1 - t} more call(s)", c, c_then, impl, case)
+    for t, x in enumerate(xs):
+        args = dict(zip(("x", "h", "c"), impl.cast(x, h0, c0)))
+        h, c = model.step(args["x"], (args["h"], args["c"]))
+        kept += _hand_outs(f"step call {t}", {"h": h, "c": c}, args, impl, case)
+    if impl.capabilities.sequence:
+        for k, inputs in enumerate((xs, xs[::-1])):  # the same shapes, other values
+            args = dict(zip(("xs", "h0", "c0"), impl.cast(inputs, h0, c0)))
+            hs, (h, c) = model.sequence(args["xs"], (args["h0"], args["c0"]))
+            kept += _hand_outs(f"sequence call {k}", {"hs": hs, "h_T": h, "c_T": c}, args, impl, case)
+    for name, out, then in kept:
+        assert_identical(f"{name}, after the calls that followed it", out, then, impl, case)

@@ -93,6 +93,7 @@ CATALOGUE = [
     Entry("torch_kernels.py:LargeBatchCell", T, (KERNEL_STEP,)),
     Entry("torch_kernels.py:ContiguousPointerCell", T, ("test_step_independent_of_memory_layout",), "float32"),
     Entry("torch_kernels.py:ReusedBufferCell", T, ("test_results_not_overwritten",), "bfloat16"),
+    Entry("torch_kernels.py:ReusedBufferLSTM", L, ("test_results_not_overwritten",), "float32"),
     Entry("torch_kernels.py:WindowedLSTM", L, ("test_long_sequence_agrees_with_reference",
                                               "test_long_sequence_streamed_in_chunks"), "float32"),
     Entry("torch_kernels.py:LargeBatchLSTM", L, ("test_sequence_agrees_at_kernel_sizes",)),

@@ -56,17 +56,32 @@ class ContiguousPointerCell(HandWrittenCell):
         return super().forward(_contiguous(x), state)
 
 
+def _into_kept_buffers(module, *results):
+    """``results`` copied into output buffers ``module`` keeps from call to call (new ones when a
+    shape or dtype changes), and those buffers returned."""
+    kept = getattr(module, "out", None)
+    if kept is None or [(t.shape, t.dtype) for t in kept] != [(t.shape, t.dtype) for t in results]:
+        module.out = kept = tuple(torch.empty_like(t) for t in results)
+    with torch.no_grad():
+        for buffer, result in zip(kept, results):
+            buffer.copy_(result)
+    return kept
+
+
 class ReusedBufferCell(HandWrittenCell):
     """Writes every result into one pair of output buffers it keeps, and returns them."""
 
     def forward(self, x, state=None):
-        h, c = super().forward(x, state)
-        if getattr(self, "out", None) is None or self.out[0].shape != h.shape or self.out[0].dtype != h.dtype:
-            self.out = (torch.empty_like(h), torch.empty_like(c))
-        with torch.no_grad():
-            self.out[0].copy_(h)
-            self.out[1].copy_(c)
-        return self.out
+        return _into_kept_buffers(self, *super().forward(x, state))
+
+
+class ReusedBufferLSTM(LoopedLSTM):
+    """Writes each sequence's outputs into one buffer it keeps and returns it; the final state is
+    new each call, so a step (a sequence of one, read through its final state) looks right."""
+
+    def forward(self, xs, state=None):
+        out, final = super().forward(xs, state)
+        return _into_kept_buffers(self, out)[0], final
 
 
 class WindowedLSTM(LoopedLSTM):
