@@ -1,14 +1,17 @@
 """NumPy steps whose bug lives where the small shapes never look: a blocked body, a large-batch
-path, a strided read, a reused output buffer. Each is right at the three small shapes of the
-other laws."""
+path, a strided read, a reused output buffer, windows of a long sequence. Each is right at the
+three small shapes of the other laws."""
 
 import numpy as np
 
+from lstm_verify import capabilities
 from tests.catalogue.numpy_steps import _gates, in_storage, step
 
 BLOCK = 8
 """Units per vector of the blocked body: AVX2's eight float32 lanes."""
 LARGE_BATCH = 64
+WINDOW = 100
+"""Steps per window of the windowed sequence API: a memory budget's size, not a power of two."""
 
 
 def blocked_body(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -50,3 +53,20 @@ def reused_output(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
 
 blocked_body_in_storage = in_storage(blocked_body)
 """The blocked body at every storage dtype, half precision computed in float32."""
+
+
+def _windowed_run(xs, h, c, *weights):
+    """A sequence API that runs windows of ``WINDOW`` steps, each window's cell state from zero (h is carried)."""
+    hs = []
+    for t, x in enumerate(xs):
+        if t and t % WINDOW == 0:
+            c = np.zeros_like(c)
+        h, c = step(x, h, c, *weights)
+        hs.append(h)
+    return np.stack(hs), (h, c)
+
+
+@capabilities(sequence=_windowed_run)
+def windowed_sequence(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A correct step whose declared sequence API restarts the cell state every 100 steps."""
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
