@@ -138,7 +138,8 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
         @lstm_verify.capabilities(optional_state=True, unbatched=True, sequence=run, reverse=True)
         def step(params, x, state): ...
 
-    ``optional_state``: called with the state None, it starts from its own initial state.
+    ``optional_state``: called with the state None, it starts from its own initial state (the
+    step, and the declared sequence API, which then gets ``h = c = None`` or ``None``).
     ``unbatched``: takes x (I,) with a state (H,). ``sequence``: the function's sequence API,
     ``sequence(xs, h, c, *weights)`` (numpy-step) or ``sequence(params, xs, (h, c))`` (jax-step),
     xs (T, B, I), returning ``(hs (T, B, H), (h_T, c_T))``; ``lengths`` / ``reverse``: it takes

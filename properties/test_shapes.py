@@ -47,10 +47,12 @@ def test_dtype_preserved(impl, case):
 @pytest.mark.requires("optional_state")
 @given(case=cases(steps=(1,)))
 def test_default_state_is_zeros(impl, case):
-    """Calling without a state equals calling with zeros, also after earlier calls.
+    """Calling without a state equals calling with zeros, also after earlier calls: a step, and
+    the sequence API where there is one.
 
-    Users of nn.LSTMCell-like APIs rely on the default; an implementation that defaults to
-    whatever it saw last leaks one sequence into the next."""
+    Users of nn.LSTMCell-like APIs rely on the default, and most calls of nn.LSTM-like ones pass
+    no state at all; an implementation that defaults to whatever it saw last leaks one sequence
+    into the next."""
     params, xs, h0, c0 = case.arrays()
     model = impl.load(params)
     zeros = np.zeros((case.batch, case.hidden_size))
@@ -60,6 +62,11 @@ def test_default_state_is_zeros(impl, case):
     h, c = model.step(*impl.cast(xs[0]))
     assert_close("h (no state)", h, want_h, 2 * bound_h, impl, case)
     assert_close("c (no state)", c, want_c, 2 * bound_c, impl, case)
+    if impl.capabilities.sequence:
+        model.sequence(*impl.cast(-xs), tuple(impl.cast(h0, c0)))
+        hs, (h, c) = model.sequence(*impl.cast(xs))
+        assert_close("hs (sequence API, no state)", hs[0], want_h, 2 * bound_h, impl, case)
+        assert_close("c_T (sequence API, no state)", c, want_c, 2 * bound_c, impl, case)
 
 
 @given(case=cases(steps=(3,)))

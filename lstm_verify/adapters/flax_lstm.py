@@ -70,7 +70,7 @@ class Nnx:
         return nnx.eval_shape(lambda: nnx.LSTMCell(input_size, hidden_size, param_dtype=dtype, rngs=nnx.Rngs(0)))
 
     def rnn(self, cell: nnx.Module) -> nnx.Module:
-        return nnx.RNN(cell, time_major=True, return_carry=True, rngs=False)
+        return nnx.RNN(cell, time_major=True, return_carry=True)  # rngs: the default stream, for initialize_carry
 
     def bidirectional(self, forward: nnx.Module, backward: nnx.Module) -> nnx.Module:
         return nnx.Bidirectional(forward, backward, time_major=True, return_carry=True, rngs=False)

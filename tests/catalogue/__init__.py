@@ -118,6 +118,7 @@ CATALOGUE = [
     Entry("numpy_kernels.py:blocked_body_in_storage", N, (KERNEL_STEP,), "bfloat16"),
     Entry("numpy_steps.py:nonzero_default_state", N, ("test_default_state_is_zeros",)),
     Entry("numpy_steps.py:float64_default_state", N, ("test_dtype_preserved",), "float32"),
+    Entry("numpy_steps.py:continuing_default_state", N, ("test_default_state_is_zeros",)),
     Entry("jax_steps.py:declared_step", J, dtype="float32"),
 ]
 CORRECT = [e for e in CATALOGUE if not e.breaks]

@@ -31,7 +31,12 @@ def bfloat16_matmul_step(params, x, state):
 
 
 def _scan(params, xs, state, reverse=False):
-    """A sequence API: ``lax.scan`` of the step, ``reverse`` keeping outputs in input time order."""
+    """A sequence API: ``lax.scan`` of the step, ``reverse`` keeping outputs in input time order;
+    no state is the zero state."""
+    if state is None:
+        zeros = jnp.zeros((*xs.shape[1:-1], params["weight_hh"].shape[1]), xs.dtype)
+        state = (zeros, zeros)
+
     def body(state, x):
         state = step(params, x, state)
         return state, state[0]

@@ -142,7 +142,9 @@ def returns_nan(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
 
 def _run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh, lengths=None, reverse=False):
     """A sequence API: each row of a right-padded batch runs over its own ``lengths``, forward or
-    from its last valid step back (outputs in input time order)."""
+    from its last valid step back (outputs in input time order); no state is the zero state."""
+    if h is None:
+        h = c = np.zeros((*xs.shape[1:-1], weight_hh.shape[1]), xs.dtype)
     lengths = np.full(xs.shape[1], len(xs)) if lengths is None else np.asarray(lengths)
     hs = np.zeros((*xs.shape[:-1], h.shape[-1]), xs.dtype)
     for t in range(len(xs))[::-1] if reverse else range(len(xs)):
@@ -156,6 +158,28 @@ def _run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh, lengths=None, reverse
 def declared_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     """Correct, and declares all a step function can: a default state, unbatched input and a
     sequence API with lengths and reverse."""
+    if h is None:
+        h = c = np.zeros((*x.shape[:-1], weight_hh.shape[1]), x.dtype)
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+_ended: dict = {}
+
+
+def _continuing_run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A streaming sequence API that, given no state, continues from where its last call ended."""
+    weights = (weight_ih, weight_hh, bias_ih, bias_hh)
+    if h is None:
+        h, c = _ended.get((xs.shape[1], weight_hh.shape[1]), (None, None))
+    hs, (h, c) = _run(xs, h, c, *weights)
+    _ended[h.shape] = (h, c)
+    return hs, (h, c)
+
+
+@capabilities(optional_state=True, sequence=_continuing_run)
+def continuing_default_state(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A step whose own default state is zeros, with a sequence API whose default is the state its
+    previous call ended in: one sequence leaks into the next through the default."""
     if h is None:
         h = c = np.zeros((*x.shape[:-1], weight_hh.shape[1]), x.dtype)
     return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
