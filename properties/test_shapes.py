@@ -72,18 +72,29 @@ def test_default_state_is_zeros(impl, case):
 @given(case=cases(steps=(3,)))
 def test_no_state_between_calls(impl, case):
     """A call's result depends only on its arguments: the same call after other calls gives
-    the same (h, c) as on a freshly loaded implementation.
+    the same result as on a freshly loaded implementation -- a step's (h, c), and the sequence
+    API's outputs and final state.
 
-    State cached inside the object (a stored h, a running buffer) makes results depend on
-    call history."""
+    State cached inside the object (a stored h, a running buffer, a 'stateful' sequence API that
+    continues from its last call whatever state it is given) makes results depend on call
+    history."""
     params, xs, h0, c0 = case.arrays()
-    want_h, want_c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    fresh = impl.load(params)
+    want_h, want_c = fresh.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
+    if impl.capabilities.sequence:
+        want_hs, (want_h_T, want_c_T) = fresh.sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
     model = impl.load(params)
     for x in xs[1:]:
         model.step(*impl.cast(x), tuple(impl.cast(c0, h0)))
     h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     assert_identical("h (after other calls)", h, want_h, impl, case)
     assert_identical("c (after other calls)", c, want_c, impl, case)
+    if impl.capabilities.sequence:
+        model.sequence(*impl.cast(-xs), tuple(impl.cast(c0, h0)))
+        hs, (h, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
+        assert_identical("hs (sequence API, after other calls)", hs, want_hs, impl, case)
+        assert_identical("h_T (sequence API, after other calls)", h, want_h_T, impl, case)
+        assert_identical("c_T (sequence API, after other calls)", c, want_c_T, impl, case)
 
 
 @given(case=cases(steps=(3,)))

@@ -163,6 +163,25 @@ def declared_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
+_carried: dict = {}
+
+
+def _stateful_run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A 'stateful' sequence API (as Keras's ``stateful=True``): the state passed in starts its
+    first call only; every later call continues from where the last one ended."""
+    key = (xs.shape[1], weight_hh.shape[1], xs.dtype.str)
+    h, c = _carried.get(key, (h, c))
+    hs, (h, c) = _run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    _carried[key] = (h, c)
+    return hs, (h, c)
+
+
+@capabilities(sequence=_stateful_run)
+def stateful_sequence(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A correct step whose declared sequence API is 'stateful'."""
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
 _ended: dict = {}
 
 
