@@ -27,8 +27,9 @@ def test_state_shapes(impl, case):
 
 @given(case=cases(steps=(1,)))
 def test_dtype_preserved(impl, case):
-    """h and c come back in the dtype the inputs and parameters went in, also when no state is
-    given to an implementation that has a default state.
+    """h and c come back in the dtype the inputs and parameters went in -- from a step, also when
+    no state is given to an implementation that has a default state, and hs, h_T and c_T from
+    the sequence API.
 
     An implementation that silently upcasts (or downcasts) changes its callers' memory
     and precision without telling them; a default state made in the library's default dtype
@@ -36,12 +37,15 @@ def test_dtype_preserved(impl, case):
     params, xs, h0, c0 = case.arrays()
     model = impl.load(params)
     h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
-    assert_dtype("h", h, impl.dtype, impl, case)
-    assert_dtype("c", c, impl.dtype, impl, case)
+    results = {"h": h, "c": c}
     if impl.capabilities.optional_state:
         h, c = model.step(*impl.cast(xs[0]))
-        assert_dtype("h from the default state", h, impl.dtype, impl, case)
-        assert_dtype("c from the default state", c, impl.dtype, impl, case)
+        results.update({"h from the default state": h, "c from the default state": c})
+    if impl.capabilities.sequence:
+        hs, (h, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
+        results.update({"hs (sequence API)": hs, "h_T (sequence API)": h, "c_T (sequence API)": c})
+    for name, result in results.items():
+        assert_dtype(name, result, impl.dtype, impl, case)
 
 
 @pytest.mark.requires("optional_state")

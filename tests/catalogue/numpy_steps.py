@@ -163,6 +163,21 @@ def declared_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
+def _float64_outputs_run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A sequence API whose output buffer is ``np.zeros((T, B, H))`` without a dtype: float64 hs."""
+    hs = np.zeros((*xs.shape[:-1], weight_hh.shape[1]))
+    for t, x in enumerate(xs):
+        h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+        hs[t] = h
+    return hs, (h, c)
+
+
+@capabilities(sequence=_float64_outputs_run)
+def float64_sequence_outputs(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """A correct step whose declared sequence API returns float64 outputs for float32 inputs."""
+    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
 _carried: dict = {}
 
 
