@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -46,6 +47,25 @@ _INJECTED: list[Adapter] = []
 """Adapters handed over in-process by :func:`lstm_verify.api.check_impl` (no xdist)."""
 _IMPLS = pytest.StashKey[list]()
 _XFAILS = pytest.StashKey[dict]()
+_COMPILE_START = pytest.StashKey[float]()
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")
+"""The ``jax.monitoring`` durations that make up JAX's compiling: tracing, lowering, XLA's compile."""
+_compiled = {"seconds": 0.0, "listening": False}
+
+
+def compile_seconds(impl: Implementation | None = None) -> float:
+    """Seconds JAX has spent compiling in this process so far. Counting starts once JAX is imported,
+    or as soon as ``impl`` is a JAX implementation (before its first compile); 0 without JAX."""
+    if not _compiled["listening"] and ("jax" in sys.modules or (impl and "jax" in impl.adapter.requires)):
+        import jax.monitoring
+
+        def heard(event: str, seconds: float, **_: object) -> None:
+            if event in COMPILE_EVENTS:
+                _compiled["seconds"] += seconds
+        jax.monitoring.register_event_duration_secs_listener(heard)
+        _compiled["listening"] = True
+    return _compiled["seconds"]
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -250,6 +270,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     item.user_properties += [("lstm_impl", impl.id), ("lstm_property", item.originalname)]
     observations()  # what the comparisons of this check see, from here
+    item.stash[_COMPILE_START] = compile_seconds(impl)
     reason = impl.skip_reason()
     if reason:
         pytest.skip(reason)
@@ -285,7 +306,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     examples = sum(int(n) for n in re.findall(r"(\d+) passing\b", stats))
     seen = observations()
     report.user_properties += [("lstm_examples", examples), ("lstm_sizes", sizes_covered(seen.sizes)),
-                               ("lstm_margin", seen.worst)]
+                               ("lstm_margin", seen.worst),
+                               ("lstm_compile_seconds", compile_seconds() - item.stash.get(_COMPILE_START, 0.0))]
     if report.failed:
         post(_impl(item).id, item.originalname)  # a training law of this implementation stops restarting
         report.sections.append(("reproduce", reproducer(item.config, f"{item.module.__name__}::{item.name}")

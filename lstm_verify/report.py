@@ -70,6 +70,7 @@ def _configuration(results: list[Result], options: dict, adapters: list[Adapter]
     seed = ("derandomized: hypothesis derives each test's seed from the test, so a rerun draws the same examples"
             if settings.get("derandomize") else "random: a failure prints the seed and hypothesis replays it")
     sizes = sorted({r.sizes for r in results if r.sizes})
+    compiling = sum(r.compile_seconds for r in results)
     rows = [("profile", f"{profile} (up to {settings.get('max_examples', '?')} hypothesis examples per check)"),
             ("seed", seed),
             ("dtypes (precision)", ", ".join(dict.fromkeys(r.implementation.rsplit("-", 1)[1] for r in results))),
@@ -77,7 +78,8 @@ def _configuration(results: list[Result], options: dict, adapters: list[Adapter]
             ("time limit per call", f"{options.get('--lstm-timeout') or DEFAULT_TIME_LIMIT:g} s"),
             ("expected failures file", options.get("--lstm-xfail") or "none"),
             ("hypothesis examples", str(sum(r.examples for r in results))),
-            ("check time (sum over checks)", f"{sum(r.seconds for r in results):.1f} s")]
+            ("check time (sum over checks)", f"{sum(r.seconds for r in results):.1f} s"
+             + (f", {compiling:.1f} s of it JAX compiling (tracing, lowering, XLA)" if compiling else ""))]
     if options.get("--lstm-impl"):
         rows.insert(0, ("target", f"{options['--lstm-impl']} (kind {options.get('--lstm-kind')})"))
     shown = {"--lstm-impl", "--lstm-kind", "--lstm-profile", "--lstm-timeout", "--lstm-xfail"}

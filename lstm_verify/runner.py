@@ -52,6 +52,9 @@ class Result:
     """The largest |got - want| / error bound any comparison of the check saw (0: none made)."""
     shard: str = ""
     """'K/N' when the check ran in shard K of N (``lstm-verify check --shard``), else empty."""
+    compile_seconds: float = 0.0
+    """Of ``seconds``, those JAX spent tracing, lowering and compiling (0 without JAX; less with
+    the cache folder's compilations kept)."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -175,6 +178,7 @@ class _Collector:
         result.examples = max(result.examples, int(props.get("lstm_examples", 0)))
         result.sizes = props.get("lstm_sizes", result.sizes)
         result.margin = max(result.margin, float(props.get("lstm_margin", 0.0)))
+        result.compile_seconds = max(result.compile_seconds, float(props.get("lstm_compile_seconds", 0.0)))
         if hasattr(report, "wasxfail") and report.skipped:
             result.status, result.reason = "xfailed", report.wasxfail
         elif report.skipped:
@@ -214,6 +218,9 @@ def run_suite(options: dict[str, str], workers: int | str = 0, progress: Callabl
             args += [option, str(value)]
     if isolated:
         args += ["-n", str(workers), "--max-worker-restart", str(MAX_RESTARTS), "-p", "no:faulthandler"]
+    else:  # hypothesis fixes a law's settings when its module is imported: import them afresh, in this run's profile
+        for name in [m for m in sys.modules if m.startswith(f"{properties.__name__}.")]:
+            del sys.modules[name]
     output = io.StringIO()
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as crash_dir:
         collector = _Collector(progress, crash_dir if isolated else "")

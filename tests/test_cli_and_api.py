@@ -60,6 +60,17 @@ def test_check_impl_on_an_object_with_expected_failures(tmp_path):
     assert status["test_gradients_agree_with_bptt"] == "skipped"
 
 
+def test_check_impl_runs_each_call_in_its_own_profile():
+    """In one process, a second check_impl in another profile draws that profile's examples
+    (hypothesis fixes a law's settings when its module is imported: the first run's profile
+    stuck to every later in-process run)."""
+    examples = {}
+    for profile in ("dev", "ci"):
+        results = check_impl(correct_step, "numpy-step", dtypes=["float64"], profile=profile)
+        examples[profile] = next(r.examples for r in results if r.property == "test_step_agrees_with_reference")
+    assert examples == {"dev": 8, "ci": 25}
+
+
 def test_expected_failures_need_a_reason(tmp_path):
     path = tmp_path / "xfail.txt"
     path.write_text("test_gate_ranges:\n")

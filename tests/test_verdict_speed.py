@@ -146,29 +146,38 @@ def test_a_defective_cell_stops_training_once_another_law_fails_it(tmp_path):
 
 def test_an_expected_failure_is_not_shrunk(tmp_path):
     """A known difference is decided by its first failing example: the law runs no shrinking
-    after it, where the same failure not expected is shrunk (many more calls)."""
-    from lstm_verify import pytest_plugin
-    from lstm_verify.runner import run_suite
-    from lstm_verify.targets import adapters_for
-    from tests.catalogue.numpy_steps import dropped_recurrent_bias
-
-    calls = []
-
-    def counted(*args):
-        calls.append(1)
-        return dropped_recurrent_bias(*args)
+    after it, where the same failure not expected is shrunk (many more calls). Each run is a
+    fresh ``lstm-verify check`` with its own cache folder, so nothing is replayed."""
+    log = tmp_path / "calls.txt"
+    (tmp_path / "counted.py").write_text(
+        "import os\n"
+        "from tests.catalogue.numpy_steps import dropped_recurrent_bias\n"
+        "def counted(*args):\n"
+        "    with open(os.environ['CALLS_LOG'], 'a') as fh:\n"
+        "        fh.write('.')\n"
+        "    return dropped_recurrent_bias(*args)\n")
     xfail = tmp_path / "xfail.txt"
     xfail.write_text("test_step_agrees_with_reference: a known difference\n")
     counts = {}
     for expected in (True, False):
-        calls.clear()
-        pytest_plugin._INJECTED[:] = adapters_for(counted, "numpy-step")
-        try:
-            results = run_suite({"--lstm-dtypes": "float64", "--lstm-profile": "ci",
-                                 "--lstm-xfail": str(xfail) if expected else None},
-                                pytest_args=("-k", "test_step_agrees_with_reference"))[1]
-        finally:
-            pytest_plugin._INJECTED.clear()
-        assert [r.status for r in results] == ["xfailed" if expected else "failed"]
-        counts[expected] = len(calls)
+        log.write_text("")
+        run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{tmp_path}/counted.py:counted",
+                              "--kind", "numpy-step", "--dtypes", "float64", "--profile", "ci", "--quiet",
+                              "-k", "test_step_agrees_with_reference", "--cache-dir", str(tmp_path / f"cache-{expected}"),
+                              *(["--xfail", str(xfail)] if expected else [])],
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "CALLS_LOG": str(log), "PYTHONPATH": str(HERE.parents[1])})
+        assert run.returncode == (0 if expected else 1), run.stdout + run.stderr
+        counts[expected] = len(log.read_text())
     assert counts[True] <= 3 < 10 <= counts[False], counts
+
+
+def test_each_check_records_its_jax_compiling():
+    """A JAX check's record says how much of its time JAX spent compiling (tracing at least, even
+    with the compilations cached); a check without JAX says 0."""
+    from lstm_verify.runner import run_suite
+    results = run_suite({"--lstm-adapters": "jax,numpy", "--lstm-dtypes": "float32", "--lstm-profile": "ci"},
+                        pytest_args=("-k", "test_step_agrees_with_reference"))[1]
+    compiling = {r.implementation: r.compile_seconds for r in results}
+    assert compiling["numpy-float32"] == 0.0 and 0.0 < compiling["jax-float32"], compiling
+    assert all(r.compile_seconds <= r.seconds for r in results)
