@@ -4,8 +4,7 @@ three small shapes of the other laws."""
 
 import numpy as np
 
-from lstm_verify import capabilities
-from tests.catalogue.numpy_steps import _gates, in_storage, step
+from tests.catalogue.numpy_steps import _gates, in_storage, step, with_sequence
 
 BLOCK = 8
 """Units per vector of the blocked body: AVX2's eight float32 lanes."""
@@ -66,7 +65,5 @@ def _windowed_run(xs, h, c, *weights):
     return np.stack(hs), (h, c)
 
 
-@capabilities(sequence=_windowed_run)
-def windowed_sequence(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """A correct step whose declared sequence API restarts the cell state every 100 steps."""
-    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+windowed_sequence = with_sequence("windowed_sequence", _windowed_run,
+                                  "A correct step whose declared sequence API restarts the cell state every 100 steps.")

@@ -172,10 +172,17 @@ def _float64_outputs_run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     return hs, (h, c)
 
 
-@capabilities(sequence=_float64_outputs_run)
-def float64_sequence_outputs(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """A correct step whose declared sequence API returns float64 outputs for float32 inputs."""
-    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+def with_sequence(name, sequence, doc):
+    """The correct ``step``, named ``name``, declaring ``sequence`` as its sequence API."""
+    def stepped(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+        return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+    stepped.__name__ = stepped.__qualname__ = name
+    stepped.__doc__ = doc
+    return capabilities(sequence=sequence)(stepped)
+
+
+float64_sequence_outputs = with_sequence("float64_sequence_outputs", _float64_outputs_run,
+                                         "A correct step whose sequence API returns float64 for float32 inputs.")
 
 
 _carried: dict = {}
@@ -191,10 +198,8 @@ def _stateful_run(xs, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     return hs, (h, c)
 
 
-@capabilities(sequence=_stateful_run)
-def stateful_sequence(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """A correct step whose declared sequence API is 'stateful'."""
-    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
+stateful_sequence = with_sequence("stateful_sequence", _stateful_run,
+                                  "A correct step whose declared sequence API is 'stateful'.")
 
 
 _ended: dict = {}
