@@ -13,9 +13,12 @@ its JAX compilations, which are most of a cold run's time.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -48,3 +51,18 @@ def use_cache_dir(folder: str | os.PathLike | None) -> Path:
     set_hypothesis_home_dir(path / "hypothesis")
     os.environ["PYTEST_DEBUG_TEMPROOT"] = str(path)
     return path
+
+
+@contextmanager
+def no_jax_cache_writes() -> Iterator[None]:
+    """Compile without writing JAX's persistent cache (reading it still): how a check runs again
+    after its first run died inside a cache write (:func:`lstm_verify.guard.crashed_writing_jax_cache`).
+    JAX writes only programs whose compile took at least ``jax_persistent_cache_min_compile_time_secs``."""
+    import jax
+
+    previous = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", math.inf)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", previous)

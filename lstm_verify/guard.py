@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import re
 import resource
 import signal
 import threading
@@ -146,6 +147,32 @@ def read_trace(directory: str | Path, name: str) -> tuple[str, str]:
         except OSError:
             texts.append("")
     return texts[0], texts[1]
+
+
+_CACHE_WRITE = re.compile(r'jax/_src/compilation_cache\.py", line \d+ in put_executable_and_time')
+_RERUNS = "reruns"
+
+
+def crashed_writing_jax_cache(fault: str) -> bool:
+    """Whether the faulthandler's report ``fault`` shows the process dying while JAX serialized a
+    compiled program into its persistent cache: the kit's cache (see :mod:`lstm_verify.cache`),
+    not the implementation's code. XLA:CPU did so in two half-precision JAX checks of one cold main
+    job (of 3096 checks), and neither did again when those checks ran again."""
+    return bool(_CACHE_WRITE.search(fault))
+
+
+def mark_rerun(directory: str | Path, nodeid: str) -> None:
+    """Record in ``directory`` that check ``nodeid`` runs again without writing JAX's cache."""
+    with open(Path(directory) / _RERUNS, "a") as fh:
+        fh.write(nodeid + "\n")
+
+
+def is_rerun(directory: str | Path, nodeid: str) -> bool:
+    """Whether :func:`mark_rerun` recorded ``nodeid`` in ``directory``."""
+    try:
+        return nodeid in (Path(directory) / _RERUNS).read_text().splitlines()
+    except OSError:
+        return False
 
 
 def _pair(impl_id: str, what: str, out: Any) -> State:
