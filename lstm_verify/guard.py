@@ -156,8 +156,9 @@ _RERUNS = "reruns"
 def crashed_writing_jax_cache(fault: str) -> bool:
     """Whether the faulthandler's report ``fault`` shows the process dying while JAX serialized a
     compiled program into its persistent cache: the kit's cache (see :mod:`lstm_verify.cache`),
-    not the implementation's code. XLA:CPU did so in two half-precision JAX checks of one cold main
-    job (of 3096 checks), and neither did again when those checks ran again."""
+    not the implementation's code. XLA:CPU did so in two checks of each of two cold main jobs (of
+    3096 checks; jax float16 twice, then haiku and flax-nnx float32, each serializing a different
+    program), and none did again when those checks ran again."""
     return bool(_CACHE_WRITE.search(fault))
 
 
