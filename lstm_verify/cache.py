@@ -13,7 +13,6 @@ its JAX compilations, which are most of a cold run's time.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from contextlib import contextmanager
@@ -54,15 +53,16 @@ def use_cache_dir(folder: str | os.PathLike | None) -> Path:
 
 
 @contextmanager
-def no_jax_cache_writes() -> Iterator[None]:
-    """Compile without writing JAX's persistent cache (reading it still): how a check runs again
-    after its first run died inside a cache write (:func:`lstm_verify.guard.crashed_writing_jax_cache`).
-    JAX writes only programs whose compile took at least ``jax_persistent_cache_min_compile_time_secs``."""
+def without_jax_cache() -> Iterator[None]:
+    """Compile without JAX's persistent cache, neither reading nor writing it: how a check runs
+    again after its first run died inside the cache (:func:`lstm_verify.guard.died_in_jax_cache`)."""
     import jax
+    from jax.experimental.compilation_cache import compilation_cache
 
-    previous = jax.config.jax_persistent_cache_min_compile_time_secs
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", math.inf)
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()  # JAX decides once per process whether it uses the cache
     try:
         yield
     finally:
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", previous)
+        jax.config.update("jax_enable_compilation_cache", True)
+        compilation_cache.reset_cache()

@@ -149,21 +149,23 @@ def read_trace(directory: str | Path, name: str) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
-_CACHE_WRITE = re.compile(r'jax/_src/compilation_cache\.py", line \d+ in put_executable_and_time')
+_JAX_CACHE = re.compile(r'jax/_src/compilation_cache\.py", line \d+ in (?:put|get)_executable_and_time')
 _RERUNS = "reruns"
 
 
-def crashed_writing_jax_cache(fault: str) -> bool:
-    """Whether the faulthandler's report ``fault`` shows the process dying while JAX serialized a
-    compiled program into its persistent cache: the kit's cache (see :mod:`lstm_verify.cache`),
-    not the implementation's code. XLA:CPU did so in two checks of each of two cold main jobs (of
-    3096 checks; jax float16 twice, then haiku and flax-nnx float32, each serializing a different
-    program), and none did again when those checks ran again."""
-    return bool(_CACHE_WRITE.search(fault))
+def died_in_jax_cache(fault: str) -> bool:
+    """Whether the faulthandler's report ``fault`` shows the process dying while JAX wrote a
+    compiled program into its persistent cache or read one back: the kit's cache (see
+    :mod:`lstm_verify.cache`), not the implementation's code. XLA:CPU (jaxlib 0.10.2) has done so
+    in two checks of each main job of 3096 checks (cold: while serializing, in jax float16 and
+    in haiku and flax-nnx float32; warm: while deserializing, in flax-nnx bfloat16 and haiku
+    float16), and none did again when those checks ran again, alone or in a run of four JAX
+    libraries' columns."""
+    return bool(_JAX_CACHE.search(fault))
 
 
 def mark_rerun(directory: str | Path, nodeid: str) -> None:
-    """Record in ``directory`` that check ``nodeid`` runs again without writing JAX's cache."""
+    """Record in ``directory`` that check ``nodeid`` runs again without JAX's persistent cache."""
     with open(Path(directory) / _RERUNS, "a") as fh:
         fh.write(nodeid + "\n")
 

@@ -22,7 +22,7 @@ import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.board import open_board, post
 from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
-from lstm_verify.cache import CacheDirError, no_jax_cache_writes, use_cache_dir
+from lstm_verify.cache import CacheDirError, without_jax_cache, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
 from lstm_verify.guard import DEFAULT_TIME_LIMIT, is_rerun, limit_memory, watch_process
@@ -289,14 +289,14 @@ def pytest_runtest_call(item: pytest.Item) -> object:
     """An expected failure (a known difference, or an entry of ``--lstm-xfail``) is not shrunk:
     its verdict is that it fails, and its evidence is its reason, so the first failing example
     decides it (shrinking was about a seventh of the main job's check time). A check that runs
-    again because its first run died writing JAX's cache (:mod:`lstm_verify.runner`) writes none."""
+    again because its first run died in JAX's cache (:mod:`lstm_verify.runner`) runs without it."""
     if _impl(item) is None:
         return (yield)
     with contextlib.ExitStack() as stack:
         if item.get_closest_marker("xfail") is not None:
             stack.callback(budget_shrinking(0))
         if _env("CRASH_DIR") and is_rerun(_env("CRASH_DIR"), item.nodeid):
-            stack.enter_context(no_jax_cache_writes())
+            stack.enter_context(without_jax_cache())
         return (yield)
 
 

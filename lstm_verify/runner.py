@@ -25,18 +25,18 @@ import pytest
 
 import properties
 from lstm_verify import pytest_plugin
-from lstm_verify.guard import crashed_writing_jax_cache, mark_rerun, read_trace
+from lstm_verify.guard import died_in_jax_cache, mark_rerun, read_trace
 
 STATUSES = ("passed", "failed", "crashed", "skipped", "xfailed")
 MARKS = {"passed": "ok", "failed": "FAIL", "crashed": "crash", "skipped": "skip", "xfailed": "xfail"}
 FAILING = ("failed", "crashed")
 MAX_RESTARTS = 100
 """Crashed workers xdist replaces before it stops the run (the checks left count as crashed)."""
-RERUN = ("ran again without writing JAX's compilation cache: its first run died inside JAX while it "
-         "wrote a compiled program to the cache")
+RERUN = ("ran again without JAX's compilation cache: its first run died inside JAX while it wrote a "
+         "compiled program to the cache or read one back")
 """The reason a passed check gives when it ran twice: a worker that dies in JAX's persistent cache
-write (:func:`lstm_verify.guard.crashed_writing_jax_cache`) is the kit's cache failing, not the
-implementation, so the check runs once more, writing nothing to the cache; a second death is a crash."""
+(:func:`lstm_verify.guard.died_in_jax_cache`) is the kit's cache failing, not the implementation,
+so the check runs once more without the cache; a second death is a crash."""
 
 
 @dataclass
@@ -126,7 +126,7 @@ class _Collector:
         """nodeid -> (property, implementation) of every collected check."""
         self.finished: set[str] = set()
         self.reruns: set[str] = set()
-        """Checks run again because their first run died writing JAX's cache (:data:`RERUN`)."""
+        """Checks run again because their first run died in JAX's cache (:data:`RERUN`)."""
         self.config: pytest.Config | None = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -153,7 +153,7 @@ class _Collector:
         prop, impl = self.collected[crashitem]
         worker = report.node
         call, fault = read_trace(self.crash_dir, worker.gateway.id) if self.crash_dir else ("", "")
-        if crashitem not in self.reruns and crashed_writing_jax_cache(fault):  # the kit's cache, not the law
+        if crashitem not in self.reruns and died_in_jax_cache(fault):  # the kit's cache, not the law
             self.reruns.add(crashitem)
             self.results.pop(crashitem, None)  # what its first run reported (its setup) starts afresh
             mark_rerun(self.crash_dir, crashitem)
