@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -50,19 +48,3 @@ def use_cache_dir(folder: str | os.PathLike | None) -> Path:
     set_hypothesis_home_dir(path / "hypothesis")
     os.environ["PYTEST_DEBUG_TEMPROOT"] = str(path)
     return path
-
-
-@contextmanager
-def without_jax_cache() -> Iterator[None]:
-    """Compile without JAX's persistent cache, neither reading nor writing it: how a check runs
-    again after its first run died inside the cache (:func:`lstm_verify.guard.died_in_jax_cache`)."""
-    import jax
-    from jax.experimental.compilation_cache import compilation_cache
-
-    jax.config.update("jax_enable_compilation_cache", False)
-    compilation_cache.reset_cache()  # JAX decides once per process whether it uses the cache
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_compilation_cache", True)
-        compilation_cache.reset_cache()

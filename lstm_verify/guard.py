@@ -6,11 +6,13 @@ allocation meets a memory limit, and a process that dies leaves behind what it w
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
-import re
 import resource
 import signal
+import sys
 import threading
+import time
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -149,33 +151,37 @@ def read_trace(directory: str | Path, name: str) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
-_JAX_CACHE = re.compile(r'jax/_src/compilation_cache\.py", line \d+ in (?:put|get)_executable_and_time')
-_RERUNS = "reruns"
+_MAPPINGS = {"checked": 0.0}
 
 
-def died_in_jax_cache(fault: str) -> bool:
-    """Whether the faulthandler's report ``fault`` shows the process dying while JAX wrote a
-    compiled program into its persistent cache or read one back: the kit's cache (see
-    :mod:`lstm_verify.cache`), not the implementation's code. XLA:CPU (jaxlib 0.10.2) has done so
-    in two checks of each main job of 3096 checks (cold: while serializing, in jax float16 and
-    in haiku and flax-nnx float32; warm: while deserializing, in flax-nnx bfloat16 and haiku
-    float16), and none did again when those checks ran again, alone or in a run of four JAX
-    libraries' columns."""
-    return bool(_JAX_CACHE.search(fault))
+def release_compiled_programs(share: float = 0.5, every: float = 5.0) -> bool:
+    """Drop JAX's compiled programs (``jax.clear_caches``) once this process holds more than
+    ``share`` of the memory mappings Linux allows a process (``vm.max_map_count``), looking at
+    most every ``every`` seconds; returns whether it dropped them.
 
-
-def mark_rerun(directory: str | Path, nodeid: str) -> None:
-    """Record in ``directory`` that check ``nodeid`` runs again without JAX's persistent cache."""
-    with open(Path(directory) / _RERUNS, "a") as fh:
-        fh.write(nodeid + "\n")
-
-
-def is_rerun(directory: str | Path, nodeid: str) -> bool:
-    """Whether :func:`mark_rerun` recorded ``nodeid`` in ``directory``."""
-    try:
-        return nodeid in (Path(directory) / _RERUNS).read_text().splitlines()
-    except OSError:
+    Every XLA:CPU executable a process keeps holds memory mappings: one flax-nnx column of the
+    main job adds about 9,000, and a main-job worker came to the default limit of 65,530 within
+    five minutes. Past it XLA cannot map the code it generates ("LLVM compilation error: Cannot
+    allocate memory") and segfaults, in whichever check comes next: two deaths in each of five
+    main jobs, inside JAX writing or reading its persistent cache, none again alone; a process
+    holding 65,400 mappings dies at its next jit. Dropping the programs (12,700 mappings down
+    to 700 after two JAX columns) costs a reload from the persistent cache, or a compile, the
+    next time a law needs one. Counting reads ``/proc/self/maps`` (about 1 ms per 1,000
+    mappings); where there is none, nothing happens."""
+    if "jax" not in sys.modules or time.monotonic() - _MAPPINGS["checked"] < every:
         return False
+    _MAPPINGS["checked"] = time.monotonic()
+    try:
+        limit = int(Path("/proc/sys/vm/max_map_count").read_text())
+        with open("/proc/self/maps", "rb") as fh:
+            count = fh.read().count(b"\n")
+    except (OSError, ValueError):
+        return False
+    if count < share * limit:
+        return False
+    sys.modules["jax"].clear_caches()
+    gc.collect()
+    return True
 
 
 def _pair(impl_id: str, what: str, out: Any) -> State:

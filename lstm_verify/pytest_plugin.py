@@ -6,7 +6,6 @@ Registered through the ``pytest11`` entry point; every option has an environment
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
@@ -22,10 +21,10 @@ import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.board import open_board, post
 from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
-from lstm_verify.cache import CacheDirError, without_jax_cache, use_cache_dir
+from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import DEFAULT_TIME_LIMIT, is_rerun, limit_memory, watch_process
+from lstm_verify.guard import DEFAULT_TIME_LIMIT, limit_memory, release_compiled_programs, watch_process
 from lstm_verify.implementation import Implementation
 from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, target_adapters
 from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
@@ -284,20 +283,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 pytest.skip(f"{impl.adapter.name} declares no {capability} capability")
 
 
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """A long-lived worker keeps JAX's compiled programs only while they fit in the process's
+    memory mappings (:func:`lstm_verify.guard.release_compiled_programs`)."""
+    if _impl(item) is not None:
+        release_compiled_programs()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> object:
     """An expected failure (a known difference, or an entry of ``--lstm-xfail``) is not shrunk:
     its verdict is that it fails, and its evidence is its reason, so the first failing example
-    decides it (shrinking was about a seventh of the main job's check time). A check that runs
-    again because its first run died in JAX's cache (:mod:`lstm_verify.runner`) runs without it."""
-    if _impl(item) is None:
+    decides it (shrinking was about a seventh of the main job's check time)."""
+    if _impl(item) is None or item.get_closest_marker("xfail") is None:
         return (yield)
-    with contextlib.ExitStack() as stack:
-        if item.get_closest_marker("xfail") is not None:
-            stack.callback(budget_shrinking(0))
-        if _env("CRASH_DIR") and is_rerun(_env("CRASH_DIR"), item.nodeid):
-            stack.enter_context(without_jax_cache())
+    undo = budget_shrinking(0)
+    try:
         return (yield)
+    finally:
+        undo()
 
 
 @pytest.hookimpl(wrapper=True)

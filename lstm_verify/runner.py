@@ -25,18 +25,13 @@ import pytest
 
 import properties
 from lstm_verify import pytest_plugin
-from lstm_verify.guard import died_in_jax_cache, mark_rerun, read_trace
+from lstm_verify.guard import read_trace
 
 STATUSES = ("passed", "failed", "crashed", "skipped", "xfailed")
 MARKS = {"passed": "ok", "failed": "FAIL", "crashed": "crash", "skipped": "skip", "xfailed": "xfail"}
 FAILING = ("failed", "crashed")
 MAX_RESTARTS = 100
 """Crashed workers xdist replaces before it stops the run (the checks left count as crashed)."""
-RERUN = ("ran again without JAX's compilation cache: its first run died inside JAX while it wrote a "
-         "compiled program to the cache or read one back")
-"""The reason a passed check gives when it ran twice: a worker that dies in JAX's persistent cache
-(:func:`lstm_verify.guard.died_in_jax_cache`) is the kit's cache failing, not the implementation,
-so the check runs once more without the cache; a second death is a crash."""
 
 
 @dataclass
@@ -125,8 +120,6 @@ class _Collector:
         self.collected: dict[str, tuple[str, str]] = {}
         """nodeid -> (property, implementation) of every collected check."""
         self.finished: set[str] = set()
-        self.reruns: set[str] = set()
-        """Checks run again because their first run died in JAX's cache (:data:`RERUN`)."""
         self.config: pytest.Config | None = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -153,13 +146,6 @@ class _Collector:
         prop, impl = self.collected[crashitem]
         worker = report.node
         call, fault = read_trace(self.crash_dir, worker.gateway.id) if self.crash_dir else ("", "")
-        if crashitem not in self.reruns and died_in_jax_cache(fault):  # the kit's cache, not the law
-            self.reruns.add(crashitem)
-            self.results.pop(crashitem, None)  # what its first run reported (its setup) starts afresh
-            mark_rerun(self.crash_dir, crashitem)
-            sched.mark_test_pending(crashitem)
-            report.outcome = "rerun"
-            return
         death = _death(_exit_status(worker), fault)
         test = f"properties.{Path(crashitem.partition('::')[0]).stem}::{crashitem.rpartition('::')[2]}"
         result = Result(
@@ -187,8 +173,7 @@ class _Collector:
         props = dict(report.user_properties)
         if "lstm_impl" not in props:
             return
-        result = self.results.setdefault(report.nodeid, Result(props["lstm_impl"], props["lstm_property"], "passed",
-                                                               reason=RERUN if report.nodeid in self.reruns else ""))
+        result = self.results.setdefault(report.nodeid, Result(props["lstm_impl"], props["lstm_property"], "passed"))
         result.seconds += report.duration
         result.examples = max(result.examples, int(props.get("lstm_examples", 0)))
         result.sizes = props.get("lstm_sizes", result.sizes)
@@ -313,7 +298,7 @@ def matrix(results: list[Result]) -> str:
     lines.append(row("examples", [str(sum(cell[p, i].examples for p in props if (p, i) in cell)) for i in impls]))
     reasons: dict[str, list[str]] = {}
     for r in results:
-        if r.status in ("skipped", "xfailed") or r.reason == RERUN:
+        if r.status in ("skipped", "xfailed"):
             reasons.setdefault(f"{r.status}: {r.reason}", []).append(f"{r.property}[{r.implementation}]")
     for reason, where in reasons.items():
         lines.append(f"{reason}  ({len(where)}: {', '.join(where[:2])}{', ...' if len(where) > 2 else ''})")

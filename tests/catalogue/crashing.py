@@ -43,33 +43,6 @@ def exits(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
-_JAX = {}
-exec(compile("def put_executable_and_time():\n    ctypes.string_at(0)\n\n\n"
-             "def get_executable_and_time():\n    ctypes.string_at(0)\n",
-             "<fake>/jax/_src/compilation_cache.py", "exec"), {"ctypes": ctypes}, _JAX)
-"""Functions the faulthandler reports as JAX's cache write and read, where XLA:CPU has died."""
-
-
-def _uses_jax_cache() -> bool:
-    import jax
-    return jax.config.jax_enable_compilation_cache
-
-
-def dies_in_jax_cache(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """Dies inside JAX's persistent-cache read, as XLA:CPU has, while the cache is in use: the
-    kit's cache failing, so the check runs again without it, and passes."""
-    if _batch_of_one(x) and _uses_jax_cache():
-        _JAX["get_executable_and_time"]()
-    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
-
-
-def always_dies_in_jax_cache(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """Dies inside JAX's cache write every time: after its one rerun, a crash like any other."""
-    if _batch_of_one(x):
-        _JAX["put_executable_and_time"]()
-    return step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
-
-
 def memory_blowup(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     """A workspace sized by a wrong formula: 256 MiB chunks, up to 64 GiB. Left untouched, so
     the kit's tests stay cheap: the memory limit counts an allocation when it is made."""
