@@ -100,9 +100,20 @@ LONG_STEPS = 1000
 separately (memory-bounded training kernels, chunked inference)."""
 
 
+LONG_WEIGHT_SCALES = (0.5, 1.0)
+"""Weight scales of the long cases. Not 3, as the short cases have: over a thousand steps a
+recurrence that strong amplifies rounding errors without limit, so the first-order error
+bound outgrows h's whole range (largest bound on an h_t over 30 seeds of each long shape:
+1e17 in bfloat16, 6e12 even in float32; at scale 1, 4.1 in bfloat16 and 1e-4 in float32), and
+units that saturate flip between attractors where no first-order bound can follow them (the
+thorough profile: flax, jax and torch-lstm in bfloat16 each turned an h_t from +1 to -1, 9.6
+times the bound; torch-lstm bfloat16, (9, 8, 33): 2 of 40 seeds at scale 3, none of 120 long
+cases at scale 1)."""
+
+
 def long_cases() -> st.SearchStrategy[Case]:
-    """Cases of :data:`LONG_STEPS` steps at :data:`LONG_SHAPES`."""
-    return _cases(LONG_SHAPES, (LONG_STEPS,), (1.0, 3.0))
+    """Cases of :data:`LONG_STEPS` steps at :data:`LONG_SHAPES` and :data:`LONG_WEIGHT_SCALES`."""
+    return _cases(LONG_SHAPES, (LONG_STEPS,), LONG_WEIGHT_SCALES)
 
 
 def preactivations(size: int, magnitude: float) -> st.SearchStrategy[np.ndarray]:
