@@ -5,8 +5,11 @@ implementation, dtype, precision, shapes and case, so a failure can be reproduce
 pasting the case back (``Case(...).arrays()``). They hide themselves from tracebacks.
 
 Every comparison also records what it saw (:func:`observations`): the shapes it ran at
-and, for :func:`assert_close`, the worst ``|got - want| / bound``, so a report can say
-which sizes were covered and how close to its error bound an implementation came.
+and, for :func:`assert_close`, the worst ``|got - want| / bound`` and how many of the values
+it compared had a *loose* bound, one at least as wide as the largest ``|want|`` of their
+array, so a report can say which sizes were covered, how close to its error bound an
+implementation came, and where a bound was too wide to tell a right value from a wrong one
+of the same size (low precisions over long recurrences).
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ class LawViolation(AssertionError):
 
 @dataclass
 class Observations:
-    """What the comparisons of one check saw: the (B, I, H, T) shapes of its cases and the
-    worst ratio of an error to its bound."""
+    """What the comparisons of one check saw: the (B, I, H, T) shapes of its cases, the
+    worst ratio of an error to its bound, the values compared and those of them whose bound
+    was loose (``bound >= max |want|`` over their array: any value of the array's size passes)."""
 
     sizes: set[tuple[int, int, int, int]] = field(default_factory=set)
     worst: float = 0.0
+    compared: int = 0
+    loose: int = 0
 
 
 _SEEN = Observations()
@@ -109,6 +115,9 @@ def assert_close(name: str, got: np.ndarray, want: np.ndarray, bound: np.ndarray
     ratio = np.divide(diff, bound, out=np.where(diff > 0, np.inf, 0.0), where=bound > 0)
     k = int(np.argmax(ratio))
     _SEEN.worst = max(_SEEN.worst, float(ratio.flat[k]))
+    scale = float(np.max(np.abs(want)))
+    _SEEN.compared += diff.size
+    _SEEN.loose += int(np.count_nonzero(bound >= scale)) if scale > 0 else 0
     if ratio.flat[k] > 1.0:
         idx = tuple(int(i) for i in np.unravel_index(k, want.shape))
         check(False, f"{name}{list(idx)}={got[idx]:.17g}, but should be {want[idx]:.17g} +- {bound[idx]:.3g} "

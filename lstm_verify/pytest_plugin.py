@@ -313,7 +313,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     examples = sum(int(n) for n in re.findall(r"(\d+) passing\b", stats))
     seen = observations()
     report.user_properties += [("lstm_examples", examples), ("lstm_sizes", sizes_covered(seen.sizes)),
-                               ("lstm_margin", seen.worst),
+                               ("lstm_margin", seen.worst), ("lstm_compared", seen.compared),
+                               ("lstm_loose", seen.loose),
                                ("lstm_compile_seconds", compile_seconds() - item.stash.get(_COMPILE_START, 0.0))]
     if report.failed:
         post(_impl(item).id, item.originalname)  # a training law of this implementation stops restarting

@@ -22,7 +22,8 @@ from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.implementation import Implementation
 from lstm_verify.pytest_plugin import PROFILES
-from lstm_verify.runner import FAILING, MARKS, STATUSES, Result, _Collector, _table, failures, summary
+from lstm_verify.runner import (FAILING, LOOSE, MARKS, STATUSES, Result, _Collector, _table, failures, loose_share,
+                                 summary)
 from lstm_verify.targets import target_adapters
 
 COLOURS = {"passed": "#c8e6c9", "failed": "#ef9a9a", "crashed": "#e57373", "skipped": "#eeeeee",
@@ -118,6 +119,8 @@ def _matrix(results: list[Result]) -> str:
             f'<td class="{status if n else ""}">{n}</td>' for n in counts) + "</tr>")
     rows.append('<tr class="count"><th>examples</th>' + "".join(
         f"<td>{sum(cell[p, i].examples for p in props if (p, i) in cell)}</td>" for i in impls) + "</tr>")
+    rows.append('<tr class="count"><th>loose</th>' + "".join(
+        f"<td>{_e(loose_share([cell[p, i] for p in props if (p, i) in cell]))}</td>" for i in impls) + "</tr>")
     return f'<table class="matrix" id="matrix">{head}{"".join(rows)}</table>'
 
 
@@ -187,6 +190,7 @@ def write_report(results: list[Result], directory: str | Path, options: dict,
 hover a cell for its reason, click a failure for its details.</p>
 <h2>Configuration</h2>{_configuration(results, options, adapters)}
 <h2>Properties &times; implementations</h2>{_matrix(results)}
+<p>The <em>loose</em> row: {_e(LOOSE.removeprefix("loose: "))}.</p>
 <h2>Failures</h2>{_failures(results)}
 <h2>Skips and expected failures</h2>{_reasons(results)}
 <h2>Figures</h2><p>Drawn by the report in {seconds:.1f} s.</p>{figures}

@@ -50,6 +50,11 @@ class Result:
     """The shapes the check covered, e.g. 'B 1-4, I 1-5, H 1-6, T 1-8 (9 shapes)' (empty: not recorded)."""
     margin: float = 0.0
     """The largest |got - want| / error bound any comparison of the check saw (0: none made)."""
+    compared: int = 0
+    """The values the check compared with the reference within an error bound."""
+    loose: int = 0
+    """Of ``compared``, those whose bound was at least the largest |value| of their array: there a
+    wrong value of the right size would pass (:mod:`lstm_verify.checks`)."""
     shard: str = ""
     """'K/N' when the check ran in shard K of N (``lstm-verify check --shard``), else empty."""
     compile_seconds: float = 0.0
@@ -178,6 +183,8 @@ class _Collector:
         result.examples = max(result.examples, int(props.get("lstm_examples", 0)))
         result.sizes = props.get("lstm_sizes", result.sizes)
         result.margin = max(result.margin, float(props.get("lstm_margin", 0.0)))
+        result.compared = max(result.compared, int(props.get("lstm_compared", 0)))
+        result.loose = max(result.loose, int(props.get("lstm_loose", 0)))
         result.compile_seconds = max(result.compile_seconds, float(props.get("lstm_compile_seconds", 0.0)))
         if hasattr(report, "wasxfail") and report.skipped:
             result.status, result.reason = "xfailed", report.wasxfail
@@ -269,6 +276,18 @@ def _shown(results: list[Result]) -> tuple[str, ...]:
     return tuple(s for s in STATUSES if s != "crashed" or any(r.status == s for r in results))
 
 
+LOOSE = ("loose: the share of an implementation's compared values whose error bound was at least the "
+         "largest |value| of their array, so a wrong value of the right size would have passed there")
+
+
+def loose_share(results: list[Result]) -> str:
+    """The share of the compared values of ``results`` with a loose bound: '-' (none compared),
+    '0', or a percentage such as '0.41%'."""
+    compared = sum(r.compared for r in results)
+    loose = sum(r.loose for r in results)
+    return "-" if not compared else "0" if not loose else f"{100 * loose / compared:.2g}%"
+
+
 def summary(results: list[Result]) -> str:
     """One line; its counts add up to the checks collected."""
     totals = {s: sum(r.status == s for r in results) for s in STATUSES}
@@ -296,12 +315,15 @@ def matrix(results: list[Result]) -> str:
         lines.append(row(status, [str(sum(1 for p in props if (p, i) in cell and cell[p, i].status == status))
                                   for i in impls]))
     lines.append(row("examples", [str(sum(cell[p, i].examples for p in props if (p, i) in cell)) for i in impls]))
+    lines.append(row("loose", [loose_share([cell[p, i] for p in props if (p, i) in cell]) for i in impls]))
     reasons: dict[str, list[str]] = {}
     for r in results:
         if r.status in ("skipped", "xfailed"):
             reasons.setdefault(f"{r.status}: {r.reason}", []).append(f"{r.property}[{r.implementation}]")
     for reason, where in reasons.items():
         lines.append(f"{reason}  ({len(where)}: {', '.join(where[:2])}{', ...' if len(where) > 2 else ''})")
+    if any(r.loose for r in results):
+        lines.append(LOOSE)
     return "\n".join(lines)
 
 

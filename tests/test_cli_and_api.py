@@ -1,6 +1,7 @@
 """The command line, check_impl, parametrize_with_impls and the expected-failures file,
 used as a new user would use them."""
 
+import json
 import re
 import subprocess
 import sys
@@ -29,10 +30,14 @@ def test_cli_fails_a_defective_step_naming_the_law_and_the_reproducer():
     assert "reproduce: pytest --pyargs 'properties.test_gates::test_gate_ranges[hard_sigmoid-float64]'" in run.stdout
 
 
-def test_cli_passes_a_correct_step():
-    run = cli(f"{HERE}/numpy_steps.py:step", "--kind", "numpy-step", "--dtypes", "float32", "--json", "/dev/null")
+def test_cli_passes_a_correct_step(tmp_path):
+    run = cli(f"{HERE}/numpy_steps.py:step", "--kind", "numpy-step", "--dtypes", "float32",
+              "--json", str(tmp_path / "report.json"))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 failed" in run.stdout
+    step = next(r for r in json.loads((tmp_path / "report.json").read_text())
+                if r["property"] == "test_step_agrees_with_reference")
+    assert step["compared"] > 0 and step["loose"] == 0, step  # float32 bounds are far narrower than h and c
 
 
 @pytest.mark.parametrize("args,message", [
