@@ -111,7 +111,8 @@ def _matrix(results: list[Result]) -> str:
                 continue
             mark = _e(MARKS.get(r.status, r.status))
             text = f'<a href="#{_anchor(r)}">{mark}</a>' if r.status in FAILING else mark
-            tds.append(f'<td class="{_e(r.status)}" title="{_e(r.reason)}">{text}</td>')
+            note = f"{r.loose} of {r.compared} compared values had a loose bound" if r.loose else ""
+            tds.append(f'<td class="{_e(r.status)}" title="{_e(r.reason or note)}">{text}</td>')
         rows.append(f"<tr><th>{_e(p)}</th>{''.join(tds)}</tr>")
     for status in STATUSES:
         counts = [sum(1 for p in props if (p, i) in cell and cell[p, i].status == status) for i in impls]

@@ -276,16 +276,17 @@ def _shown(results: list[Result]) -> tuple[str, ...]:
     return tuple(s for s in STATUSES if s != "crashed" or any(r.status == s for r in results))
 
 
-LOOSE = ("loose: the share of an implementation's compared values whose error bound was at least the "
-         "largest |value| of their array, so a wrong value of the right size would have passed there")
+LOOSE = ("loose: for each implementation, the largest share of one check's compared values whose error "
+         "bound was at least the largest |value| of their array, so a wrong value of that size would have "
+         "passed there (every check's counts: the JSON report)")
 
 
 def loose_share(results: list[Result]) -> str:
-    """The share of the compared values of ``results`` with a loose bound: '-' (none compared),
-    '0', or a percentage such as '0.41%'."""
-    compared = sum(r.compared for r in results)
-    loose = sum(r.loose for r in results)
-    return "-" if not compared else "0" if not loose else f"{100 * loose / compared:.2g}%"
+    """The largest share of one check's compared values with a loose bound, over ``results``:
+    '-' (none compared), '0', or a percentage such as '27%'."""
+    compared = [r for r in results if r.compared]
+    share = max((r.loose / r.compared for r in compared), default=0.0)
+    return "-" if not compared else "0" if not share else f"{100 * share:.2g}%"
 
 
 def summary(results: list[Result]) -> str:

@@ -42,6 +42,6 @@ def test_the_matrix_shows_the_loose_share_per_implementation_and_says_what_it_me
                Result("c-float64", "law1", "skipped", reason="no")]
     text = matrix(results)
     row = next(line for line in text.splitlines() if line.startswith("loose"))
-    assert row.split()[1:] == ["0", "0.2%", "-"]
+    assert row.split()[1:] == ["0", "0.3%", "-"]  # b's worst check: 3 of 1000
     assert LOOSE in text
     assert LOOSE not in matrix(results[:1])
