@@ -56,10 +56,16 @@ def _gradient_bounds(case: Case, dtype: str, precision: str) -> Grads:
     return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision)
 
 
+def reference_run(impl: Implementation, case: Case) -> tuple[reference.Trace, error_model.ForwardBounds]:
+    """The reference's run over ``case`` in ``impl``'s variant, and how far ``impl`` may be from it
+    at its dtype and precision (both computed once per worker)."""
+    return _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
+
+
 def step_results(impl: Implementation, case: Case) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """One step of ``case`` from its non-zero state: ``(name, got, want, bound)`` for h and c."""
     params, xs, h0, c0 = _arrays(case)
-    want, bound = _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
+    want, bound = reference_run(impl, case)
     h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     return [("h", h, want.hs[0], bound.hs[0]), ("c", c, want.cs[0], bound.cs[0])]
 
@@ -76,7 +82,7 @@ def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) 
     c_T; with ``chunk``, fed in chunks of that many steps, (h, c) carried from one to the next."""
     __tracebackhide__ = True
     params, xs, h0, c0 = _arrays(case)
-    want, bound = _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
+    want, bound = reference_run(impl, case)
     pieces, state = [], (h0, c0)
     for start in range(0, case.steps, chunk or case.steps):
         hs, state = impl.run(params, xs[start:start + (chunk or case.steps)], *state)

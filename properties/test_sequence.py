@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lstm_verify import reference
-from lstm_verify.agreement import as_stack, row_references
+from lstm_verify.agreement import as_stack, reference_run, row_references
 from lstm_verify.checks import assert_close, assert_identical
 from lstm_verify.params import Case, StackCase
 from lstm_verify.strategies import SEQUENCE_SHAPES, SHAPES, cases
@@ -16,35 +16,36 @@ from lstm_verify.strategies import SEQUENCE_SHAPES, SHAPES, cases
 @given(case=cases(steps=(3, 8)), split=st.floats(0.1, 0.9))
 def test_streaming_equals_whole(impl, case, split):
     """A sequence run in two chunks, (h, c) carried from the first into the second, equals the
-    sequence run whole.
+    reference's run over the whole sequence.
 
     This is the O(1)-per-step streaming inference users rely on; an implementation that
-    drops or resets the state it is handed breaks it. (Both runs are within their error bound
-    of the reference, so they are within twice that of each other.)"""
+    drops or resets the state it is handed breaks it."""
     params, xs, h0, c0 = case.arrays()
     k = max(1, min(case.steps - 1, round(split * case.steps)))
-    bound = impl.forward_bounds(params, xs, h0, c0)
-    whole, (_, c_whole) = impl.run(params, xs, h0, c0)
+    want, bound = reference_run(impl, case)
     first, (h_mid, c_mid) = impl.run(params, xs[:k], h0, c0)
     second, (_, c_end) = impl.run(params, xs[k:], h_mid, c_mid)
-    assert_close("hs (chunked)", np.concatenate([first, second]), whole, 2 * bound.hs, impl, case)
-    assert_close("c_T (chunked)", c_end, c_whole, 2 * bound.cs[-1], impl, case)
+    context = (case, f"split after step {k}")
+    assert_close("hs (chunked)", np.concatenate([first, second]), want.hs, bound.hs, impl, context)
+    assert_close("c_T (chunked)", c_end, want.cs[-1], bound.cs[-1], impl, context)
 
 
 @pytest.mark.requires("sequence")
 @given(case=cases(steps=(3, 8)))
 def test_cell_loop_equals_sequence(impl, case):
-    """Looping the implementation's own step over a sequence equals its sequence API.
+    """Looping the implementation's own step over a sequence and its sequence API both equal
+    the reference's run.
 
     A library's fused sequence kernel and its step are two code paths; a converter or a
     custom kernel often gets one of them right."""
     params, xs, h0, c0 = case.arrays()
     model = impl.load(params)
-    bound = impl.forward_bounds(params, xs, h0, c0)
+    want, bound = reference_run(impl, case)
     hs, (_, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
     loop_hs, (_, loop_c) = impl.loop(model, xs, tuple(impl.cast(h0, c0)))
-    assert_close("hs (step loop)", loop_hs, hs, 2 * bound.hs, impl, case)
-    assert_close("c_T (step loop)", loop_c, c, 2 * bound.cs[-1], impl, case)
+    for name, got_hs, got_c in (("step loop", loop_hs, loop_c), ("sequence API", hs, c)):
+        assert_close(f"hs ({name})", got_hs, want.hs, bound.hs, impl, case)
+        assert_close(f"c_T ({name})", got_c, want.cs[-1], bound.cs[-1], impl, case)
 
 
 DETERMINISM_SHAPE = SEQUENCE_SHAPES[4]
@@ -104,21 +105,19 @@ def test_variable_lengths(impl, case, data):
 @pytest.mark.requires("sequence", "reverse")
 @given(case=cases(steps=(3, 8)))
 def test_reverse_equals_forward_on_reversed_input(impl, case):
-    """Run in reverse, the LSTM equals the forward run over the time-reversed input, with the
-    outputs given back in input time order (hs[t] is the output on consuming xs[t]).
+    """Run in reverse, the LSTM equals the reference's forward run over the time-reversed input,
+    with the outputs given back in input time order (hs[t] is the output on consuming xs[t]).
 
     Reverse mode is the backward half of every bidirectional layer; libraries differ in the
     order they return its outputs, and an adapter or converter that guesses wrong passes
     every forward check."""
     params, xs, h0, c0 = case.arrays()
-    model = impl.load(params)
-    state = tuple(impl.cast(h0, c0))
+    want = reference.lstm_forward(params, xs[::-1], h0, c0, variant=impl.variant)
     bound = impl.forward_bounds(params, xs[::-1], h0, c0)
-    hs, (h, c) = model.sequence(*impl.cast(xs), state, reverse=True)
-    want_hs, (want_h, want_c) = model.sequence(*impl.cast(xs[::-1]), state)
-    assert_close("hs (reverse, input time order)", hs, want_hs[::-1], 2 * bound.hs[::-1], impl, case)
-    assert_close("final h (reverse)", h, want_h, 2 * bound.hs[-1], impl, case)
-    assert_close("final c (reverse)", c, want_c, 2 * bound.cs[-1], impl, case)
+    hs, (h, c) = impl.load(params).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)), reverse=True)
+    assert_close("hs (reverse, input time order)", hs, want.hs[::-1], bound.hs[::-1], impl, case)
+    assert_close("final h (reverse)", h, want.hs[-1], bound.hs[-1], impl, case)
+    assert_close("final c (reverse)", c, want.cs[-1], bound.cs[-1], impl, case)
 
 
 def _check_stack(impl, stack: StackCase) -> None:

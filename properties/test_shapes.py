@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
+from lstm_verify import reference
+from lstm_verify.agreement import reference_run
 from lstm_verify.checks import assert_close, assert_dtype, assert_identical, assert_shape
 from lstm_verify.strategies import cases
 
@@ -51,8 +53,8 @@ def test_dtype_preserved(impl, case):
 @pytest.mark.requires("optional_state")
 @given(case=cases(steps=(1,)))
 def test_default_state_is_zeros(impl, case):
-    """Calling without a state equals calling with zeros, also after earlier calls: a step, and
-    the sequence API where there is one.
+    """Calling without a state equals the reference from zeros, also after earlier calls: a step,
+    and the sequence API where there is one.
 
     Users of nn.LSTMCell-like APIs rely on the default, and most calls of nn.LSTM-like ones pass
     no state at all; an implementation that defaults to whatever it saw last leaks one sequence
@@ -60,17 +62,17 @@ def test_default_state_is_zeros(impl, case):
     params, xs, h0, c0 = case.arrays()
     model = impl.load(params)
     zeros = np.zeros((case.batch, case.hidden_size))
+    want = reference.lstm_forward(params, xs, zeros, zeros, variant=impl.variant)
     bound_h, bound_c = impl.step_bounds(params, xs[0], zeros, zeros)
-    want_h, want_c = model.step(*impl.cast(xs[0]), tuple(impl.cast(zeros, zeros)))
     model.step(*impl.cast(-xs[0]), tuple(impl.cast(h0, c0)))
     h, c = model.step(*impl.cast(xs[0]))
-    assert_close("h (no state)", h, want_h, 2 * bound_h, impl, case)
-    assert_close("c (no state)", c, want_c, 2 * bound_c, impl, case)
+    assert_close("h (no state)", h, want.hs[0], bound_h, impl, case)
+    assert_close("c (no state)", c, want.cs[0], bound_c, impl, case)
     if impl.capabilities.sequence:
         model.sequence(*impl.cast(-xs), tuple(impl.cast(h0, c0)))
         hs, (h, c) = model.sequence(*impl.cast(xs))
-        assert_close("hs (sequence API, no state)", hs[0], want_h, 2 * bound_h, impl, case)
-        assert_close("c_T (sequence API, no state)", c, want_c, 2 * bound_c, impl, case)
+        assert_close("hs (sequence API, no state)", hs[0], want.hs[0], bound_h, impl, case)
+        assert_close("c_T (sequence API, no state)", c, want.cs[0], bound_c, impl, case)
 
 
 @given(case=cases(steps=(3,)))
@@ -122,30 +124,37 @@ def test_inputs_not_modified(impl, case):
 
 @given(case=cases(steps=(3,)))
 def test_batch_rows_independent(impl, case):
-    """Each batch row's result equals that row run alone: rows do not influence each other.
+    """Each batch row's result, run in the batch and run alone, equals the reference's row: rows
+    do not influence each other.
 
     Reductions over the wrong axis or normalisation across the batch make a sample's output
-    depend on its neighbours."""
+    depend on its neighbours. Both runs are held to the reference within their bound rather than
+    to each other within twice it: half the slack, which bfloat16 needs (at twice the bound, up
+    to 11 % of a check's values had a bound as wide as their array's values)."""
     params, xs, h0, c0 = case.arrays()
-    bound = impl.forward_bounds(params, xs, h0, c0)
+    want, bound = reference_run(impl, case)
     hs, (_, c) = impl.run(params, xs, h0, c0)
+    assert_close("hs (batch)", hs, want.hs, bound.hs, impl, case)
+    assert_close("c_T (batch)", c, want.cs[-1], bound.cs[-1], impl, case)
     for b in range(case.batch):
         hs_b, (_, c_b) = impl.run(params, xs[:, b:b + 1], h0[b:b + 1], c0[b:b + 1])
-        assert_close(f"hs[:, {b}] alone", hs_b[:, 0], hs[:, b], 2 * bound.hs[:, b], impl, case)
-        assert_close(f"c_T[{b}] alone", c_b[0], c[b], 2 * bound.cs[-1, b], impl, case)
+        assert_close(f"hs[:, {b}] alone", hs_b[:, 0], want.hs[:, b], bound.hs[:, b], impl, case)
+        assert_close(f"c_T[{b}] alone", c_b[0], want.cs[-1, b], bound.cs[-1, b], impl, case)
 
 
 @pytest.mark.requires("unbatched")
 @given(case=cases(steps=(1,)))
 def test_unbatched_input(impl, case):
-    """An unbatched x (I,) with state (H,) gives h and c of shape (H,), equal to the batched row.
+    """An unbatched x (I,) with state (H,) gives h and c of shape (H,), equal to the reference's
+    batched row.
 
-    The adapter declares unbatched input; it must then mean the same computation."""
+    The adapter declares unbatched input; it must then mean the same computation. Held to the
+    reference within its bound, not to the implementation's batched row within twice it: in
+    bfloat16 that slack let up to 27 % of a check's values pass at any value of their size."""
     params, xs, h0, c0 = case.arrays()
     model = impl.load(params)
-    bound_h, bound_c = impl.step_bounds(params, xs[0, :1], h0[:1], c0[:1])
+    want, bound = reference_run(impl, case)
     h, c = model.step(*impl.cast(xs[0, 0]), tuple(impl.cast(h0[0], c0[0])))
-    want_h, want_c = model.step(*impl.cast(xs[0, :1]), tuple(impl.cast(h0[:1], c0[:1])))
     assert_shape("h", h, (case.hidden_size,), impl, case)
-    assert_close("h (unbatched)", h, want_h[0], 2 * bound_h[0], impl, case)
-    assert_close("c (unbatched)", c, want_c[0], 2 * bound_c[0], impl, case)
+    assert_close("h (unbatched)", h, want.hs[0, 0], bound.hs[0, 0], impl, case)
+    assert_close("c (unbatched)", c, want.cs[0, 0], bound.cs[0, 0], impl, case)
