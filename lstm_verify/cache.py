@@ -40,11 +40,17 @@ def use_cache_dir(folder: str | os.PathLike | None) -> Path:
     jax_cache = str(path / "jax")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = jax_cache
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small programs too: many shapes
+    # JAX's default puts XLA's GPU autotuning folder, a path inside the cache folder, into the
+    # compile options its cache keys hash: a folder restored at another path (another runner's
+    # home, a CI cache step) then missed every program (measured: 1444 s of compiling in a CI run
+    # given a copy of a warm folder). Without it the keys do not depend on where the folder is.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES", "none")
     if "jax" in sys.modules:  # imported already, so it has read the variables: tell it directly
         import jax
         jax.config.update("jax_compilation_cache_dir", jax_cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs",
                           float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
+        jax.config.update("jax_persistent_cache_enable_xla_caches", os.environ["JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES"])
     set_hypothesis_home_dir(path / "hypothesis")
     os.environ["PYTEST_DEBUG_TEMPROOT"] = str(path)
     return path

@@ -52,7 +52,7 @@ def test_plugin_report_has_the_matrix_configuration_and_its_figures(plugin_repor
     assert re.search(r'<td class="passed" title="">ok</td>', page)
     assert "test_unbatched_input[numpy-float64]</td><td>numpy declares no unbatched capability" in page
     assert "dev (up to 8 hypothesis examples per check)" in page and "numpy 2." in page
-    assert '<tr class="count"><th>loose</th><td>' in page and "a wrong value of the right size" in page
+    assert '<tr class="count"><th>loose</th><td>' in page and "a wrong value of that size" in page
     for name in ("error_by_size", "gradient_by_lag", "long_lag_success"):
         assert f'<img src="{name}.png"' in page and f'href="{name}.svg"' in page
         assert (plugin_report / f"{name}.png").stat().st_size > 10_000 and (plugin_report / f"{name}.svg").exists()

@@ -213,3 +213,17 @@ def test_a_run_writes_only_to_the_project_and_its_cache(tmp_path):
     cache = project / ".lstm_verify"
     assert any((cache / "jax").iterdir()) and (cache / "hypothesis").is_dir()
     assert oct(cache.stat().st_mode & 0o777) == oct(0o700)
+
+
+def test_the_cache_folder_can_be_moved(tmp_path):
+    """The same program compiled with the cache folder at two paths gets the same entry: a folder
+    restored elsewhere (another runner, a CI cache step) is used, not compiled again."""
+    pytest.importorskip("jax")
+    program = ("import sys; from lstm_verify.cache import use_cache_dir; use_cache_dir(sys.argv[1]); "
+               "import jax, jax.numpy as jnp; jax.jit(lambda a: jnp.tanh(a) * 3)(jnp.ones(5))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LSTM_VERIFY_", "JAX_"))}
+    names = []
+    for folder in (tmp_path / "here", tmp_path / "elsewhere" / "deeper"):
+        subprocess.run([sys.executable, "-c", program, str(folder)], env=env, check=True, timeout=120)
+        names.append(sorted(p.name for p in (folder / "jax").iterdir()))
+    assert names[0] and names[0] == names[1]
