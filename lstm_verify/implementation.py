@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_verify import error_model
+from lstm_verify import error_model, reference
 from lstm_verify.adapters import Adapter, Capabilities, Model, State, builtin_adapter
 from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.error_model import ForwardBounds
@@ -61,6 +61,14 @@ class Implementation:
         """How far a correct implementation at this dtype and precision may be from the reference's
         hs and cs for this run (:func:`lstm_verify.error_model.forward_bounds`)."""
         return error_model.forward_bounds(params, xs, h0, c0, self.dtype, self.precision, variant or self.variant)
+
+    def expected(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                 variant: Variant | None = None) -> tuple[reference.Trace, ForwardBounds]:
+        """The reference's run over these arrays, in this implementation's variant (or ``variant``),
+        and :meth:`forward_bounds` around it: what a law holds a run of the implementation to."""
+        variant = variant or self.variant
+        want = reference.lstm_forward(params, xs, h0, c0, variant=variant)
+        return want, self.forward_bounds(params, xs, h0, c0, variant)
 
     def step_bounds(self, params: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray,
                     variant: Variant | None = None) -> tuple[np.ndarray, np.ndarray]:

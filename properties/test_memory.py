@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from lstm_verify import reference
+from lstm_verify.agreement import reference_run
 from lstm_verify.checks import assert_close, assert_identical, check
 from lstm_verify.strategies import cases
 from lstm_verify.views import LAYOUTS
@@ -20,14 +20,13 @@ def test_step_independent_of_memory_layout(impl, case):
     a batch-first tensor at step t passes a strided view, and the kernel reads other steps'
     inputs. Every example runs every layout."""
     params, xs, h0, c0 = case.arrays()
-    want_h, want_c = reference.lstm_step(params, xs[0], h0, c0)
-    bound_h, bound_c = impl.step_bounds(params, xs[0], h0, c0)
+    want, bound = reference_run(impl, case)
     model = impl.load(params)
     for layout, view in LAYOUTS.items():
         x, h, c = (view(a) for a in impl.cast(xs[0], h0, c0))
         got_h, got_c = model.step(x, (h, c))
-        assert_close(f"h ({layout})", got_h, want_h, bound_h, impl, case)
-        assert_close(f"c ({layout})", got_c, want_c, bound_c, impl, case)
+        assert_close(f"h ({layout})", got_h, want.hs[0], bound.hs[0], impl, case)
+        assert_close(f"c ({layout})", got_c, want.cs[0], bound.cs[0], impl, case)
 
 
 @pytest.mark.requires("sequence")
@@ -40,8 +39,7 @@ def test_sequence_independent_of_memory_layout(impl, case):
     ``x.transpose(0, 1)`` of batch-first data is the most common way to feed a time-major API,
     and it is not contiguous. Every example runs every layout."""
     params, xs, h0, c0 = case.arrays()
-    want = reference.lstm_forward(params, xs, h0, c0)
-    bound = impl.forward_bounds(params, xs, h0, c0)
+    want, bound = reference_run(impl, case)
     model = impl.load(params)
     for layout, view in LAYOUTS.items():
         xs_v, h, c = (view(a) for a in impl.cast(xs, h0, c0))

@@ -22,8 +22,7 @@ def _check_variant(impl, case, variant: Variant, reverse: bool) -> None:
     params, xs, h0, c0 = case.arrays()
     params = replace(params, p=case.peepholes()) if variant.peepholes else params
     order = slice(None, None, -1 if reverse else 1)
-    want = reference.lstm_forward(params, xs[order], h0, c0, variant=variant)
-    bound = impl.forward_bounds(params, xs[order], h0, c0, variant)
+    want, bound = impl.expected(params, xs[order], h0, c0, variant)
     hs, (h, c) = impl.load_variant(params, variant).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)),
                                                               reverse=reverse)
     context = (case, variant, f"reverse={reverse}")
