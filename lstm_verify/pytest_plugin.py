@@ -317,7 +317,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
                                ("lstm_loose", seen.loose),
                                ("lstm_compile_seconds", compile_seconds() - item.stash.get(_COMPILE_START, 0.0))]
     if report.failed:
-        post(_impl(item).id, item.originalname)  # a training law of this implementation stops restarting
+        post(_impl(item).id, item.originalname)  # a training law of this implementation stops training
         report.sections.append(("reproduce", reproducer(item.config, f"{item.module.__name__}::{item.name}")
                                 + "  (hypothesis replays the failing example)"))
         if f"Stopped because {engine.ExitReason.very_slow_shrinking.value}" in stats:

@@ -203,8 +203,9 @@ STALL_MARGIN = 0.03
 class TaskResult:
     """One training run: its held-out score (accuracy or MSE), whether that solves the task,
     the Adam steps taken, the wall time and how it ended: ``solved``, ``unsolved`` (out of
-    steps), ``stalled`` (stopped at its stall check, still at chance) or ``diverged`` (stopped
-    at a non-finite training loss)."""
+    steps), ``stalled`` (stopped at its stall check, still at chance), ``diverged`` (stopped
+    at a non-finite training loss) or ``stopped`` (told to stop: its outcome undecided, no
+    score)."""
 
     score: float
     solved: bool
@@ -275,7 +276,8 @@ class RNNNet:
 
 def train_task(net: LSTMNet | RNNNet, task: Task = DELAYED_XOR, lag: int = 60, n_train: int = 256,
                n_test: int = 512, lr: float = 3e-3, clip: float = 1.0, max_steps: int = 150,
-               seed: int = 0, stall_check: int | None = None) -> TaskResult:
+               seed: int = 0, stall_check: int | None = None, stop: Callable[[], bool] | None = None
+               ) -> TaskResult:
     """Train ``net`` + a linear read-out of h_T on ``task`` at sequence length ``lag`` with Adam
     (global gradient norm clipped at ``clip``), a fresh batch of ``n_train`` sequences each
     step; stop early once solved.
@@ -289,7 +291,8 @@ def train_task(net: LSTMNet | RNNNet, task: Task = DELAYED_XOR, lag: int = 60, n
     A run also stops when its outcome is decided: at a non-finite training loss (``diverged``:
     the master weights are finite and move at most ``lr`` per step, so a correct LSTM's
     bounded output cannot get there), and, given ``stall_check``, at that step if its training
-    loss is still at chance (``stalled``, see :data:`STALL_MARGIN`).
+    loss is still at chance (``stalled``, see :data:`STALL_MARGIN`). Given ``stop``, it is asked
+    every 10 steps, and the run ends ``stopped`` when it says so.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -316,6 +319,8 @@ def train_task(net: LSTMNet | RNNNet, task: Task = DELAYED_XOR, lag: int = 60, n
                                     >= (1 - STALL_MARGIN) * np.mean(chances[-STALL_WINDOW:])):
             score = task.score(readout(test_xs)[1], test_y)
             return TaskResult(score, task.solved(score), step, time.perf_counter() - start, "stalled")
+        if stop is not None and step % 10 == 0 and stop():
+            return TaskResult(np.nan, False, step, time.perf_counter() - start, "stopped")
         dout = task.loss_gradient(out, y)
         grads = net.backward({n: w for n, w in weights.items() if not n.endswith("_out")}, xs,
                              dout @ weights["w_out"])
@@ -343,7 +348,8 @@ def solve(impl: Implementation, task: Task, lag: int, attempts: int, max_steps: 
           ) -> list[TaskResult]:
     """Up to ``attempts`` independent :func:`train_task` runs of ``impl``, stopping at the first
     that solves ``task`` or diverges (a decided failure: no restart makes a non-finite loss
-    right), or before a restart when ``stop()`` says so (see :mod:`lstm_verify.board`).
+    right), or as soon as ``stop()`` says so, within a run (every 10 steps) or before a restart
+    (see :mod:`lstm_verify.board`).
 
     One run of 150 steps solves delayed XOR at lag 60 on most seeds but not all (README);
     restarts make failure of a correct implementation rare, while a backward pass that does
@@ -354,16 +360,17 @@ def solve(impl: Implementation, task: Task, lag: int, attempts: int, max_steps: 
     results: list[TaskResult] = []
     for k in range(attempts):
         results.append(train_task(LSTMNet(impl), task, lag=lag, max_steps=max_steps, seed=seed + k,
-                                  stall_check=stall_check))
-        if results[-1].solved or results[-1].outcome == "diverged" or stop():
+                                  stall_check=stall_check, stop=stop))
+        if results[-1].solved or results[-1].outcome in ("diverged", "stopped") or stop():
             break
     return results
 
 
 def undecided(results: list[TaskResult], attempts: int) -> bool:
-    """Whether :func:`solve` was stopped before its attempts decided anything: fewer runs than
-    ``attempts``, the last neither solved nor diverged."""
-    return len(results) < attempts and not results[-1].solved and results[-1].outcome != "diverged"
+    """Whether :func:`solve` was stopped before its attempts decided anything: its last run was
+    stopped, or there were fewer runs than ``attempts``, the last neither solved nor diverged."""
+    last = results[-1]
+    return last.outcome == "stopped" or (len(results) < attempts and not last.solved and last.outcome != "diverged")
 
 
 def solve_xor(impl: Implementation, lag: int = 60, attempts: int = 8, seed: int = 0,

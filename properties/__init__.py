@@ -43,15 +43,18 @@ def profile_skip(prop: Callable, profile: str) -> str | None:
 
 
 def stop_training(impl, law: str) -> Callable[[], bool]:
-    """For :func:`lstm_verify.tasks.solve`: stop restarting once another law has failed ``impl``
-    in this run (:mod:`lstm_verify.board`)."""
+    """For :func:`lstm_verify.tasks.solve`: stop training once another law has failed ``impl`` in
+    this run (:mod:`lstm_verify.board`)."""
     return lambda: bool(failed_laws(impl.id, law))
 
 
 def skip_if_undecided(impl, law: str, results: list[TaskResult], attempts: int) -> None:
     """Skip a training law that :func:`stop_training` stopped before its runs decided anything."""
     if undecided(results, attempts):
-        pytest.skip(f"training stopped after {len(results)} of {attempts} runs, none solved: {impl.id} already "
+        last = results[-1]
+        when = (f"in run {len(results)} of {attempts}, at step {last.steps}" if last.outcome == "stopped"
+                else f"after {len(results)} of {attempts} runs")
+        pytest.skip(f"training stopped {when}, none solved: {impl.id} already "
                     f"fails {', '.join(failed_laws(impl.id, law))} in this run, and the runs left would not change "
                     "its verdict")
 
