@@ -7,7 +7,8 @@ XOR on about a third of seeds), and a defective implementation never solves it: 
 were most of a defective cell's verdict time. Asked every 10 training steps and before each
 restart (:func:`failed_laws`), the board lets the law stop and skip with the reason: its own
 outcome is then undecided, which is what the report says, while a correct implementation,
-which fails no other law, always trains in full. Outside a run of the plugin (a law called directly) there is no board and nothing stops.
+which fails no other law, always trains in full. Outside a run of the plugin (a law called
+directly) there is no board and nothing stops.
 
 The plugin's controller opens the board in the cache folder (:func:`open_board`) and names it to
 the xdist workers, which inherit ``LSTM_VERIFY_BOARD``; it is removed when the run ends.
