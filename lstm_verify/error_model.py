@@ -146,10 +146,13 @@ class _Units:
 class _E:
     """A value and its first-order error scale, both float64 arrays of one shape."""
 
-    __slots__ = ("v", "e")
+    __slots__ = ("v", "e", "squares")
 
     def __init__(self, v: np.ndarray, e: np.ndarray) -> None:
         self.v, self.e = v, e
+        self.squares: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        """``(v^2, (e / u_s)^2, |v|)`` in float32, kept once a matrix product has needed them: the
+        weights are an operand of every step's products."""
 
     def __getitem__(self, index: object) -> _E:
         return _E(self.v[index], self.e[index])
@@ -170,24 +173,41 @@ class _Arithmetic:
         return _E(v, np.zeros_like(v))
 
     def _round(self, v: np.ndarray, e: np.ndarray) -> _E:
-        return _E(v, e + self.u.store * np.abs(v) + self.u.tiny)
+        """``v`` rounded to storage: its error ``e`` (a fresh array, updated in place) grows by
+        ``u_s |v| + tiny``."""
+        rounding = np.abs(v)
+        rounding *= self.u.store
+        e += rounding
+        e += self.u.tiny
+        return _E(v, e)
 
     def add(self, a: _E, b: _E) -> _E:
-        return self._round(a.v + b.v, np.hypot(a.e, b.e))
+        return self._round(a.v + b.v, _quadrature(a.e, b.e))
 
     def mul(self, a: _E, b: _E) -> _E:
-        return self._round(a.v * b.v, np.hypot(a.v * b.e, b.v * a.e))
+        return self._round(a.v * b.v, _quadrature(a.v * b.e, b.v * a.e))
 
     def matmul(self, a: _E, b: _E) -> _E:
         """``a @ b``: a reduction over the last axis of ``a``. The error terms need two digits, not
         sixteen: they are computed in float32, errors scaled by the storage unit roundoff."""
         s = self.u.store
-        av, bv = a.v.astype(np.float32), b.v.astype(np.float32)
-        ae, be = (a.e / s).astype(np.float32), (b.e / s).astype(np.float32)
-        carried = s * np.sqrt(av ** 2 @ be ** 2 + ae ** 2 @ bv ** 2)
-        operands = np.sqrt(2.0) * self.u.operand * np.sqrt(av ** 2 @ bv ** 2) if self.u.operand else 0.0
-        summed = np.sqrt(a.v.shape[-1]) * self.u.accumulate * (np.abs(av) @ np.abs(bv))
-        return self._round(a.v @ b.v, (carried + operands + summed).astype(np.float64))
+        (av2, ae2, av_abs), (bv2, be2, bv_abs) = self._squares(a), self._squares(b)
+        carried = av2 @ be2
+        carried += ae2 @ bv2
+        np.sqrt(carried, out=carried)
+        carried *= s
+        if self.u.operand:
+            carried += np.sqrt(2.0) * self.u.operand * np.sqrt(av2 @ bv2)
+        carried += np.sqrt(a.v.shape[-1]) * self.u.accumulate * (av_abs @ bv_abs)
+        return self._round(a.v @ b.v, carried.astype(np.float64))
+
+    def _squares(self, a: _E) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:attr:`_E.squares`, computed on first use."""
+        if a.squares is None:
+            v = a.v.astype(np.float32)
+            e = (a.e / self.u.store).astype(np.float32)
+            a.squares = (v * v, e * e, np.abs(v))
+        return a.squares
 
     def activation(self, a: _E, fn: Activation) -> _E:
         v = fn(a.v)
@@ -202,7 +222,15 @@ class _Arithmetic:
         return self._round(1.0 - a.v ** 2, 2.0 * np.abs(a.v) * a.e)
 
     def one_minus(self, a: _E) -> _E:
-        return self._round(1.0 - a.v, a.e)
+        return self._round(1.0 - a.v, a.e.copy())
+
+
+def _quadrature(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sqrt(a^2 + b^2)``, a fresh array (``np.hypot`` guards against overflow, which error
+    scales never reach, at four times the cost)."""
+    result = a * a
+    result += b * b
+    return np.sqrt(result, out=result)
 
 
 def _concat(parts: list[_E], axis: int) -> _E:

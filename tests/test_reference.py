@@ -164,3 +164,23 @@ def test_stack_bounds_follow_the_variant(variant):
         np.testing.assert_array_equal(hs[..., d * 4:(d + 1) * 4], want.hs[order])
         np.testing.assert_array_equal(h_n[d], want.hs[-1])
         np.testing.assert_array_equal(c_n[d], want.cs[-1])
+
+
+def test_error_arithmetic_leaves_its_operands_alone():
+    """The error model updates fresh result arrays in place and keeps the float32 squares of an
+    operand it reuses (the weights, every step): its operands' values and errors are left as they
+    were, and a sum's error is still ``sqrt(e_a^2 + e_b^2) + u_s |a + b| + tiny``."""
+    units = error_model._Units.of("float16", error_model.precision())
+    ar = error_model._Arithmetic(units)
+    rng = np.random.default_rng(0)
+    a, b, w = ar.stored(rng.normal(size=(3, 4))), ar.stored(rng.normal(size=(3, 4))), ar.stored(rng.normal(size=(4, 5)))
+    kept = [(x.v.copy(), x.e.copy()) for x in (a, b, w)]
+    total = ar.add(a, b)
+    for op in (ar.mul, lambda x, y: ar.matmul(x, w), lambda x, y: ar.matmul(y, w), lambda x, y: ar.one_minus(x),
+               lambda x, y: ar.one_minus_square(y), lambda x, y: ar.activation(x, reference.PLAIN.h)):
+        op(a, b)
+    for x, (v, e) in zip((a, b, w), kept):
+        np.testing.assert_array_equal(x.v, v)
+        np.testing.assert_array_equal(x.e, e)
+    want = np.hypot(a.e, b.e) + units.store * np.abs(a.v + b.v) + units.tiny
+    np.testing.assert_allclose(total.e, want, rtol=1e-14)
