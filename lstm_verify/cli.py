@@ -20,7 +20,7 @@ from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
 from lstm_verify.guard import DEFAULT_TIME_LIMIT
 from lstm_verify.pytest_plugin import DTYPES, PROFILES
-from lstm_verify.targets import TargetError, add_target_arguments, chosen_adapters, layout_table, resolve
+from lstm_verify.targets import TargetError, add_target_arguments, check_target_arguments, layout_table, resolve
 from lstm_verify.xfails import XfailError, read_xfails, unmatched
 
 
@@ -164,7 +164,7 @@ def _check(args: argparse.Namespace) -> int:
     from lstm_verify.runner import failures, matrix, progress_line, run_suite, summary
 
     try:
-        chosen_adapters(args)  # a wrong TARGET is one line and exit 2 here, before pytest starts
+        check_target_arguments(args)  # a wrong TARGET is one line and exit 2 here, before pytest starts
         entries = read_xfails(args.xfail) if args.xfail else {}
         cache = use_cache_dir(args.cache_dir)
     except (TargetError, XfailError, CacheDirError) as exc:
@@ -179,8 +179,9 @@ def _check(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     code, results, output = run_suite(options, args.workers, None if args.quiet else progress_line,
                                       ("-k", args.select) if args.select else ())
-    if not results:
-        print(output.rstrip().splitlines()[-1] if output.strip() else f"pytest exited with {code}", file=sys.stderr)
+    if not results:  # a TARGET that does not import, or names nothing runnable, ends here (in one line)
+        last = output.rstrip().splitlines()[-1] if output.strip() else f"pytest exited with {code}"
+        print(f"lstm-verify: {last.removeprefix('ERROR: ')}" if last.startswith("ERROR: ") else last, file=sys.stderr)
         return 2
     print(matrix(results))
     report = failures(results)

@@ -24,7 +24,8 @@ from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import DEFAULT_TIME_LIMIT, limit_memory, release_compiled_programs, watch_process
+from lstm_verify.guard import (DEFAULT_TIME_LIMIT, keep_freed_memory, limit_memory, release_compiled_programs,
+                               watch_process)
 from lstm_verify.implementation import Implementation
 from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, target_adapters
 from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
@@ -46,6 +47,7 @@ for _name, _options in PROFILES.items():
 _INJECTED: list[Adapter] = []
 """Adapters handed over in-process by :func:`lstm_verify.api.check_impl` (no xdist)."""
 _IMPLS = pytest.StashKey[list]()
+_LOAD_ERROR = pytest.StashKey[pytest.UsageError]()
 _XFAILS = pytest.StashKey[dict]()
 _COMPILE_START = pytest.StashKey[float]()
 COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -172,13 +174,11 @@ def pytest_configure(config: pytest.Config) -> None:
     shrink = config.getoption("--lstm-shrink-seconds")
     config.add_cleanup(budget_shrinking(SHRINK_SECONDS[config.getoption("--lstm-profile")] if shrink is None
                                         else shrink))
-    limit, declared = config.getoption("--lstm-timeout"), config.getoption("--lstm-precision")
     try:
-        precision(declared)
+        precision(config.getoption("--lstm-precision"))
     except PrecisionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_IMPLS] = [Implementation(a, d, limit, declared) for a in (selected_adapters(config) if active else [])
-                            for d in _split(config.getoption("--lstm-dtypes"))]
+    config.stash[_IMPLS] = implementations(config) if active and not _hands_out(config) else []
     if not active:
         config.stash[_XFAILS] = {}
         return
@@ -190,13 +190,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit")))
         if _env("CRASH_DIR"):
             config.add_cleanup(watch_process(_env("CRASH_DIR"), os.environ.get("PYTEST_XDIST_WORKER", "main")))
-    if config.getoption("--lstm-html") and not hasattr(config, "workerinput"):
-        from lstm_verify.report import HtmlReport
-
-        options = {o: config.getoption(o) for o in ("--lstm-impl", "--lstm-kind", "--lstm-via", "--lstm-runtime",
-                                                     "--lstm-profile", "--lstm-timeout", "--lstm-xfail")}
-        adapters = list(dict.fromkeys(i.adapter for i in config.stash[_IMPLS]))
-        config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options, adapters))
+    if hasattr(config, "workerinput"):  # a process that only runs laws, not the caller's own
+        keep_freed_memory()
+    if not _hands_out(config):
+        _register_html(config)
     path = config.getoption("--lstm-xfail")
     try:
         config.stash[_XFAILS] = read_xfails(path) if path else {}
@@ -204,8 +201,58 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+def implementations(config: pytest.Config) -> list[Implementation]:
+    """The implementations the options choose: each adapter at each dtype (imports a TARGET)."""
+    limit, declared = config.getoption("--lstm-timeout"), config.getoption("--lstm-precision")
+    return [Implementation(a, d, limit, declared) for a in selected_adapters(config)
+            for d in _split(config.getoption("--lstm-dtypes"))]
+
+
+def _hands_out(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist controller of a session that checks implementations:
+    its workers run every check, and it loads the implementations only once they are starting
+    (:func:`pytest_sessionstart`)."""
+    return (not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
+            and not config.getoption("collectonly") and runs_the_laws(config) and not _INJECTED)
+
+
+def _register_html(config: pytest.Config) -> None:
+    if config.getoption("--lstm-html") and not hasattr(config, "workerinput"):
+        from lstm_verify.report import HtmlReport
+
+        options = {o: config.getoption(o) for o in ("--lstm-impl", "--lstm-kind", "--lstm-via", "--lstm-runtime",
+                                                     "--lstm-profile", "--lstm-timeout", "--lstm-xfail")}
+        adapters = list(dict.fromkeys(i.adapter for i in config.stash[_IMPLS]))
+        config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options, adapters))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session: pytest.Session) -> object:
+    """In a pytest-xdist controller, load the implementations (import a TARGET, and torch or JAX
+    with it) after xdist has started its workers, which import them too: done first, the
+    controller's import held back every worker's start (1.4 s of a 7 s run on 2 cores, measured).
+    A TARGET that does not load ends the session at :func:`pytest_runtestloop`, where xdist
+    still stops its workers."""
+    result = yield
+    config = session.config
+    if _hands_out(config):
+        try:
+            config.stash[_IMPLS] = implementations(config)
+        except pytest.UsageError as exc:
+            config.stash[_LOAD_ERROR] = exc
+        else:
+            _register_html(config)
+    return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    if _LOAD_ERROR in session.config.stash:
+        raise session.config.stash[_LOAD_ERROR]
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if not config.stash[_IMPLS]:
+    if not runs_the_laws(config):
         return []
     lines = [f"lstm-verify: hypothesis profile {config.getoption('--lstm-profile')}, "
              f"dtypes {config.getoption('--lstm-dtypes')}, cache {config.getoption('--lstm-cache-dir')}"]

@@ -212,13 +212,13 @@ def run_suite(options: dict[str, str], workers: int | str = 0, progress: Callabl
     The laws run in xdist workers (at least one), unless an implementation object was handed
     over in-process (:func:`lstm_verify.api.check_impl`); ``--lstm-memory-limit`` defaults to
     :func:`memory_limit`. Returns pytest's exit code, one result per collected check sorted by
-    property and implementation, and pytest's own output (shown by callers only when something
-    went wrong)."""
+    property and implementation, and pytest's own output, its standard error last (shown by
+    callers only when something went wrong: the last line names a TARGET that did not load)."""
     isolated = not pytest_plugin._INJECTED
     workers = workers if str(workers) not in ("0", "") or not isolated else 1
     if options.get("--lstm-memory-limit") is None:
         options = {**options, "--lstm-memory-limit": memory_limit(workers)}
-    args = [str(Path(properties.__file__).parent), "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
+    args = [str(Path(properties.__file__).parent), "-q", "--assert=plain", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
             "-p", "lstm_verify.shard"]
     for option, value in options.items():
         if value not in (None, ""):
@@ -228,17 +228,17 @@ def run_suite(options: dict[str, str], workers: int | str = 0, progress: Callabl
     else:  # hypothesis fixes a law's settings when its module is imported: import them afresh, in this run's profile
         for name in [m for m in sys.modules if m.startswith(f"{properties.__name__}.")]:
             del sys.modules[name]
-    output = io.StringIO()
+    output, errors = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as crash_dir:
         collector = _Collector(progress, crash_dir if isolated else "")
         environ = {"LSTM_VERIFY_CRASH_DIR": crash_dir} if isolated else {}
-        with contextlib.redirect_stdout(output), _environ(environ):
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors), _environ(environ):
             code = pytest.main([*args, *pytest_args], plugins=[collector])
     collector.account(int(code))
     for result in collector.results.values():
         result.shard = options.get("--lstm-shard") or ""
     results = sorted(collector.results.values(), key=lambda r: (r.property, r.implementation))
-    return int(code), results, output.getvalue()
+    return int(code), results, output.getvalue() + errors.getvalue()
 
 
 @contextlib.contextmanager

@@ -62,16 +62,22 @@ def resolve(spec: str) -> str:
     return spec
 
 
-def load_object(spec: str) -> Any:
-    """Import ``package.module:attr`` or ``path/to/file.py:attr`` and return the attribute."""
+def _spec_parts(spec: str) -> tuple[str, str]:
+    """``(module, attr)`` of ``package.module:attr`` or ``path/to/file.py:attr`` (the file must exist)."""
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
         raise TargetError(f"TARGET must look like package.module:attr or path/to/file.py:attr, got {spec!r}")
+    if module_name.endswith(".py") and not Path(module_name).is_file():
+        raise TargetError(f"no such file: {module_name}")
+    return module_name, attr
+
+
+def load_object(spec: str) -> Any:
+    """Import ``package.module:attr`` or ``path/to/file.py:attr`` and return the attribute."""
+    module_name, attr = _spec_parts(spec)
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
-            if not path.is_file():
-                raise TargetError(f"no such file: {module_name}")
             name = f"_lstm_verify_target_{path.stem}"
             if name not in sys.modules:
                 module_spec = importlib.util.spec_from_file_location(name, path)
@@ -265,6 +271,21 @@ def chosen_adapters(args: Any) -> list[Adapter] | None:
             raise TargetError("--via takes a TARGET of --kind torch-lstm")
         return None
     return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime)
+
+
+def check_target_arguments(args: Any) -> None:
+    """What :func:`chosen_adapters` checks without importing TARGET: a TargetError for a TARGET
+    that is malformed or names no file, a ``--via`` without one, or an unknown ``--layout``.
+    ``lstm-verify check`` calls this before pytest starts and leaves the import to the run
+    (:func:`lstm_verify.pytest_plugin.pytest_sessionstart`)."""
+    if not args.target:
+        chosen_adapters(args)
+    elif args.kind == "onnx" and args.target.endswith(".onnx"):
+        if not Path(args.target).is_file():
+            raise TargetError(f"no such file: {args.target}")
+    else:
+        _spec_parts(args.target)
+    parse_layout(args.layout)
 
 
 def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,

@@ -53,6 +53,17 @@ def test_cli_exits_2_with_one_line_when_target_or_arguments_are_wrong(args, mess
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
 
 
+def test_cli_reports_a_target_that_fails_to_import_in_one_line(tmp_path):
+    """The command imports TARGET only once pytest-xdist's workers are starting; a TARGET whose
+    import raises still ends the run with one line and exit 2, and the workers are stopped."""
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('broken at import')\n")
+    run = cli(f"{broken}:Cell", "-n", "2")
+    assert run.returncode == 2
+    assert "cannot import" in run.stderr and "RuntimeError: broken at import" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
 def test_check_impl_on_an_object_with_expected_failures(tmp_path):
     xfail = tmp_path / "xfail.txt"
     xfail.write_text("# known\ntest_gate_ranges: our hard sigmoid is intentional\ntest_nothing: stale entry\n")
