@@ -136,8 +136,8 @@ def keep_freed_memory() -> bool:
 
     The laws allocate and free large temporaries at every example (weights at H = 1024, their
     gradients and error bounds); returned at once, each is faulted back in, zeroed, by the next.
-    Measured on the 2-core VM: the error bounds of the size ladders in 3.8 s instead of 6.6 s,
-    most of the difference kernel time (README, "Measured")."""
+    Measured on the 2-core VM: the error bounds of the size ladders in four dtypes in 3.7 s
+    instead of 6.6-8 s, most of the difference kernel time (README, "Check your own implementation")."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
