@@ -62,13 +62,19 @@ def resolve(spec: str) -> str:
     return spec
 
 
+def _existing(path: str) -> Path:
+    if not Path(path).is_file():
+        raise TargetError(f"no such file: {path}")
+    return Path(path)
+
+
 def _spec_parts(spec: str) -> tuple[str, str]:
     """``(module, attr)`` of ``package.module:attr`` or ``path/to/file.py:attr`` (the file must exist)."""
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
         raise TargetError(f"TARGET must look like package.module:attr or path/to/file.py:attr, got {spec!r}")
-    if module_name.endswith(".py") and not Path(module_name).is_file():
-        raise TargetError(f"no such file: {module_name}")
+    if module_name.endswith(".py"):
+        _existing(module_name)
     return module_name, attr
 
 
@@ -281,8 +287,7 @@ def check_target_arguments(args: Any) -> None:
     if not args.target:
         chosen_adapters(args)
     elif args.kind == "onnx" and args.target.endswith(".onnx"):
-        if not Path(args.target).is_file():
-            raise TargetError(f"no such file: {args.target}")
+        _existing(args.target)
     else:
         _spec_parts(args.target)
     parse_layout(args.layout)
@@ -293,10 +298,8 @@ def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str
     """The adapters that run TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for
     ``onnx``) as ``kind``: see :func:`adapters_for`."""
     if kind == "onnx" and spec.endswith(".onnx"):
-        if not Path(spec).is_file():
-            raise TargetError(f"no such file: {spec}")
         import onnx
-        target, name = onnx.load(spec), Path(spec).stem
+        target, name = onnx.load(_existing(spec)), Path(spec).stem
     else:
         target, name = load_object(spec), spec.rpartition(":")[2]
     return adapters_for(target, kind, layout, name, via=via, runtime=runtime)
