@@ -130,9 +130,9 @@ back to the kernel; ``M_TOP_PAD``: the heap grows 256 MiB at a time; ``M_MMAP_TH
 up to 32 MiB come from the heap) for :func:`keep_freed_memory`."""
 
 
-def keep_freed_memory() -> bool:
+def keep_freed_memory() -> None:
     """Have glibc's allocator keep freed memory for reuse in this process instead of returning it
-    to the kernel at once (:data:`ALLOCATOR`); False where the C library has no ``mallopt``.
+    to the kernel at once (:data:`ALLOCATOR`); nothing where the C library has no ``mallopt``.
 
     The laws allocate and free large temporaries at every example (weights at H = 1024, their
     gradients and error bounds); returned at once, each is faulted back in, zeroed, by the next.
@@ -141,8 +141,9 @@ def keep_freed_memory() -> bool:
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return False
-    return all([mallopt(param, value) == 1 for param, value in ALLOCATOR])
+        return
+    for param, value in ALLOCATOR:
+        mallopt(param, value)
 
 
 def watch_process(directory: str | Path, name: str) -> Callable[[], None]:

@@ -178,7 +178,8 @@ def pytest_configure(config: pytest.Config) -> None:
         precision(config.getoption("--lstm-precision"))
     except PrecisionError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_IMPLS] = implementations(config) if active and not _hands_out(config) else []
+    hands_out = _hands_out(config)
+    config.stash[_IMPLS] = implementations(config) if active and not hands_out else []
     if not active:
         config.stash[_XFAILS] = {}
         return
@@ -192,7 +193,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.add_cleanup(watch_process(_env("CRASH_DIR"), os.environ.get("PYTEST_XDIST_WORKER", "main")))
     if hasattr(config, "workerinput"):  # a process that only runs laws, not the caller's own
         keep_freed_memory()
-    if not _hands_out(config):
+    if not hands_out:
         _register_html(config)
     path = config.getoption("--lstm-xfail")
     try:

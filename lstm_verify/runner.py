@@ -218,8 +218,8 @@ def run_suite(options: dict[str, str], workers: int | str = 0, progress: Callabl
     workers = workers if str(workers) not in ("0", "") or not isolated else 1
     if options.get("--lstm-memory-limit") is None:
         options = {**options, "--lstm-memory-limit": memory_limit(workers)}
-    args = [str(Path(properties.__file__).parent), "-q", "--assert=plain", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
-            "-p", "lstm_verify.shard"]
+    args = [str(Path(properties.__file__).parent), "-q", "--assert=plain", "-p", "no:cacheprovider",
+            "-W", "ignore::DeprecationWarning", "-p", "lstm_verify.shard"]
     for option, value in options.items():
         if value not in (None, ""):
             args += [option, str(value)]
