@@ -41,23 +41,35 @@ class _Timeout(BaseException):
     pass
 
 
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout
+
+
+def keep_alarm_handler() -> None:
+    """Install :func:`time_limit`'s SIGALRM handler for the rest of this process, so that each
+    guarded call only arms and disarms the timer. Installing and restoring a handler around every
+    call cost 30-50 µs a call next to a jitted JAX step of 20 µs (measured); a verdict makes tens
+    of thousands of calls. For processes that only run laws (pytest-xdist workers), not a caller's."""
+    signal.signal(signal.SIGALRM, _alarm)
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`_Timeout` in the main thread after ``seconds`` (no limit in other threads)."""
+    """Raise :class:`_Timeout` in the main thread after ``seconds`` (no limit in other threads).
+    The handler is installed for the call and the previous one restored, unless
+    :func:`keep_alarm_handler` installed it for good."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def alarm(signum: int, frame: Any) -> None:
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, alarm)
+    kept = signal.getsignal(signal.SIGALRM) is _alarm
+    previous = None if kept else signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        if not kept:
+            signal.signal(signal.SIGALRM, previous)
 
 
 def guarded_call(impl_id: str, what: str, fn: Callable, *args: Any, limit: float = DEFAULT_TIME_LIMIT) -> Any:

@@ -24,8 +24,8 @@ from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import (DEFAULT_TIME_LIMIT, keep_freed_memory, limit_memory, release_compiled_programs,
-                               watch_process)
+from lstm_verify.guard import (DEFAULT_TIME_LIMIT, keep_alarm_handler, keep_freed_memory, limit_memory,
+                               release_compiled_programs, watch_process)
 from lstm_verify.implementation import Implementation
 from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, target_adapters
 from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
@@ -193,6 +193,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.add_cleanup(watch_process(_env("CRASH_DIR"), os.environ.get("PYTEST_XDIST_WORKER", "main")))
     if hasattr(config, "workerinput"):  # a process that only runs laws, not the caller's own
         keep_freed_memory()
+        keep_alarm_handler()
     if not hands_out:
         _register_html(config)
     path = config.getoption("--lstm-xfail")

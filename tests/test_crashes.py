@@ -95,3 +95,31 @@ def test_compiled_programs_are_dropped_before_the_memory_mappings_run_out():
     double(1.0)
     assert not release_compiled_programs(share=1.0, every=0) and double._cache_size() == 1
     assert release_compiled_programs(share=0.0, every=0) and double._cache_size() == 0
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["handler-per-call", "handler-kept"])
+def test_a_call_that_does_not_return_times_out_and_the_alarm_handler_is_left_as_found(kept):
+    """A hang is cut off at the limit whether the handler is installed per call (a caller's own
+    process) or kept for good (a worker); per call, the caller's own handler is back afterwards."""
+    import signal
+    import time
+
+    from lstm_verify.guard import ImplementationError, _HUNG, guarded_call, keep_alarm_handler
+
+    def own(signum, frame):
+        pass
+    before = signal.signal(signal.SIGALRM, own)
+    try:
+        if kept:
+            keep_alarm_handler()
+        kept_handler = signal.getsignal(signal.SIGALRM)
+        assert guarded_call("quick", "step", lambda: 7, limit=1.0) == 7
+        start = time.perf_counter()
+        with pytest.raises(ImplementationError, match="sleeper: step did not return within 0.2 s"):
+            guarded_call("sleeper", "step", time.sleep, 5.0, limit=0.2)
+        assert time.perf_counter() - start < 2.0
+        assert signal.getsignal(signal.SIGALRM) is (kept_handler if kept else own)
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        _HUNG.discard("sleeper")
+        signal.signal(signal.SIGALRM, before)

@@ -135,8 +135,7 @@ class FlaxBidirectionalModel(SequenceModel):
             raise NotImplementedError("a bidirectional layer has no reverse mode")
         if state is None:
             state = (np.zeros((2, xs.shape[1], self.hidden_size), self.dtype),) * 2
-        hs, (h, c) = self.fn(*self.params, jax.device_put(xs), jax.device_put(state[0]), jax.device_put(state[1]),
-                             None if lengths is None else jax.device_put(lengths))
+        hs, (h, c) = self.fn(*self.params, xs, state[0], state[1], lengths)
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
 
 

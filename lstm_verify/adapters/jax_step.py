@@ -67,19 +67,18 @@ class JaxModel(Model):
         self.params = {names[k]: v for k, v in on_cpu(native, dtype).items()}
 
     @staticmethod
-    def _state(state: State | None) -> tuple[jax.Array | None, jax.Array | None]:
-        return (None, None) if state is None else (jax.device_put(state[0]), jax.device_put(state[1]))
+    def _state(state: State | None) -> State | tuple[None, None]:
+        return (None, None) if state is None else state
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
-        h, c = self.fns.step(self.params, jax.device_put(x), *self._state(state))
+        h, c = self.fns.step(self.params, x, *self._state(state))
         return np.asarray(h), np.asarray(c)
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if not self.has_sequence:
             return super().sequence(xs, state)
-        hs, (h, c) = self.fns.sequence(self.params, jax.device_put(xs), *self._state(state),
-                                       None if lengths is None else jax.device_put(lengths), reverse=reverse)
+        hs, (h, c) = self.fns.sequence(self.params, xs, *self._state(state), lengths, reverse=reverse)
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
