@@ -1,6 +1,6 @@
 """The kit's own speed: how long a verdict takes, per law, on the built-in NumPy adapter (float64,
-the ci profile), and whole, as ``lstm-verify check`` on a correct and on a defective torch cell;
-and how many XLA compiles a JAX column costs. Torch's commits change torch's timings; the kit's
+the ci profile), and whole, as ``lstm-verify check`` on a correct and on a defective torch cell
+and JAX step; and how many XLA compiles a JAX column costs. Torch's commits change torch's timings; the kit's
 commits change these."""
 
 from __future__ import annotations
@@ -53,30 +53,40 @@ class TimeVerdict:
         self.law(impl=self.impl)
 
 
-class TrackVerdictTime:
-    """Seconds ``lstm-verify check CELL --profile ci --dtypes DTYPES -n 2`` takes from start to
-    exit, on a correct torch cell of the catalogue and on a defective one (a detached carry: its
-    gradient, Jacobian and training laws fail, so it also times shrinking and the training
-    laws' stop), in one dtype and in the four a TARGET gets by default. Issue 12's targets on 2
-    cores: 30 s and 60 s. A run whose verdict is not the expected one records nothing."""
+VERDICT_TARGETS = {
+    "HandWrittenCell": ("torch_cells.py:HandWrittenCell", "torch-cell", 0),
+    "DetachedCarryCell": ("torch_cells.py:DetachedCarryCell", "torch-cell", 1),
+    "jax_steps.step": ("jax_steps.py:step", "jax-step", 0),
+    "jax_steps.detached_carry_step": ("jax_steps.py:detached_carry_step", "jax-step", 1),
+}
+"""The catalogue's TARGETs a verdict is timed on: (file:attr, kind, expected exit status)."""
 
-    params = (["HandWrittenCell", "DetachedCarryCell"], ["float64", "float32,float64,float16,bfloat16"])
+
+class TrackVerdictTime:
+    """Seconds ``lstm-verify check TARGET --profile ci --dtypes DTYPES -n 2`` takes from start to
+    exit, with an empty cache folder, on a correct torch cell and JAX step of the catalogue and on
+    a defective one of each (a detached carry: its gradient, Jacobian and training laws fail, so
+    it also times shrinking and the training laws' stop), in one dtype and in the four a TARGET
+    gets by default. Issue 12's targets on 2 cores: 30 s and 60 s. A run whose verdict is not
+    the expected one records nothing."""
+
+    params = (list(VERDICT_TARGETS), ["float64", "float32,float64,float16,bfloat16"])
     param_names = ["cell", "dtypes"]
     unit = "seconds"
     rounds = 1
     timeout = 1800
 
     def track_verdict_seconds(self, cell: str, dtypes: str) -> float:
-        target = Path(__file__).resolve().parents[2] / "tests" / "catalogue" / "torch_cells.py"
-        expected = 0 if cell == "HandWrittenCell" else 1
+        target, kind, expected = VERDICT_TARGETS[cell]
+        catalogue = Path(__file__).resolve().parents[2] / "tests" / "catalogue"
         with tempfile.TemporaryDirectory() as cache:
             start = time.perf_counter()
-            run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{target}:{cell}", "--kind",
-                                  "torch-cell", "--profile", "ci", "--dtypes", dtypes, "-n", "2", "--quiet",
+            run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{catalogue}/{target}", "--kind",
+                                  kind, "--profile", "ci", "--dtypes", dtypes, "-n", "2", "--quiet",
                                   "--cache-dir", cache], capture_output=True, text=True)
             seconds = time.perf_counter() - start
         if run.returncode != expected:
-            raise RuntimeError(f"lstm-verify check {cell} exited {run.returncode}, expected {expected}:\n"
+            raise RuntimeError(f"lstm-verify check {target} exited {run.returncode}, expected {expected}:\n"
                                f"{run.stdout[-2000:]}{run.stderr[-2000:]}")
         return seconds
 

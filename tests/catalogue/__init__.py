@@ -84,6 +84,8 @@ CATALOGUE = [
     Entry("torch_lstms.py:FirstLayerStateLSTM", L, ("test_stack_equals_composed_layers",)),
     Entry("torch_lstms.py:UngatedProjectionLSTM", L, ("test_projection",), "float32"),
     Entry("jax_steps.py:squeezed_step", J, ("test_state_shapes",), "float32"),
+    Entry("jax_steps.py:detached_carry_step", J, ("test_exact_cec_jacobian", "test_gradients_agree_with_bptt",
+                                                  "test_early_input_gradient_dominance")),
     Entry("jax_steps.py:bfloat16_matmul_step", J, (STEP_AGREES,), "float32"),
     Entry("numpy_kernels.py:blocked_body", N, (KERNEL_STEP,)),
     Entry("numpy_kernels.py:large_batch_drops_bias", N, (KERNEL_STEP,)),

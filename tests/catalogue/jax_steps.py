@@ -14,6 +14,13 @@ def step(params, x, state):
     return jax.nn.sigmoid(o) * jnp.tanh(c), c
 
 
+def detached_carry_step(params, x, state):
+    """``lax.stop_gradient`` on the carried cell state: the forward is exact, the error no longer
+    flows back along the carousel (the JAX twin of torch_cells.DetachedCarryCell)."""
+    h, c = state
+    return step(params, x, (h, jax.lax.stop_gradient(c)))
+
+
 def squeezed_step(params, x, state):
     h, c = step(params, x, state)
     return jnp.squeeze(h), jnp.squeeze(c)
