@@ -12,6 +12,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # (61 s -> 12 s for one torch cell, measured).
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
+    # XLA reads only the first of these; it ignores the second (not a flag: no "--"). JAX hashes
+    # the raw tokens into every persistent-cache key, so dropping it would turn every cached
+    # program cold once (a CI run of about 24 min instead of 12): left for such a run.
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     # JAX takes 75% of a GPU's memory per process by default: eight workers ran torch out of
     # memory on an 80 GB H100 (measured). Allocate on demand instead.
