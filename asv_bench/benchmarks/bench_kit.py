@@ -1,7 +1,7 @@
 """The kit's own speed: how long a verdict takes, per law, on the built-in NumPy adapter (float64,
 the ci profile), and whole, as ``lstm-verify check`` on a correct and on a defective torch cell
-and JAX step; and how many XLA compiles a JAX column costs. Torch's commits change torch's timings; the kit's
-commits change these."""
+and JAX step; and how many XLA compiles a JAX column costs. Torch's commits change torch's
+timings; the kit's commits change these."""
 
 from __future__ import annotations
 
