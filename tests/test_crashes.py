@@ -7,12 +7,14 @@ at its first example, ``test_gate_ranges`` (probes of another shape) and
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from lstm_verify.guard import release_compiled_programs
+from lstm_verify.guard import _HUNG, ImplementationError, guarded_call, keep_alarm_handler, release_compiled_programs
 from lstm_verify.runner import run_suite
 from tests.catalogue import HERE
 
@@ -101,11 +103,6 @@ def test_compiled_programs_are_dropped_before_the_memory_mappings_run_out():
 def test_a_call_that_does_not_return_times_out_and_the_alarm_handler_is_left_as_found(kept):
     """A hang is cut off at the limit whether the handler is installed per call (a caller's own
     process) or kept for good (a worker); per call, the caller's own handler is back afterwards."""
-    import signal
-    import time
-
-    from lstm_verify.guard import ImplementationError, _HUNG, guarded_call, keep_alarm_handler
-
     def own(signum, frame):
         pass
     before = signal.signal(signal.SIGALRM, own)
