@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from lstm_verify.adapters.base import Model, NativeGrads, State
+from lstm_verify.adapters.base import Model, NativeGrads, Pullback, State
 
 DEFAULT_TIME_LIMIT = 60.0
 _HUNG: set[str] = set()
@@ -253,3 +253,11 @@ class GuardedModel(Model):
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         return self._call("grads", xs, h0, c0, gh, gc)
+
+    def vjp(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State, Pullback] | None:
+        out = self._call("vjp", xs, h0, c0)
+        if out is None:
+            return None
+        hs, state, pullback = out
+        return (np.asarray(hs), _pair(self.impl_id, "vjp", state),
+                partial(guarded_call, self.impl_id, "gradients of a run", pullback, limit=self.limit))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 
 from lstm_verify import error_model, reference
-from lstm_verify.adapters import Adapter, Capabilities, Model, State, builtin_adapter
+from lstm_verify.adapters import Adapter, Capabilities, Model, NativeGrads, State, builtin_adapter
 from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.error_model import ForwardBounds
 from lstm_verify.guard import DEFAULT_TIME_LIMIT, GuardedModel, guarded_call
@@ -122,8 +124,9 @@ class Implementation:
 
     def run(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State]:
         """The implementation's forward over a sequence: its sequence API if it has one, else a step loop."""
-        model = self.load(params)
-        xs, h0, c0 = self.cast(xs, h0, c0)
+        return self._forward(self.load(params), *self.cast(xs, h0, c0))
+
+    def _forward(self, model: Model, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State]:
         if self.capabilities.sequence:
             return model.sequence(xs, (h0, c0))
         return self.loop(model, xs, (h0, c0))
@@ -131,8 +134,25 @@ class Implementation:
     def grads(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> Grads:
         """Canonical gradients of ``sum_t <gh_t, h_t> + <gc, c_T>``."""
-        g = self.load(params).grads(*self.cast(xs, h0, c0, gh, gc))
+        return self._canonical(params, self.load(params).grads(*self.cast(xs, h0, c0, gh, gc)))
+
+    def _canonical(self, params: Params, g: NativeGrads) -> Grads:
         return canonical_grads(self.adapter.layout, g.params, g.x, g.h0, g.c0, params.input_size)
+
+    def run_with_pullback(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
+                          ) -> tuple[np.ndarray, State, Callable[[np.ndarray, np.ndarray], Grads]]:
+        """:meth:`run`, and a function from (gh, gc) to :meth:`grads` of that run, for training: its
+        loss gradient depends on the run's outputs. The forward runs once where the model can keep
+        it (:meth:`Model.vjp`, torch autograd), else once more inside :meth:`Model.grads`."""
+        model = self.load(params)
+        arrays = self.cast(xs, h0, c0)
+        recorded = model.vjp(*arrays)
+        if recorded is None:
+            hs, state = self._forward(model, *arrays)
+            pullback = partial(model.grads, *arrays)
+        else:
+            hs, state, pullback = recorded
+        return hs, state, lambda gh, gc: self._canonical(params, pullback(*self.cast(gh, gc)))
 
 
 def implementation(name: str, dtype: str = "float32") -> Implementation:

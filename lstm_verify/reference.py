@@ -198,14 +198,15 @@ def stack_forward(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
 
 def lstm_backward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
                   gh: np.ndarray, gc: np.ndarray, dtype: np.dtype | str = np.float64,
-                  variant: Variant = PLAIN) -> Grads:
+                  variant: Variant = PLAIN, trace: Trace | None = None) -> Grads:
     """BPTT: gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to everything
-    (no projection; dL/dp with peepholes)."""
+    (no projection; dL/dp with peepholes). ``trace``: :func:`lstm_forward` of the same
+    arguments, when the caller has it."""
     if p.w_hr is not None:
         raise ValueError("lstm_backward does not differentiate through an output projection")
     p = p.astype(dtype)
     xs, h0, c0, gh, gc = _cast(dtype, xs, h0, c0, gh, gc)
-    trace = lstm_forward(p, xs, h0, c0, dtype, variant)
+    trace = trace if trace is not None else lstm_forward(p, xs, h0, c0, dtype, variant)
     peep, act, inside = _peepholes(p, variant), variant.clipped, variant.inside
     hs_prev = np.concatenate([h0[None], trace.hs[:-1]])
     cs_prev = np.concatenate([c0[None], trace.cs[:-1]])

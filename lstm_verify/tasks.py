@@ -27,6 +27,9 @@ from lstm_verify.params import Params
 if TYPE_CHECKING:
     from lstm_verify.implementation import Implementation
 
+Backward = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""dL/dh_T -> dL/dw for every weight of a network body, from the run that gave h_T."""
+
 
 def xor_data(n: int, lag: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` delayed-XOR sequences, time-major: xs (lag, n, 2) and targets y (n,) in {0, 1}."""
@@ -245,12 +248,18 @@ class LSTMNet:
         zeros = np.zeros((xs.shape[1], self.hidden))
         return np.asarray(self.impl.run(self._params(w), xs, zeros, zeros)[1][0], np.float64)
 
-    def backward(self, w: dict[str, np.ndarray], xs: np.ndarray, dh_last: np.ndarray) -> dict[str, np.ndarray]:
+    def forward(self, w: dict[str, np.ndarray], xs: np.ndarray) -> tuple[np.ndarray, Backward]:
+        """h_T of the run over ``xs``, and the gradients of the body's weights given dL/dh_T, from the
+        same run (:meth:`Implementation.run_with_pullback`)."""
         zeros = np.zeros((xs.shape[1], self.hidden))
-        gh = np.zeros((len(xs), *zeros.shape))
-        gh[-1] = dh_last
-        g = self.impl.grads(self._params(w), xs, zeros, zeros, gh, zeros)
-        return {n: getattr(g, n) for n in w}
+        _, (h_last, _), pullback = self.impl.run_with_pullback(self._params(w), xs, zeros, zeros)
+
+        def backward(dh_last: np.ndarray) -> dict[str, np.ndarray]:
+            gh = np.zeros((len(xs), *zeros.shape))
+            gh[-1] = dh_last
+            g = pullback(gh, zeros)
+            return {n: getattr(g, n) for n in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        return np.asarray(h_last, np.float64), backward
 
 
 class RNNNet:
@@ -267,11 +276,14 @@ class RNNNet:
     def last_hidden(self, w: dict[str, np.ndarray], xs: np.ndarray) -> np.ndarray:
         return reference.rnn_forward(w["w_ih"], w["w_hh"], w["b"], xs, np.zeros((xs.shape[1], self.hidden)))[-1]
 
-    def backward(self, w: dict[str, np.ndarray], xs: np.ndarray, dh_last: np.ndarray) -> dict[str, np.ndarray]:
-        gh = np.zeros((len(xs), xs.shape[1], self.hidden))
-        gh[-1] = dh_last
-        g = reference.rnn_backward(w["w_ih"], w["w_hh"], w["b"], xs, np.zeros(gh.shape[1:]), gh)
-        return {n: g[n] for n in w}
+    def forward(self, w: dict[str, np.ndarray], xs: np.ndarray) -> tuple[np.ndarray, Backward]:
+        """h_T of the run over ``xs``, and the gradients of the body's weights given dL/dh_T."""
+        def backward(dh_last: np.ndarray) -> dict[str, np.ndarray]:
+            gh = np.zeros((len(xs), xs.shape[1], self.hidden))
+            gh[-1] = dh_last
+            g = reference.rnn_backward(w["w_ih"], w["w_hh"], w["b"], xs, np.zeros(gh.shape[1:]), gh)
+            return {n: g[n] for n in ("w_ih", "w_hh", "b")}
+        return self.last_hidden(w, xs), backward
 
 
 def train_task(net: LSTMNet | RNNNet, task: Task = DELAYED_XOR, lag: int = 60, n_train: int = 256,
@@ -303,36 +315,38 @@ def train_task(net: LSTMNet | RNNNet, task: Task = DELAYED_XOR, lag: int = 60, n
     weights["b_out"] = rng.uniform(-k, k, task.outputs)
     adam = _Adam(lr)
 
-    def readout(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h = net.last_hidden(weights, xs)
-        return h, h @ weights["w_out"].T + weights["b_out"]
+    def readout(h: np.ndarray) -> np.ndarray:
+        return h @ weights["w_out"].T + weights["b_out"]
+
+    def held_out() -> float:
+        return task.score(readout(net.last_hidden(weights, test_xs)), test_y)
 
     losses, chances = [], []
     for step in range(1, max_steps + 1):
         xs, y = task.data(n_train, lag, int(rng.integers(2**31)))
-        h_last, out = readout(xs)
+        h_last, backward = net.forward(weights, xs)
+        out = readout(h_last)
         losses.append(task.loss(out, y))
         chances.append(task.chance(y))
         if not np.isfinite(losses[-1]):
             return TaskResult(np.nan, False, step, time.perf_counter() - start, "diverged")
         if step == stall_check and (np.mean(losses[-STALL_WINDOW:])
                                     >= (1 - STALL_MARGIN) * np.mean(chances[-STALL_WINDOW:])):
-            score = task.score(readout(test_xs)[1], test_y)
+            score = held_out()
             return TaskResult(score, task.solved(score), step, time.perf_counter() - start, "stalled")
         if stop is not None and step % 10 == 0 and stop():
             return TaskResult(np.nan, False, step, time.perf_counter() - start, "stopped")
         dout = task.loss_gradient(out, y)
-        grads = net.backward({n: w for n, w in weights.items() if not n.endswith("_out")}, xs,
-                             dout @ weights["w_out"])
+        grads = backward(dout @ weights["w_out"])
         grads["w_out"], grads["b_out"] = dout.T @ h_last, dout.sum(axis=0)
         norm = np.sqrt(sum(float((g * g).sum()) for g in grads.values()))
         adam.update(weights, {n: g * min(1.0, clip / max(norm, 1e-300)) for n, g in grads.items()})
         if step % 10 == 0 and task.solved(task.score(out, y)):
-            score = task.score(readout(test_xs)[1], test_y)
+            score = held_out()
             if task.solved(score):
                 break
     else:
-        score = task.score(readout(test_xs)[1], test_y)
+        score = held_out()
     solved = task.solved(score)
     return TaskResult(score, solved, step, time.perf_counter() - start, "solved" if solved else "unsolved")
 

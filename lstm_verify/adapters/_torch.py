@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from lstm_verify.adapters.base import Adapter, Model, NativeGrads, State
+from lstm_verify.adapters.base import Adapter, Model, NativeGrads, Pullback, State
 from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.layouts import Native
 
@@ -91,14 +91,22 @@ class TorchModel(Model):
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
+        return self.vjp(xs, h0, c0)[2](gh, gc)
+
+    def vjp(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State, Pullback]:
+        """:meth:`run` with autograd recording; the pullback differentiates the recorded run."""
         inputs = [self.to_device(a).clone().requires_grad_(True) for a in (xs, h0, c0)]
         with self.precision():
-            hs, (_, c_last) = self.run(inputs[0], (inputs[1], inputs[2]))
-            loss = (hs * self.to_device(gh).to(hs.dtype)).sum() + (c_last * self.to_device(gc).to(hs.dtype)).sum()
+            hs, (h_last, c_last) = self.run(inputs[0], (inputs[1], inputs[2]))
+
+        def pullback(gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
             wrt = inputs + list(self.tensors.values())
-            got = torch.autograd.grad(loss, wrt, allow_unused=True)
-        got = [array(g) if g is not None else np.zeros(w.shape) for g, w in zip(got, wrt)]
-        return NativeGrads(got[0], got[1], got[2], dict(zip(self.tensors, got[3:])))
+            with self.precision():
+                loss = (hs * self.to_device(gh).to(hs.dtype)).sum() + (c_last * self.to_device(gc).to(hs.dtype)).sum()
+                got = torch.autograd.grad(loss, wrt, allow_unused=True)
+            got = [array(g) if g is not None else np.zeros(w.shape) for g, w in zip(got, wrt)]
+            return NativeGrads(got[0], got[1], got[2], dict(zip(self.tensors, got[3:])))
+        return array(hs), (array(h_last), array(c_last)), pullback
 
 
 class TorchCellModel(TorchModel):

@@ -23,6 +23,7 @@ import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from lstm_verify.layouts import Layout, Native
 from lstm_verify.reference import PLAIN, Variant
 
 State = tuple[np.ndarray, np.ndarray]
+Pullback = Callable[[np.ndarray, np.ndarray], "NativeGrads"]
+"""``(gh, gc) ->`` the gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over a forward already run."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,13 @@ class Model(ABC):
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over the sequence ``xs``."""
         raise NotImplementedError(f"{type(self).__name__} computes no gradients")
+
+    def vjp(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State, Pullback] | None:
+        """The run over ``xs`` from (h0, c0), ``(hs, (h_T, c_T))``, with its :data:`Pullback`, which
+        gives that run's gradients without running the forward again: training needs the outputs
+        before it knows what to differentiate. None (the default): the model has no cheaper way
+        than a run and then :meth:`grads`, and the kit does that."""
+        return None
 
 
 def sequence_keywords(lengths: np.ndarray | None, reverse: bool) -> dict:

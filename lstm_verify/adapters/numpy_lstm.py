@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lstm_verify import reference
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, Pullback, State
 from lstm_verify.layouts import TORCH, Native
 from lstm_verify.params import Params
 
@@ -42,8 +42,15 @@ class NumpyModel(Model):
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
-        g = reference.lstm_backward(self.params, xs, h0, c0, gh, gc, self.dtype)
-        return NativeGrads(g.x, g.h0, g.c0, {"w_ih": g.w_ih, "w_hh": g.w_hh, "b_ih": g.b_ih, "b_hh": g.b_hh})
+        return self.vjp(xs, h0, c0)[2](gh, gc)
+
+    def vjp(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State, Pullback]:
+        trace = reference.lstm_forward(self.params, xs, h0, c0, self.dtype)
+
+        def pullback(gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
+            g = reference.lstm_backward(self.params, xs, h0, c0, gh, gc, self.dtype, trace=trace)
+            return NativeGrads(g.x, g.h0, g.c0, {"w_ih": g.w_ih, "w_hh": g.w_hh, "b_ih": g.b_ih, "b_hh": g.b_hh})
+        return trace.hs, (trace.hs[-1], trace.cs[-1]), pullback
 
 
 class NumpyAdapter(Adapter):
