@@ -14,11 +14,12 @@ import argparse
 import json
 import sys
 import time
+from typing import NoReturn
 
 from lstm_verify import bench, export
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import DEFAULT_TIME_LIMIT
+from lstm_verify.guard import DEFAULT_TIME_LIMIT, end_without_teardown
 from lstm_verify.pytest_plugin import DTYPES, PROFILES
 from lstm_verify.targets import TargetError, add_target_arguments, check_target_arguments, layout_table, resolve
 from lstm_verify.xfails import XfailError, read_xfails, unmatched
@@ -201,5 +202,11 @@ def _check(args: argparse.Namespace) -> int:
     return _write_reports(args, results)
 
 
+def run() -> NoReturn:
+    """The ``lstm-verify`` command: :func:`main`, its output flushed, then the process ends without
+    tearing down the libraries it loaded (:func:`lstm_verify.guard.end_without_teardown`)."""
+    end_without_teardown(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -6,6 +6,7 @@ Registered through the ``pytest11`` entry point; every option has an environment
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -24,8 +25,8 @@ from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import observations, sizes_covered
 from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import (DEFAULT_TIME_LIMIT, keep_alarm_handler, keep_freed_memory, limit_memory,
-                               release_compiled_programs, watch_process)
+from lstm_verify.guard import (DEFAULT_TIME_LIMIT, end_without_teardown, keep_alarm_handler, keep_freed_memory,
+                               limit_memory, release_compiled_programs, watch_process)
 from lstm_verify.implementation import Implementation
 from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, target_adapters
 from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
@@ -189,8 +190,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.maxschedchunk = 1
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # where the laws run
         config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit")))
-        if _env("CRASH_DIR"):
+        if _env("CRASH_DIR"):  # a process lstm-verify started (lstm_verify.runner)
             config.add_cleanup(watch_process(_env("CRASH_DIR"), os.environ.get("PYTEST_XDIST_WORKER", "main")))
+            if hasattr(config, "workerinput"):
+                atexit.register(end_without_teardown)
     if hasattr(config, "workerinput"):  # a process that only runs laws, not the caller's own
         keep_freed_memory()
         keep_alarm_handler()

@@ -1,6 +1,6 @@
 """Fast verdicts (issue 12): shrinking within a budget and saying when it was cut short, failures
 streamed as they arrive, the checks ordered longest first, and training runs that stop once
-their outcome is decided."""
+their outcome is decided, and the processes the kit owns ending without teardown."""
 
 import json
 import os
@@ -186,3 +186,14 @@ def test_each_check_records_its_jax_compiling():
     compiling = {r.implementation: r.compile_seconds for r in results}
     assert compiling["numpy-float32"] == 0.0 and 0.0 < compiling["jax-float32"], compiling
     assert all(r.compile_seconds <= r.seconds for r in results)
+
+
+def test_a_process_the_kit_owns_ends_with_its_output_flushed_and_its_code_without_teardown():
+    """``lstm-verify`` and its workers end through ``end_without_teardown``: what they printed
+    reaches a pipe, the exit status is theirs, and no exit handler or teardown runs after it."""
+    code = ("import atexit, sys; from lstm_verify.guard import end_without_teardown; "
+            "atexit.register(print, 'teardown ran'); print('result', end=''); print('warning', file=sys.stderr, end=''); "
+            "end_without_teardown(3)")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a pipe is by default
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=buffered)
+    assert (run.returncode, run.stdout, run.stderr) == (3, "result", "warning")
