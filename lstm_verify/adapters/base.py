@@ -32,7 +32,8 @@ from lstm_verify.reference import PLAIN, Variant
 
 State = tuple[np.ndarray, np.ndarray]
 Pullback = Callable[[np.ndarray, np.ndarray], "NativeGrads"]
-"""``(gh, gc) ->`` the gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over a forward already run."""
+"""``(gh, gc) ->`` the gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over a forward already run;
+called once (torch frees the recorded graph as it differentiates)."""
 
 
 @dataclass(frozen=True)
