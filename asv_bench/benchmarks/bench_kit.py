@@ -68,7 +68,9 @@ class TrackVerdictTime:
     a defective one of each (a detached carry: its gradient, Jacobian and training laws fail, so
     it also times shrinking and the training laws' stop), in one dtype and in the four a TARGET
     gets by default. Issue 12's targets on 2 cores: 30 s and 60 s. A run whose verdict is not
-    the expected one records nothing."""
+    the expected one records nothing. It runs in its empty cache folder: ``python -m`` puts the
+    working folder first on ``sys.path``, so started in a checkout it would time that checkout's
+    code, not the installed one."""
 
     params = (list(VERDICT_TARGETS), ["float64", "float32,float64,float16,bfloat16"])
     param_names = ["cell", "dtypes"]
@@ -83,7 +85,7 @@ class TrackVerdictTime:
             start = time.perf_counter()
             run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{catalogue}/{target}", "--kind",
                                   kind, "--profile", "ci", "--dtypes", dtypes, "-n", "2", "--quiet",
-                                  "--cache-dir", cache], capture_output=True, text=True)
+                                  "--cache-dir", cache], capture_output=True, text=True, cwd=cache)
             seconds = time.perf_counter() - start
         if run.returncode != expected:
             raise RuntimeError(f"lstm-verify check {target} exited {run.returncode}, expected {expected}:\n"
