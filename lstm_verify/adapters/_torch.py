@@ -91,10 +91,16 @@ class TorchModel(Model):
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
-        return self.vjp(xs, h0, c0)[2](gh, gc)
+        return self._record(xs, h0, c0)[1](gh, gc)
 
     def vjp(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, State, Pullback]:
-        """:meth:`run` with autograd recording; the pullback differentiates the recorded run."""
+        (hs, h_last, c_last), pullback = self._record(xs, h0, c0)
+        return array(hs), (array(h_last), array(c_last)), pullback
+
+    def _record(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
+                ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], Pullback]:
+        """:meth:`run` with autograd recording, its outputs left on the device; the pullback
+        differentiates the recorded run."""
         inputs = [self.to_device(a).clone().requires_grad_(True) for a in (xs, h0, c0)]
         with self.precision():
             hs, (h_last, c_last) = self.run(inputs[0], (inputs[1], inputs[2]))
@@ -106,7 +112,7 @@ class TorchModel(Model):
                 got = torch.autograd.grad(loss, wrt, allow_unused=True)
             got = [array(g) if g is not None else np.zeros(w.shape) for g, w in zip(got, wrt)]
             return NativeGrads(got[0], got[1], got[2], dict(zip(self.tensors, got[3:])))
-        return array(hs), (array(h_last), array(c_last)), pullback
+        return (hs, h_last, c_last), pullback
 
 
 class TorchCellModel(TorchModel):
