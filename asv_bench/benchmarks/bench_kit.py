@@ -6,6 +6,8 @@ timings; the kit's commits change these."""
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -62,15 +64,23 @@ VERDICT_TARGETS = {
 """The catalogue's TARGETs a verdict is timed on: (file:attr, kind, expected exit status)."""
 
 
+def idle_columns(report: Path) -> list[str]:
+    """The implementations of a ``--json`` report (one per dtype) in which every check was skipped."""
+    records = json.loads(report.read_text())
+    ran = {r["implementation"] for r in records if r["status"] != "skipped"}
+    return sorted({r["implementation"] for r in records} - ran)
+
+
 class TrackVerdictTime:
     """Seconds ``lstm-verify check TARGET --profile ci --dtypes DTYPES -n 2`` takes from start to
     exit, with an empty cache folder, on a correct torch cell and JAX step of the catalogue and on
     a defective one of each (a detached carry: its gradient, Jacobian and training laws fail, so
     it also times shrinking and the training laws' stop), in one dtype and in the four a TARGET
-    gets by default. Issue 12's targets on 2 cores: 30 s and 60 s. A run whose verdict is not
-    the expected one records nothing. It runs in its empty cache folder: ``python -m`` puts the
-    working folder first on ``sys.path``, so started in a checkout it would time that checkout's
-    code, not the installed one."""
+    gets by default. Issue 12's targets on 2 cores: 30 s and 60 s. JAX's float64 is on
+    (``JAX_ENABLE_X64=1``, as in the README's commands). A run whose verdict is not the expected
+    one, or that skipped every check of a dtype, records nothing. It runs in its empty cache
+    folder: ``python -m`` puts the working folder first on ``sys.path``, so started in a checkout
+    it would time that checkout's code, not the installed one."""
 
     params = (list(VERDICT_TARGETS), ["float64", "float32,float64,float16,bfloat16"])
     param_names = ["cell", "dtypes"]
@@ -82,13 +92,17 @@ class TrackVerdictTime:
         target, kind, expected = VERDICT_TARGETS[cell]
         catalogue = Path(__file__).resolve().parents[2] / "tests" / "catalogue"
         with tempfile.TemporaryDirectory() as cache:
+            report = Path(cache) / "report.json"
             start = time.perf_counter()
             run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{catalogue}/{target}", "--kind",
                                   kind, "--profile", "ci", "--dtypes", dtypes, "-n", "2", "--quiet",
-                                  "--cache-dir", cache], capture_output=True, text=True, cwd=cache)
+                                  "--cache-dir", cache, "--json", str(report)],
+                                 capture_output=True, text=True, cwd=cache, env={**os.environ, "JAX_ENABLE_X64": "1"})
             seconds = time.perf_counter() - start
-        if run.returncode != expected:
-            raise RuntimeError(f"lstm-verify check {target} exited {run.returncode}, expected {expected}:\n"
+            idle = idle_columns(report) if report.exists() else []
+        if run.returncode != expected or idle:
+            why = f"; every check skipped in {', '.join(idle)}" if idle else ""
+            raise RuntimeError(f"lstm-verify check {target} exited {run.returncode}, expected {expected}{why}:\n"
                                f"{run.stdout[-2000:]}{run.stderr[-2000:]}")
         return seconds
 

@@ -49,6 +49,8 @@ class PeakMemLSTM:
 
     def setup(self, adapter: str) -> None:
         self.runner = make_runner(builtin_adapter(adapter), SHAPES["fastrnns"], "cpu", "float32")
+        if "forward_backward" not in self.runner.calls:
+            raise NotImplementedError(f"{adapter} has no forward + backward: it computes no gradients")
 
     def peakmem_forward_backward(self, adapter: str) -> None:
         self.runner.calls["forward_backward"]()
@@ -63,12 +65,17 @@ class TrackLongRange:
     timeout = 600
 
     def setup(self, adapter: str) -> None:
+        import properties
         from lstm_verify.implementation import implementation
 
         self.impl = implementation(adapter, "float32")
-        reason = self.impl.skip_reason()
-        if reason:
-            raise NotImplementedError(reason)
+        laws = properties.collect()
+        missing = [c for law in ("test_early_input_gradient_dominance", "test_delayed_xor_solvable")
+                   for c in properties.requirements(laws[law]) if not getattr(self.impl.capabilities, c)]
+        if self.impl.skip_reason():
+            raise NotImplementedError(self.impl.skip_reason())
+        if missing:
+            raise NotImplementedError(f"{adapter} lacks {', '.join(missing)}, as the laws do")
 
     def track_xor_steps_to_solve(self, adapter: str) -> float:
         from lstm_verify.tasks import solve_xor

@@ -1,0 +1,78 @@
+"""The kit's own asv suite (``asv_bench/benchmarks``) skips what a law would skip: a parameter
+that cannot run is reported as skipped with its reason, not as a failed benchmark."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lstm_verify.implementation import implementation
+
+
+@pytest.fixture
+def bench_lstm(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "asv_bench"))
+    from benchmarks import bench_lstm
+    return bench_lstm
+
+
+def test_long_range_tracks_skip_adapters_without_gradients(bench_lstm):
+    """TrackLongRange trains delayed XOR and differentiates the early input: an adapter without
+    gradients (the ONNX runtimes) is skipped in setup, naming what it lacks, as the two laws skip
+    it; one with them sets up."""
+    suite = bench_lstm.TrackLongRange()
+    ran = []
+    for adapter in suite.params:
+        impl = implementation(adapter, "float32")
+        if impl.skip_reason():
+            continue
+        if impl.capabilities.gradients and impl.capabilities.training:
+            suite.setup(adapter)
+            ran.append(adapter)
+        else:
+            with pytest.raises(NotImplementedError, match="lacks gradients, training, as the laws do"):
+                suite.setup(adapter)
+    assert "numpy" in ran
+
+
+def test_peak_memory_skips_adapters_without_a_backward(bench_lstm):
+    """PeakMemLSTM measures forward + backward: an ONNX runtime has no backward and is skipped."""
+    with pytest.raises(NotImplementedError, match="no forward . backward"):
+        bench_lstm.PeakMemLSTM().setup("onnx-reference")
+
+
+@pytest.fixture
+def bench_kit(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "asv_bench"))
+    from benchmarks import bench_kit
+    return bench_kit
+
+
+def test_verdict_time_records_nothing_for_a_run_that_checked_nothing(bench_kit, monkeypatch):
+    """A JAX float64 verdict without JAX_ENABLE_X64 skips every check and exits 0: TrackVerdictTime
+    turns x64 on, and a run with a dtype whose checks all skipped records no time."""
+    seen = {}
+
+    def fake_run(cmd, env, **kwargs):
+        seen["x64"] = env.get("JAX_ENABLE_X64")
+        report = Path(cmd[cmd.index("--json") + 1])
+        report.write_text(json.dumps([{"implementation": "step-float64", "property": p, "status": "skipped"}
+                                      for p in ("test_gate_order", "test_gate_ranges")]))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(bench_kit.subprocess, "run", fake_run)
+    monkeypatch.delenv("JAX_ENABLE_X64", raising=False)  # the kit's own tests run with it set
+    with pytest.raises(RuntimeError, match="every check skipped in step-float64"):
+        bench_kit.TrackVerdictTime().track_verdict_seconds("jax_steps.step", "float64")
+    assert seen["x64"] == "1"
+
+
+def test_idle_columns(bench_kit, tmp_path):
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps([{"implementation": "a-float32", "status": "passed"},
+                                  {"implementation": "a-float32", "status": "skipped"},
+                                  {"implementation": "a-float64", "status": "skipped"}]))
+    assert bench_kit.idle_columns(report) == ["a-float64"]
