@@ -12,8 +12,8 @@ from lstm_verify.bench import SHAPES, make_runner
 
 
 class TimeLSTM(lstm_verify.asv.LSTMSuite):
-    """Microseconds per step of one step, a sequence forward, and forward + backward through time,
-    and the forward's fraction of the matmul peak; every built-in adapter and the baselines."""
+    """Microseconds per step of one step, a sequence forward, and forward + backward through time;
+    every built-in adapter and the baselines."""
 
     target = None
     adapters = tuple(name for name in BUILTIN if not name.endswith("-cuda"))
