@@ -59,7 +59,7 @@ class Law:
     def __call__(self, impl: Implementation) -> None:
         __tracebackhide__ = True
         reason = impl.skip_reason()
-        missing = [c for c in properties.requirements(self.fn) if not getattr(impl.capabilities, c)]
+        missing = properties.missing_capabilities(self.fn, impl)
         if reason or missing:
             pytest.skip(reason or f"{impl.adapter.name} declares no {', '.join(missing)} capability")
         reason = properties.profile_skip(self.fn, settings.get_current_profile_name())

@@ -33,6 +33,11 @@ def requirements(prop: Callable) -> list[str]:
     return [c for mark in getattr(prop, "pytestmark", []) if mark.name == "requires" for c in mark.args]
 
 
+def missing_capabilities(prop: Callable, impl) -> list[str]:
+    """The capabilities ``prop`` needs (:func:`requirements`) that ``impl`` does not declare."""
+    return [c for c in requirements(prop) if not getattr(impl.capabilities, c)]
+
+
 def profile_skip(prop: Callable, profile: str) -> str | None:
     """Why ``prop`` does not run in ``profile`` (its ``profiles`` mark names others), or None."""
     for mark in getattr(prop, "pytestmark", []):

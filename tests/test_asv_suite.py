@@ -13,17 +13,19 @@ from lstm_verify.implementation import implementation
 
 
 @pytest.fixture
-def bench_lstm(monkeypatch):
+def benchmarks(monkeypatch):
+    """The package ``asv_bench/benchmarks``, imported as asv imports it."""
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "asv_bench"))
-    from benchmarks import bench_lstm
-    return bench_lstm
+    import benchmarks.bench_kit
+    import benchmarks.bench_lstm
+    return benchmarks
 
 
-def test_long_range_tracks_skip_adapters_without_gradients(bench_lstm):
+def test_long_range_tracks_skip_adapters_without_gradients(benchmarks):
     """TrackLongRange trains delayed XOR and differentiates the early input: an adapter without
     gradients (the ONNX runtimes) is skipped in setup, naming what it lacks, as the two laws skip
     it; one with them sets up."""
-    suite = bench_lstm.TrackLongRange()
+    suite = benchmarks.bench_lstm.TrackLongRange()
     ran = []
     for adapter in suite.params:
         impl = implementation(adapter, "float32")
@@ -38,20 +40,13 @@ def test_long_range_tracks_skip_adapters_without_gradients(bench_lstm):
     assert "numpy" in ran
 
 
-def test_peak_memory_skips_adapters_without_a_backward(bench_lstm):
+def test_peak_memory_skips_adapters_without_a_backward(benchmarks):
     """PeakMemLSTM measures forward + backward: an ONNX runtime has no backward and is skipped."""
     with pytest.raises(NotImplementedError, match="no forward . backward"):
-        bench_lstm.PeakMemLSTM().setup("onnx-reference")
+        benchmarks.bench_lstm.PeakMemLSTM().setup("onnx-reference")
 
 
-@pytest.fixture
-def bench_kit(monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "asv_bench"))
-    from benchmarks import bench_kit
-    return bench_kit
-
-
-def test_verdict_time_records_nothing_for_a_run_that_checked_nothing(bench_kit, monkeypatch):
+def test_verdict_time_records_nothing_for_a_run_that_checked_nothing(benchmarks, monkeypatch):
     """A JAX float64 verdict without JAX_ENABLE_X64 skips every check and exits 0: TrackVerdictTime
     turns x64 on, and a run with a dtype whose checks all skipped records no time."""
     seen = {}
@@ -63,16 +58,16 @@ def test_verdict_time_records_nothing_for_a_run_that_checked_nothing(bench_kit, 
                                       for p in ("test_gate_order", "test_gate_ranges")]))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(bench_kit.subprocess, "run", fake_run)
+    monkeypatch.setattr(benchmarks.bench_kit.subprocess, "run", fake_run)
     monkeypatch.delenv("JAX_ENABLE_X64", raising=False)  # the kit's own tests run with it set
     with pytest.raises(RuntimeError, match="every check skipped in step-float64"):
-        bench_kit.TrackVerdictTime().track_verdict_seconds("jax_steps.step", "float64")
+        benchmarks.bench_kit.TrackVerdictTime().track_verdict_seconds("jax_steps.step", "float64")
     assert seen["x64"] == "1"
 
 
-def test_idle_columns(bench_kit, tmp_path):
+def test_idle_columns(benchmarks, tmp_path):
     report = tmp_path / "r.json"
     report.write_text(json.dumps([{"implementation": "a-float32", "status": "passed"},
                                   {"implementation": "a-float32", "status": "skipped"},
                                   {"implementation": "a-float64", "status": "skipped"}]))
-    assert bench_kit.idle_columns(report) == ["a-float64"]
+    assert benchmarks.bench_kit.idle_columns(report) == ["a-float64"]

@@ -46,7 +46,7 @@ class ProcessingOrderAdapter(NumpyAdapter):
 
 
 def applicable(prop, impl: Implementation) -> bool:
-    return all(getattr(impl.capabilities, c) for c in properties.requirements(prop))
+    return not properties.missing_capabilities(prop, impl)
 
 
 def test_every_property_is_broken_by_some_defect():
