@@ -152,8 +152,9 @@ class LSTMSuite(ABC):
 def regressions(base: str, head: str, factor: float = 1.15, machine: str | None = None,
                 config: str = "asv.conf.json") -> list[str]:
     """The benchmarks recorded for ``head`` that are slower than for ``base`` by more than
-    ``factor`` (``asv compare``'s "got worse" rows), from results already recorded with ``asv run``."""
-    command = ["asv", "compare", "--config", config, "--factor", str(factor), "--split", base, head]
+    ``factor`` (``asv compare``'s "got worse" rows), from results already recorded with ``asv run``.
+    asv is the one installed beside this Python, so an unactivated virtualenv works too."""
+    command = [sys.executable, "-m", "asv", "compare", "--config", config, "--factor", str(factor), "--split", base, head]
     out = subprocess.run(command + (["--machine", machine] if machine else []), capture_output=True, text=True,
                          check=True).stdout
     return [line for line in out.splitlines() if line.lstrip("| ").startswith("+")]

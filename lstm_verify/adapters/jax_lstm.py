@@ -1,4 +1,4 @@
-"""JAX: a jitted step, a ``lax.scan`` sequence (``reverse=True`` for reverse mode) and ``jax.grad``;
+"""JAX: a jitted step, a ``lax.scan`` sequence (``reverse=True`` for reverse mode) and ``jax.vjp``;
 float64 only under x64. The cell is the kit's own, so it claims no default state: zeros filled in
 by the kit would test the kit."""
 

@@ -1,5 +1,5 @@
 """JAX step functions: any ``cell(params, x, h, c) -> (h, c)`` gets a jitted step, a
-``lax.scan`` sequence (or the library's own) and ``jax.grad`` gradients. Used by the built-in
+``lax.scan`` sequence (or the library's own) and gradients by ``jax.vjp`` of the step. Used by the built-in
 JAX, flax, equinox and haiku adapters and by ``--kind jax-step`` targets, whose
 ``step(params, x, (h, c))`` takes params named by :data:`~lstm_verify.layouts.TARGET_NAMES`.
 
@@ -9,6 +9,7 @@ without one belongs to an adapter that declares no ``optional_state``."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import jax
@@ -25,10 +26,19 @@ Sequence = Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
 
 
 class JaxFunctions:
-    """The jitted step, sequence and gradient of one cell function, compiled once per shape.
+    """The jitted step, sequence and gradients of one cell function, compiled once per shape.
 
     The sequence is ``sequence`` when given (a library's own sequence API), else a ``lax.scan``
-    of the cell; the gradients always back-propagate through the scan of the cell."""
+    of the cell. Gradients come two ways, both ``jax`` autodiff of the cell:
+
+    * :meth:`bptt`, what the laws check: back-propagation through time one step at a time, each
+      step's pullback (``jax.vjp`` of the cell, from that step's input state) a jitted program
+      compiled once per (B, I, H) whatever the sequence length, the cotangents carried from one
+      step to the one before in the implementation's dtype, as a scan's transpose carries them.
+      The gradient laws draw sequences of 1 to 60 steps: a program per length cost a cold
+      JAX-step verdict half its compiling.
+    * :attr:`grads`, ``jax.grad`` through a ``lax.scan`` of the cell: what a training loop
+      runs, one program per sequence length, timed by ``lstm-verify bench``."""
 
     def __init__(self, cell: Cell, sequence: Sequence | None = None) -> None:
         def scan(params: dict, xs: jax.Array, h: jax.Array, c: jax.Array, lengths: jax.Array | None = None,
@@ -46,9 +56,36 @@ class JaxFunctions:
             hs, (_, c) = scan(params, xs, h0, c0)
             return jnp.sum(hs * gh) + jnp.sum(c * gc)
 
+        def pullback(params: dict, x: jax.Array, h: jax.Array, c: jax.Array, gh: jax.Array, dh: jax.Array,
+                     dc: jax.Array, acc: dict) -> tuple:
+            """One step back: the cotangents of the step's (h', c') are ``gh + dh`` and ``dc``;
+            returns the parameters' gradients added to ``acc``, and those of x, h and c."""
+            _, vjp = jax.vjp(cell, params, x, h, c)
+            dp, dx, dh, dc = vjp((gh + dh, dc))
+            return jax.tree.map(jnp.add, acc, dp), dx, dh, dc
+
         self.step = jax.jit(cell)
         self.sequence = jax.jit(sequence or scan, static_argnames="reverse")
         self.grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))
+        self.pullback = jax.jit(pullback)
+
+    def bptt(self, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray,
+             gc: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+        """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to (params, xs, h0, c0), one
+        step at a time. What is carried from step to step stays a JAX array on the parameters'
+        device, so the steps queue without waiting; x_t and gh_t go in as NumPy slices (an argument
+        that is a NumPy array in one call and a JAX array in the next compiles its program twice)."""
+        put = partial(jax.device_put, device=next(iter(params.values())).devices().pop())
+        states = [put((h0, c0))]
+        for x in xs[:-1]:
+            states.append(self.step(params, x, *states[-1]))
+        acc = put(jax.tree.map(lambda p: np.zeros(p.shape, p.dtype), params))
+        dh, dc, dxs = put(np.zeros_like(h0)), put(gc), []
+        for t in reversed(range(len(xs))):
+            acc, dx, dh, dc = self.pullback(params, xs[t], *states[t], gh[t], dh, dc, acc)
+            dxs.append(dx)
+        return (jax.tree.map(np.asarray, acc), np.stack([np.asarray(dx) for dx in dxs[::-1]]),
+                np.asarray(dh), np.asarray(dc))
 
 
 def on_cpu(native: Native, dtype: str) -> dict[str, jax.Array]:
@@ -86,7 +123,7 @@ class JaxModel(Model):
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         dtype = numpy_dtype(self.dtype)
-        gp, gx, gh0, gc0 = self.fns.grads(self.params, *(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
+        gp, gx, gh0, gc0 = self.fns.bptt(self.params, *(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
         back = {v: k for k, v in self.names.items()}
         return NativeGrads(np.asarray(gx), np.asarray(gh0), np.asarray(gc0),
                            {back[k]: np.asarray(v) for k, v in gp.items()})
@@ -107,7 +144,8 @@ class JaxStepAdapter(JaxAdapterBase):
     """A user's ``step(params, x, (h, c)) -> (h, c)``, ``params`` the layout's native arrays named by
     :data:`~lstm_verify.layouts.TARGET_NAMES`; the state is None when the capabilities declare it
     optional. A declared ``sequence(params, xs, (h, c), [lengths=..., reverse=...]) -> (hs, (h, c))``
-    is the sequence API; gradients always go through a ``lax.scan`` of the step."""
+    is the sequence API; gradients are ``jax.vjp`` of the step, chained back through time
+    (:meth:`JaxFunctions.bptt`)."""
 
     def __init__(self, step: Callable, name: str = "jax-step", layout: Layout = TORCH,
                  sequence: Callable | None = None,

@@ -87,6 +87,7 @@ CATALOGUE = [
     Entry("jax_steps.py:detached_carry_step", J, ("test_exact_cec_jacobian", "test_gradients_agree_with_bptt",
                                                   "test_early_input_gradient_dominance")),
     Entry("jax_steps.py:bfloat16_matmul_step", J, (STEP_AGREES,), "float32"),
+    Entry("jax_steps.py:wrong_backward_step", J, ("test_gradients_agree_with_bptt",)),
     Entry("numpy_kernels.py:blocked_body", N, (KERNEL_STEP,)),
     Entry("numpy_kernels.py:large_batch_drops_bias", N, (KERNEL_STEP,)),
     Entry("numpy_kernels.py:contiguous_reader", N, ("test_step_independent_of_memory_layout",)),

@@ -21,6 +21,33 @@ def detached_carry_step(params, x, state):
     return step(params, x, (h, jax.lax.stop_gradient(c)))
 
 
+@jax.custom_vjp
+def _sigmoid(z):
+    return jax.nn.sigmoid(z)
+
+
+def _sigmoid_forward(z):
+    s = jax.nn.sigmoid(z)
+    return s, s
+
+
+def _sigmoid_backward(s, g):
+    return (g * s,)  # forgets the (1 - s) factor
+
+
+_sigmoid.defvjp(_sigmoid_forward, _sigmoid_backward)
+
+
+def wrong_backward_step(params, x, state):
+    """A sigmoid with a hand-written ``jax.custom_vjp`` that is wrong: the forward is exact (the
+    JAX twin of torch_cells.WrongBackwardCell)."""
+    h, c = state
+    z = x @ params["weight_ih"].T + params["bias_ih"] + h @ params["weight_hh"].T + params["bias_hh"]
+    i, f, g, o = jnp.split(z, 4, axis=-1)
+    c = _sigmoid(f) * c + _sigmoid(i) * jnp.tanh(g)
+    return _sigmoid(o) * jnp.tanh(c), c
+
+
 def squeezed_step(params, x, state):
     h, c = step(params, x, state)
     return jnp.squeeze(h), jnp.squeeze(c)
