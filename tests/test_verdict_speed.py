@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from hypothesis.internal.conjecture import engine
 
 import properties
@@ -197,3 +198,24 @@ def test_a_process_the_kit_owns_ends_with_its_output_flushed_and_its_code_withou
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a pipe is by default
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=buffered)
     assert (run.returncode, run.stdout, run.stderr) == (3, "result", "warning")
+
+
+def test_jax_gradients_compile_once_per_shape_whatever_the_length():
+    """A JAX implementation's gradients (JaxFunctions.bptt) compile one pullback per shape for
+    sequences of every length, where jax.grad through a lax.scan compiles one per length, and
+    agree with it."""
+    jax = pytest.importorskip("jax")
+    from lstm_verify.adapters.jax_lstm import cell
+    from lstm_verify.adapters.jax_step import JaxFunctions, on_cpu
+
+    fns, rng, (batch, inputs, hidden) = JaxFunctions(cell), np.random.default_rng(0), (3, 2, 5)
+    params = on_cpu({"w_ih": rng.normal(size=(4 * hidden, inputs)), "w_hh": rng.normal(size=(4 * hidden, hidden)),
+                     "b_ih": rng.normal(size=4 * hidden), "b_hh": rng.normal(size=4 * hidden)}, "float32")
+    for steps in (1, 3, 8, 25):
+        shapes = ((steps, batch, inputs), (batch, hidden), (batch, hidden), (steps, batch, hidden), (batch, hidden))
+        arrays = [rng.normal(size=s).astype(np.float32) for s in shapes]
+        got, want = fns.bptt(params, *arrays), fns.grads(params, *arrays)
+        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    assert fns.pullback._cache_size() == 1 and fns.step._cache_size() == 1
+    assert fns.grads._cache_size() == 4

@@ -1,7 +1,8 @@
 """equinox ``eqx.nn.LSTMCell``: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H) and one ``bias`` (4H),
 gate blocks i, f, g, o (equinox/nn/_rnn.py) -- :data:`~lstm_verify.layouts.EQUINOX`. The cell is
 unbatched, so a batch is ``jax.vmap``-ped over; there is no sequence API and no default state (the
-cell's call takes ``hidden``). Gradients by ``jax.vjp`` of the cell, chained back through time. Any storage dtype (the cell's ``dtype``)."""
+cell's call takes ``hidden``). Gradients by ``jax.vjp`` of the cell, chained back through time.
+Any storage dtype (the cell's ``dtype``)."""
 
 from __future__ import annotations
 

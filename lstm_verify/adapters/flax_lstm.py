@@ -5,9 +5,9 @@ One Dense per gate and side (flax/linen/recurrent.py, flax/nnx/nn/recurrent.py):
 with a bias each; concatenated i, f, g, o along the output axis they are
 :data:`~lstm_verify.layouts.FLAX`. The carry is (c, h). Sequences run through the library's
 ``RNN`` (``seq_lengths``; ``reverse`` with ``keep_order``) and ``Bidirectional``, time-major;
-gradients are ``jax.vjp`` of the cell, chained back through time. Without a state the cell starts from
-the library's ``initialize_carry``. Parameters in any storage dtype (``param_dtype``; the cell
-computes in the dtype of its inputs and parameters).
+gradients are ``jax.vjp`` of the cell, chained back through time. Without a state the cell
+starts from the library's ``initialize_carry``. Parameters in any storage dtype
+(``param_dtype``; the cell computes in the dtype of its inputs and parameters).
 """
 
 from __future__ import annotations

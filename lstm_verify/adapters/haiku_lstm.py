@@ -6,8 +6,9 @@ pre-activation at run time (``sigmoid(f + 1)``): :data:`~lstm_verify.layouts.HAI
 library the kit checks that has a run-time forget offset. Inputs may be unbatched (x (I,), state
 (H,)); without a state the core starts from its ``initial_state``. ``dynamic_unroll`` is a
 ``lax.scan`` (``reverse=True`` returns outputs in input time order); it takes no lengths.
-Gradients by ``jax.vjp`` of the step, chained back through time. Parameters in any storage dtype; the core's
-``initial_state`` is in JAX's default dtype whatever the input's (a known difference).
+Gradients by ``jax.vjp`` of the step, chained back through time. Parameters in any storage
+dtype; the core's ``initial_state`` is in JAX's default dtype whatever the input's (a known
+difference).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """JAX step functions: any ``cell(params, x, h, c) -> (h, c)`` gets a jitted step, a
-``lax.scan`` sequence (or the library's own) and gradients by ``jax.vjp`` of the step. Used by the built-in
-JAX, flax, equinox and haiku adapters and by ``--kind jax-step`` targets, whose
+``lax.scan`` sequence (or the library's own) and gradients by ``jax.vjp`` of the step. Used by
+the built-in JAX, flax, equinox and haiku adapters and by ``--kind jax-step`` targets, whose
 ``step(params, x, (h, c))`` takes params named by :data:`~lstm_verify.layouts.TARGET_NAMES`.
 
 ``h`` and ``c`` are None when the caller gives no state: the cell then starts from the
