@@ -40,6 +40,17 @@ def test_a_failure_streams_at_once_and_says_its_shrinking_was_cut_short(tmp_path
     assert all("shrinking cut short" in r["counterexample"] for r in records)
 
 
+def test_a_failure_is_not_explained_in_the_ci_profile(tmp_path):
+    """No explain phase after shrinking (pytest_plugin.VERDICT_PHASES): it reran the law to comment
+    the arguments that do not matter, here ``huge``, seconds per failing check."""
+    run = subprocess.run(
+        [sys.executable, "-m", "lstm_verify.cli", "check", f"{HERE}/numpy_steps.py:hard_sigmoid", "--kind",
+         "numpy-step", "--dtypes", "float64", "--profile", "ci", "-k", "gate_ranges", "--quiet",
+         "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1 and "huge=array(" in run.stdout, run.stdout + run.stderr
+    assert "or any other generated value" not in run.stdout, run.stdout
+
+
 def test_the_shrink_budget_is_set_and_undone():
     before = engine.MAX_SHRINKING_SECONDS
     undo = budget_shrinking(2.5)
