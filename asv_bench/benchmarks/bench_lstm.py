@@ -69,8 +69,9 @@ class TrackLongRange:
         from lstm_verify.implementation import implementation
 
         self.impl = implementation(adapter, "float32")
-        if self.impl.skip_reason():
-            raise NotImplementedError(self.impl.skip_reason())
+        reason = self.impl.skip_reason()
+        if reason:
+            raise NotImplementedError(reason)
         laws = properties.collect()
         missing = [c for law in ("test_early_input_gradient_dominance", "test_delayed_xor_solvable")
                    for c in properties.missing_capabilities(laws[law], self.impl)]

@@ -6,12 +6,12 @@ import jax.numpy as jnp
 from lstm_verify import capabilities
 
 
-def step(params, x, state):
+def step(params, x, state, sigmoid=jax.nn.sigmoid):
     h, c = state
     z = x @ params["weight_ih"].T + params["bias_ih"] + h @ params["weight_hh"].T + params["bias_hh"]
     i, f, g, o = jnp.split(z, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+    c = sigmoid(f) * c + sigmoid(i) * jnp.tanh(g)
+    return sigmoid(o) * jnp.tanh(c), c
 
 
 def detached_carry_step(params, x, state):
@@ -41,11 +41,7 @@ _sigmoid.defvjp(_sigmoid_forward, _sigmoid_backward)
 def wrong_backward_step(params, x, state):
     """A sigmoid with a hand-written ``jax.custom_vjp`` that is wrong: the forward is exact (the
     JAX twin of torch_cells.WrongBackwardCell)."""
-    h, c = state
-    z = x @ params["weight_ih"].T + params["bias_ih"] + h @ params["weight_hh"].T + params["bias_hh"]
-    i, f, g, o = jnp.split(z, 4, axis=-1)
-    c = _sigmoid(f) * c + _sigmoid(i) * jnp.tanh(g)
-    return _sigmoid(o) * jnp.tanh(c), c
+    return step(params, x, state, sigmoid=_sigmoid)
 
 
 def squeezed_step(params, x, state):
