@@ -278,7 +278,7 @@ class JaxRunner(Runner):
                     return jax.block_until_ready(fn(params, *args, **kwargs))
             return call
 
-        self.calls = {"step": run(fns.step, xs[0], h0, c0),
+        self.calls = {"step": run(jax.jit(fns.cell), xs[0], h0, c0),
                       "forward": run(fns.sequence, xs, h0, c0, None, reverse=False),
                       "forward_backward": run(fns.grads, xs, h0, c0, gh, gc)}
         self.back = {v: k for k, v in names.items()}

@@ -2,6 +2,7 @@
 streamed as they arrive, the checks ordered longest first, and training runs that stop once
 their outcome is decided, and the processes the kit owns ending without teardown."""
 
+import collections
 import json
 import os
 import subprocess
@@ -215,10 +216,12 @@ def test_a_process_the_kit_owns_ends_with_its_output_flushed_and_its_code_withou
 
 
 def test_jax_gradients_compile_once_per_shape_whatever_the_length():
-    """A JAX implementation's gradients (JaxFunctions.bptt) compile one pullback per shape for
-    sequences of every length, where jax.grad through a lax.scan compiles one per length, and
-    agree with it."""
+    """A JAX implementation's gradients (JaxFunctions.bptt) compile one pullback and one step per
+    shape for sequences of every length, where jax.grad through a lax.scan compiles one per
+    length, and agree with it; the laws' own calls of the step, with NumPy arrays where BPTT
+    passes JAX arrays, compile nothing more."""
     jax = pytest.importorskip("jax")
+    import jax.monitoring
     from lstm_verify.adapters.jax_lstm import cell
     from lstm_verify.adapters.jax_step import JaxFunctions, on_cpu
 
@@ -227,14 +230,25 @@ def test_jax_gradients_compile_once_per_shape_whatever_the_length():
         wrappers of one function, and other tests in this worker may have compiled jax_lstm's."""
         return cell(*args)
 
+    compiled = collections.Counter()
+
+    def heard(event: str, seconds: float, fun_name: str = "", **_: object) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled[fun_name] += 1
+
     fns, rng, (batch, inputs, hidden) = JaxFunctions(own_cell), np.random.default_rng(0), (3, 2, 5)
     params = on_cpu({"w_ih": rng.normal(size=(4 * hidden, inputs)), "w_hh": rng.normal(size=(4 * hidden, hidden)),
                      "b_ih": rng.normal(size=4 * hidden), "b_hh": rng.normal(size=4 * hidden)}, "float32")
-    for steps in (1, 3, 8, 25):
-        shapes = ((steps, batch, inputs), (batch, hidden), (batch, hidden), (steps, batch, hidden), (batch, hidden))
-        arrays = [rng.normal(size=s).astype(np.float32) for s in shapes]
-        got, want = fns.bptt(params, *arrays), fns.grads(params, *arrays)
-        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
-            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
-    assert fns.pullback._cache_size() == 1 and fns.step._cache_size() == 1
-    assert fns.grads._cache_size() == 4
+    jax.monitoring.register_event_duration_secs_listener(heard)
+    try:
+        for steps in (1, 3, 8, 25):
+            shapes = ((steps, batch, inputs), (batch, hidden), (batch, hidden), (steps, batch, hidden), (batch, hidden))
+            arrays = [rng.normal(size=s).astype(np.float32) for s in shapes]
+            got, want = fns.bptt(params, *arrays), fns.grads(params, *arrays)
+            for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+                np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+            fns.step(params, arrays[0][0], arrays[1], arrays[2])
+    finally:
+        jax.monitoring.unregister_event_duration_listener(heard)
+    assert compiled["jit(pullback)"] == 1 and compiled["jit(own_cell)"] == 1, compiled
+    assert compiled["jit(loss)"] == 4, compiled

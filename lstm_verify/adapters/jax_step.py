@@ -9,7 +9,7 @@ without one belongs to an adapter that declares no ``optional_state``."""
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cached_property
 from typing import Callable
 
 import jax
@@ -38,7 +38,13 @@ class JaxFunctions:
       The gradient laws draw sequences of 1 to 60 steps: a program per length cost a cold
       JAX-step verdict half its compiling.
     * :attr:`grads`, ``jax.grad`` through a ``lax.scan`` of the cell: what a training loop
-      runs, one program per sequence length, timed by ``lstm-verify bench``."""
+      runs, one program per sequence length, timed by ``lstm-verify bench``.
+
+    :attr:`step` and :attr:`pullback` run on the CPU, the adapters' device (:func:`on_cpu`),
+    their arguments placed there by ``in_shardings``: the laws call the step with NumPy arrays
+    and BPTT with the JAX arrays of the step before, and without a placement given those are
+    two programs of the same shape (measured: 12 of a cold float32 verdict's 50 step programs
+    compiled twice). :attr:`cell` is the plain function, for other devices."""
 
     def __init__(self, cell: Cell, sequence: Sequence | None = None) -> None:
         def scan(params: dict, xs: jax.Array, h: jax.Array, c: jax.Array, lengths: jax.Array | None = None,
@@ -58,29 +64,36 @@ class JaxFunctions:
 
         def pullback(params: dict, x: jax.Array, h: jax.Array, c: jax.Array, gh: jax.Array, dh: jax.Array,
                      dc: jax.Array, acc: dict) -> tuple:
-            """One step back: the cotangents of the step's (h', c') are ``gh + dh`` and ``dc``;
-            returns the parameters' gradients added to ``acc``, and those of x, h and c."""
             _, vjp = jax.vjp(cell, params, x, h, c)
             dp, dx, dh, dc = vjp((gh + dh, dc))
             return jax.tree.map(jnp.add, acc, dp), dx, dh, dc
 
-        self.step = jax.jit(cell)
+        self.cell, self._pullback = cell, pullback
         self.sequence = jax.jit(sequence or scan, static_argnames="reverse")
         self.grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))
-        self.pullback = jax.jit(pullback)
+
+    @cached_property
+    def step(self) -> Callable:
+        """The jitted cell on the CPU (made on first use: naming the CPU device starts JAX's
+        backends, which on a GPU machine would take GPU memory at import)."""
+        return jax.jit(self.cell, in_shardings=_cpu())
+
+    @cached_property
+    def pullback(self) -> Callable:
+        """One step back, jitted on the CPU, ``(params, x, h, c, gh, dh, dc, acc) -> (acc + dparams,
+        dx, dh, dc)``: the cotangents of the step's (h', c') are ``gh + dh`` and ``dc``."""
+        return jax.jit(self._pullback, in_shardings=_cpu())
 
     def bptt(self, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray,
              gc: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
         """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to (params, xs, h0, c0), one
-        step at a time. What is carried from step to step stays a JAX array on the parameters'
-        device, so the steps queue without waiting; x_t and gh_t go in as NumPy slices (an argument
-        that is a NumPy array in one call and a JAX array in the next compiles its program twice)."""
-        put = partial(jax.device_put, device=next(iter(params.values())).devices().pop())
-        states = [put((h0, c0))]
+        step at a time. What is carried from step to step stays a JAX array, so the steps queue
+        without waiting."""
+        states = [(h0, c0)]
         for x in xs[:-1]:
             states.append(self.step(params, x, *states[-1]))
-        acc = put(jax.tree.map(lambda p: np.zeros(p.shape, p.dtype), params))
-        dh, dc, dxs = put(np.zeros_like(h0)), put(gc), []
+        acc = jax.tree.map(lambda p: np.zeros(p.shape, p.dtype), params)
+        dh, dc, dxs = np.zeros_like(h0), gc, []
         for t in reversed(range(len(xs))):
             acc, dx, dh, dc = self.pullback(params, xs[t], *states[t], gh[t], dh, dc, acc)
             dxs.append(dx)
@@ -88,17 +101,22 @@ class JaxFunctions:
                 np.asarray(dh), np.asarray(dc))
 
 
+def _cpu() -> jax.sharding.Sharding:
+    return jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+
+
 def on_cpu(native: Native, dtype: str) -> dict[str, jax.Array]:
     """``native`` as JAX arrays of ``dtype`` committed to the CPU, so that computations on them run
     there (the adapters' device) even when JAX has a GPU, whose float32 matmuls default to TF32."""
-    return jax.device_put({k: np.asarray(v, numpy_dtype(dtype)) for k, v in native.items()}, jax.devices("cpu")[0])
+    return jax.device_put({k: np.asarray(v, numpy_dtype(dtype)) for k, v in native.items()}, _cpu())
 
 
 class JaxModel(Model):
     """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``, on the CPU. No
     state is passed on as None: the library's own initial state, never zeros filled in here.
-    Inputs and states go in as the kit's NumPy arrays, which follow the parameters to the CPU
-    (a ``jax.device_put`` of each cost 150 µs a call, seven times a jitted step's own cost)."""
+    Inputs and states go in as the kit's NumPy arrays, which the jitted functions place on the
+    CPU with the parameters (a ``jax.device_put`` of them cost 200 µs a call, seven times a
+    jitted step's own cost)."""
 
     def __init__(self, fns: JaxFunctions, native: Native, dtype: str, names: dict[str, str],
                  has_sequence: bool) -> None:
