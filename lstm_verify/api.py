@@ -3,48 +3,72 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import tempfile
 import warnings
-from typing import Any, Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 from hypothesis import settings
 
 import properties
-from lstm_verify import pytest_plugin
 from lstm_verify.adapters import Adapter
+from lstm_verify.config import DEFAULT_PROFILE, DTYPES, options_from_env
+from lstm_verify.expected import Expected, read_expected, unmatched
 from lstm_verify.implementation import Implementation
-from lstm_verify.runner import Result, run_suite
+from lstm_verify.results import Result
+from lstm_verify.runner import run_suite
 from lstm_verify.targets import adapters_for, resolve, target_adapters
-from lstm_verify.xfails import read_xfails, unmatched
 
 
 def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None, via: str | None = None,
-               runtime: str | None = None, dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None,
-               profile: str = "ci", xfail: str | None = None, workers: int | str = 0) -> list[Result]:
+               runtime: str | None = None, dtypes: Iterable[str] = DTYPES, precision: str | None = None,
+               profile: str = DEFAULT_PROFILE, xfail: str | Path | Iterable[Expected] | None = None,
+               strict_xfails: bool = False, workers: int | str = 0) -> list[Result]:
     """Run the whole suite on ``target`` and return one :class:`Result` per property, implementation
     and dtype (an ONNX model: one implementation per LSTM node).
 
-    ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers) or the
-    class or function itself (run in this process). ``via="onnx"``: a ``torch-lstm`` class checked
-    through torch.onnx.export and onnxruntime; ``runtime``: ``kind="onnx"``'s runtime.
-    ``precision``: what it promises beyond its dtype (``"tf32"``, ...;
-    :data:`lstm_verify.error_model.PRECISIONS`), default IEEE."""
-    options = {"--lstm-dtypes": ",".join(dtypes), "--lstm-profile": profile, "--lstm-xfail": xfail,
-               "--lstm-kind": kind, "--lstm-layout": layout, "--lstm-precision": precision}
-    entries = read_xfails(xfail) if xfail else {}
-    if isinstance(target, str):
-        target_adapters(target, kind, layout, via=via, runtime=runtime)  # fail here, in one line, if it cannot load
-        results = run_suite({**options, "--lstm-impl": resolve(target), "--lstm-via": via, "--lstm-runtime": runtime},
-                            workers)[1]
-    else:
-        pytest_plugin._INJECTED[:] = adapters_for(target, kind, layout, via=via, runtime=runtime)
-        try:
-            results = run_suite(options)[1]
-        finally:
-            pytest_plugin._INJECTED.clear()
-    for key in unmatched(entries, [(r.property, r.implementation) for r in results]):
-        warnings.warn(f"expected-failure entry {key!r} matches no check", UserWarning, stacklevel=2)
+    ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers), the class or
+    function itself, or an :class:`~lstm_verify.adapters.Adapter` instance of your own (both run in
+    this process). ``via="onnx"``: a ``torch-lstm`` class checked through torch.onnx.export and
+    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime. ``precision``: what it promises beyond its
+    dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE. ``xfail``: a
+    TOML file of expected failures, or :class:`~lstm_verify.expected.Expected` entries. Keywords left
+    out take their ``LSTM_VERIFY_*`` environment variable, as on the command line. Results are
+    returned whatever they say: :func:`lstm_verify.results.exit_status` gives the command line's
+    verdict on them (3: nothing was checked)."""
+    entries = list(xfail) if xfail is not None and not isinstance(xfail, (str, Path)) else None
+    with _entries_file(entries) as written:
+        path = written or (str(xfail) if xfail is not None else None)
+        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, dtypes=",".join(dtypes),
+                                   precision=precision, profile=profile, xfail=path, strict_xfails=strict_xfails)
+        declared = entries if entries is not None else read_expected(path) if path else []
+        if isinstance(target, str):
+            target_adapters(target, kind, layout, via=via, runtime=runtime)  # fail here, in one line, if it cannot load
+            results = run_suite(replace(options, impl=resolve(target)), workers)[1]
+        else:
+            adapters = [target] if isinstance(target, Adapter) else adapters_for(target, kind, layout, via=via,
+                                                                                  runtime=runtime)
+            results = run_suite(options, adapters=adapters)[1]
+    for key in unmatched(declared, [(r.property, r.implementation) for r in results]):
+        warnings.warn(f"expected-failure entry {key} matches no check", UserWarning, stacklevel=2)
     return results
+
+
+@contextlib.contextmanager
+def _entries_file(entries: list[Expected] | None) -> Iterator[str | None]:
+    """``entries`` written to a temporary TOML file for the run (None: nothing to write)."""
+    if entries is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="lstm-verify-") as folder:
+        path = Path(folder) / "expected.toml"
+        path.write_text("".join("[[expected]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in vars(e).items() if v)
+                                for e in entries))
+        yield str(path)
 
 
 class Law:
@@ -58,18 +82,14 @@ class Law:
 
     def __call__(self, impl: Implementation) -> None:
         __tracebackhide__ = True
-        reason = impl.skip_reason()
-        missing = properties.missing_capabilities(self.fn, impl)
-        if reason or missing:
-            pytest.skip(reason or f"{impl.adapter.name} declares no {', '.join(missing)} capability")
-        reason = properties.profile_skip(self.fn, settings.get_current_profile_name())
+        reason = properties.skip_reason(self.fn, impl, settings.get_current_profile_name())
         if reason:
             pytest.skip(reason)
         self.fn(impl=impl)
 
 
 def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", layout: str | None = None,
-                           dtypes: Iterable[str] = pytest_plugin.DTYPES, precision: str | None = None, *,
+                           dtypes: Iterable[str] = DTYPES, precision: str | None = None, *,
                            via: str | None = None, runtime: str | None = None) -> pytest.MarkDecorator:
     """Parametrise a test over (implementation, law) pairs, ids ``law[name-dtype]``::
 

@@ -15,14 +15,20 @@ of the same size (low precisions over long recurrences).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from lstm_verify.expected import Expected
 
 
 class LawViolation(AssertionError):
     """A property's law does not hold for the implementation under test."""
+
+
+class KitError(RuntimeError):
+    """The kit itself computed something unusable (a NaN expectation, an infinite bound): a bug
+    of the kit, never a verdict on the implementation."""
 
 
 @dataclass
@@ -35,15 +41,22 @@ class Observations:
     worst: float = 0.0
     compared: int = 0
     loose: int = 0
+    law: str = ""
+    """The law being checked (named by the kit's own errors)."""
+    expected: Sequence[Expected] = ()
+    """The expected failures in force for this check (:mod:`lstm_verify.expected`)."""
+    absorbed: list[str] = field(default_factory=list)
+    """The violations an expected failure matched: recorded, and the law went on."""
 
 
 _SEEN = Observations()
 
 
-def observations() -> Observations:
-    """What was seen since the last call, and start afresh (the plugin calls it per check)."""
+def observations(law: str = "", expected: Sequence[Expected] = ()) -> Observations:
+    """What was seen since the last call, and start afresh for the check of ``law`` with the
+    ``expected`` failures in force (the plugin calls it per check)."""
     global _SEEN
-    seen, _SEEN = _SEEN, Observations()
+    seen, _SEEN = _SEEN, Observations(law=law, expected=tuple(expected))
     return seen
 
 
@@ -69,11 +82,16 @@ def _where(impl: Any, context: Any) -> str:
 
 
 def check(condition: bool, message: str, impl: Any, context: Any = None) -> None:
-    """Raise :class:`LawViolation` with ``message`` unless ``condition`` holds."""
+    """Raise :class:`LawViolation` with ``message`` unless ``condition`` holds, or, when an
+    expected failure in force matches the violation, record it and let the law go on."""
     __tracebackhide__ = True
     _note_size(context)
     if not condition:
-        raise LawViolation(f"{message} {_where(impl, context)}")
+        violation = f"{message} {_where(impl, context)}"
+        if any(e.matches_violation(violation) for e in _SEEN.expected):
+            _SEEN.absorbed.append(violation)
+            return
+        raise LawViolation(violation)
 
 
 def assert_shape(name: str, got: np.ndarray, want: tuple[int, ...], impl: Any, context: Any = None) -> None:
@@ -105,10 +123,11 @@ def assert_close(name: str, got: np.ndarray, want: np.ndarray, bound: np.ndarray
     implementation's dtype and precision."""
     __tracebackhide__ = True
     want = np.asarray(want, np.float64)
+    bound = np.broadcast_to(np.asarray(bound, np.float64), want.shape)
+    _refuse_unusable(name, want, bound)
     assert_shape(name, got, want.shape, impl, context)
     got = np.asarray(got, np.float64)
     assert_finite(name, got, impl, context)
-    bound = np.broadcast_to(np.asarray(bound, np.float64), want.shape)
     diff = np.abs(got - want)
     if not diff.size:
         return
@@ -123,6 +142,18 @@ def assert_close(name: str, got: np.ndarray, want: np.ndarray, bound: np.ndarray
         check(False, f"{name}{list(idx)}={got[idx]:.17g}, but should be {want[idx]:.17g} +- {bound[idx]:.3g} "
                      f"(|diff| = {diff[idx]:.3g} is {ratio[idx]:.3g} x the error bound of {impl.dtype} at precision "
                      f"{impl.precision}; {int((ratio > 1).sum())} of {ratio.size} values off)", impl, context)
+
+
+def _refuse_unusable(name: str, want: np.ndarray, bound: np.ndarray) -> None:
+    """A comparison with a non-finite expectation or bound checks nothing: it is the kit's error."""
+    for what, values in (("expected value", want), ("error bound", bound)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise KitError(f"{_SEEN.law or 'a law'}: the {what} of {name}{list(idx)} is {values[idx]!r} "
+                           f"({int(bad.sum())} of {values.size} non-finite): a comparison with it would check "
+                           f"nothing, so the kit refuses it (a bug of the kit or of the law's case, not of the "
+                           f"implementation)")
 
 
 def assert_identical(name: str, got: np.ndarray, want: np.ndarray, impl: Any, context: Any = None) -> None:

@@ -1,7 +1,9 @@
 """``lstm-verify``: the command line, a thin layer over :mod:`lstm_verify.runner` and :mod:`lstm_verify.export`.
 
-``check`` exits 0 when every applicable property passes, 1 when any fails, 2 when TARGET
-cannot be loaded or the arguments are wrong (one line on stderr, no traceback).
+``check`` exits 0 when every applicable property passes, 1 when any fails (or, with
+``--strict-xfails``, an expected failure does not happen), 2 when TARGET cannot be loaded or the
+arguments are wrong (one line on stderr, no traceback), 3 when nothing was checked: every check
+skipped, or an adapter named in ``--adapters`` could not run at all.
 ``bench`` exits 0 when every timed call agrees with the reference, 1 when any does not, 2 when
 the arguments are wrong (:mod:`lstm_verify.bench`).
 ``export DIR`` writes the portable golden vectors (or, with ``--format onnx``, ONNX backend-test
@@ -18,11 +20,12 @@ from typing import NoReturn
 
 from lstm_verify import bench, export
 from lstm_verify.cache import CacheDirError, use_cache_dir
-from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import DEFAULT_TIME_LIMIT, end_without_teardown
-from lstm_verify.pytest_plugin import DTYPES, PROFILES
-from lstm_verify.targets import TargetError, add_target_arguments, check_target_arguments, layout_table, resolve
-from lstm_verify.xfails import XfailError, read_xfails, unmatched
+from lstm_verify.config import add_cli_arguments, options_from_args
+from lstm_verify.error_model import PrecisionError, precision
+from lstm_verify.expected import ExpectedError, read_expected, unmatched
+from lstm_verify.guard import end_without_teardown
+from lstm_verify.results import NOTHING_CHECKED, exit_status, unchecked
+from lstm_verify.targets import TargetError, check_target_arguments, layout_table, resolve
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,31 +38,16 @@ def _parser() -> argparse.ArgumentParser:
                                                      "with hypothesis properties.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = sub.add_parser("check", help="run the whole property suite on TARGET, or on every built-in adapter")
-    add_target_arguments(check)
-    check.add_argument("--cache-dir", metavar="DIR", help="where the kit keeps its caches (JAX compilations, "
-                                                          "hypothesis's database, pytest's temporary folders); "
-                                                          "default env LSTM_VERIFY_CACHE_DIR, else ./.lstm_verify")
-    check.add_argument("--adapters", default="all", help="built-in adapters to check (comma-separated, or 'all')")
-    check.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated dtypes")
-    check.add_argument("--precision", type=_precision, metavar="PRECISION",
-                       help="what TARGET promises beyond its dtype, for its error bound: "
-                            f"{', '.join(PRECISIONS)}, combined with '+' (default: ieee)")
-    check.add_argument("--profile", default="ci", choices=sorted(PROFILES), help="hypothesis profile (default ci)")
+    check.add_argument("target", nargs="?", metavar="TARGET",
+                       help="package.module:attr, path/to/file.py:attr or an .onnx file; without it, the "
+                            "built-in adapters")
+    add_cli_arguments(check, types={"precision": _precision, "shard": _shard})
     check.add_argument("-n", "--workers", default="0", help="parallel workers: a number or 'auto'")
-    check.add_argument("--xfail", metavar="FILE", help="expected failures: 'property-id: reason' per line")
-    check.add_argument("--timeout", type=float, default=DEFAULT_TIME_LIMIT,
-                       help=f"seconds one call into the implementation may take (default {DEFAULT_TIME_LIMIT:g})")
-    check.add_argument("--memory-limit", type=float, metavar="GIB",
-                       help="GiB of writable memory each worker may take (default: the RAM over the workers, "
-                            "at least 2; 0: no limit)")
     check.add_argument("--json", metavar="PATH", help="write one record per implementation and property")
     check.add_argument("--markdown", metavar="PATH", help="write the matrix as a Markdown table")
-    check.add_argument("--html", metavar="DIR", help="write the HTML report (matrix, failures, figures) to DIR")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     check.add_argument("-k", metavar="EXPR", dest="select",
                        help="only the properties matching EXPR (pytest -k), e.g. 'gate or shapes'")
-    check.add_argument("--shard", metavar="K/N", type=_shard,
-                       help="run only the K-th of N parts of equal measured cost (combine them with merge)")
     merge = sub.add_parser("merge", help="combine the JSON reports of the shards of one run into its verdict")
     merge.add_argument("reports", nargs="+", metavar="REPORT.json", help="every shard's --json report")
     merge.add_argument("--json", metavar="PATH", help="write the merged records")
@@ -135,7 +123,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _merge(args: argparse.Namespace) -> int:
     """Exit 0 or 1 as the unsharded run would have, 2 when the reports are not one run's shards."""
-    from lstm_verify.runner import Result, failures, matrix, summary
+    from lstm_verify.report.text import failures, matrix, summary
+    from lstm_verify.results import Result
     from lstm_verify.shard import MergeError, merge
 
     try:
@@ -145,12 +134,13 @@ def _merge(args: argparse.Namespace) -> int:
         return 2
     print("\n\n".join(filter(None, [matrix(results), failures(results)])))
     print(summary(results))
-    return _write_reports(args, results)
+    _write_reports(args, results)
+    return exit_status(results)
 
 
-def _write_reports(args: argparse.Namespace, results: list) -> int:
-    """Write the ``--json`` and ``--markdown`` reports asked for; the exit status of ``results``."""
-    from lstm_verify.runner import FAILING, markdown
+def _write_reports(args: argparse.Namespace, results: list) -> None:
+    """Write the ``--json`` and ``--markdown`` reports asked for."""
+    from lstm_verify.report.text import markdown
 
     if args.json:
         with open(args.json, "w") as fh:
@@ -158,25 +148,20 @@ def _write_reports(args: argparse.Namespace, results: list) -> int:
     if args.markdown:
         with open(args.markdown, "w") as fh:
             fh.write(markdown(results))
-    return 1 if any(r.status in FAILING for r in results) else 0
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lstm_verify.runner import failures, matrix, progress_line, run_suite, summary
+    from lstm_verify.report.text import expected_failures, failures, matrix, progress_line, summary
+    from lstm_verify.runner import run_suite
 
     try:
         check_target_arguments(args)  # a wrong TARGET is one line and exit 2 here, before pytest starts
-        entries = read_xfails(args.xfail) if args.xfail else {}
+        entries = read_expected(args.xfail) if args.xfail else []
         cache = use_cache_dir(args.cache_dir)
-    except (TargetError, XfailError, CacheDirError) as exc:
+    except (TargetError, ExpectedError, CacheDirError) as exc:
         print(f"lstm-verify: {exc}", file=sys.stderr)
         return 2
-    options = {"--lstm-impl": resolve(args.target) if args.target else None, "--lstm-kind": args.kind,
-               "--lstm-via": args.via, "--lstm-runtime": args.runtime, "--lstm-layout": args.layout,
-               "--lstm-adapters": args.adapters, "--lstm-dtypes": args.dtypes,
-               "--lstm-profile": args.profile, "--lstm-xfail": args.xfail, "--lstm-timeout": args.timeout,
-               "--lstm-precision": args.precision,
-               "--lstm-memory-limit": args.memory_limit, "--lstm-shard": args.shard, "--lstm-cache-dir": cache}
+    options = options_from_args(args, impl=resolve(args.target) if args.target else None, cache_dir=str(cache))
     start = time.perf_counter()
     code, results, output = run_suite(options, args.workers, None if args.quiet else progress_line,
                                       ("-k", args.select) if args.select else ())
@@ -185,21 +170,29 @@ def _check(args: argparse.Namespace) -> int:
         print(f"lstm-verify: {last.removeprefix('ERROR: ')}" if last.startswith("ERROR: ") else last, file=sys.stderr)
         return 2
     print(matrix(results))
-    report = failures(results)
-    if report:
-        print("\n" + report)
+    for block in (expected_failures(results), failures(results)):
+        if block:
+            print("\n" + block)
     for key in [] if args.shard else unmatched(entries, [(r.property, r.implementation) for r in results]):
-        print(f"warning: expected-failure entry {key!r} matches no check", file=sys.stderr)
+        print(f"warning: expected-failure entry {key} matches no check", file=sys.stderr)
     print(summary(results))
     compiling = sum(r.compile_seconds for r in results)
     print(f"wall time {time.perf_counter() - start:.1f} s with -n {args.workers}"
           + (f" ({sum(r.seconds for r in results):.0f} s of checks, {compiling:.0f} s of it JAX compiling)"
              if compiling else ""))
     if args.html:
-        from lstm_verify.report import write_report
+        from lstm_verify.report.html import write_report
 
         print(f"HTML report: {write_report(results, args.html, options)}")
-    return _write_reports(args, results)
+    _write_reports(args, results)
+    status = exit_status(results, args.strict_xfails)
+    named = [] if args.target or args.adapters.strip() == "all" else [a.strip() for a in args.adapters.split(",")]
+    missing = unchecked(results, named)
+    for name, reason in missing.items():
+        print(f"lstm-verify: {name}: {reason}; nothing was checked", file=sys.stderr)
+    if status == NOTHING_CHECKED:
+        print("lstm-verify: nothing was checked: every check skipped (the reasons are above)", file=sys.stderr)
+    return status or (NOTHING_CHECKED if missing else 0)
 
 
 def run() -> NoReturn:

@@ -101,6 +101,13 @@ PRECISIONS: dict[str, dict[str, object]] = {
 an error scale of 2^-20; cuDNN's float32 tanh(1) is 3.9e-6 off)."""
 
 
+def range_slack(spec: str | Precision | None) -> float:
+    """How far past its range (sigmoid's [0, 1], tanh's [-1, 1]) a correct activation at precision
+    ``spec`` may land: 0 in IEEE arithmetic (the rounded value of a function inside its range stays
+    inside it), ``LAMBDA`` times the absolute error scale of approximate activations otherwise."""
+    return LAMBDA * precision(spec).approximate
+
+
 class PrecisionError(ValueError):
     """An unknown precision token; the message lists the known ones."""
 

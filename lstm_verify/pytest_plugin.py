@@ -15,48 +15,40 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import settings
 from hypothesis.internal.conjecture import engine
 
 import properties
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.board import open_board, post
-from lstm_verify.cache import DEFAULT as DEFAULT_CACHE_DIR
 from lstm_verify.cache import CacheDirError, use_cache_dir
-from lstm_verify.checks import observations, sizes_covered
-from lstm_verify.error_model import PRECISIONS, PrecisionError, precision
-from lstm_verify.guard import (DEFAULT_TIME_LIMIT, end_without_teardown, keep_alarm_handler, keep_freed_memory,
-                               limit_memory, release_compiled_programs, watch_process)
+from lstm_verify.checks import Observations, observations, sizes_covered
+from lstm_verify.config import (SHRINK_SECONDS, Options, add_pytest_options, options_from_pytest, reproducer)
+from lstm_verify.error_model import PrecisionError, precision
+from lstm_verify.expected import Expected, ExpectedError, read_expected, unmatched
+from lstm_verify.guard import (end_without_teardown, keep_alarm_handler, keep_freed_memory, limit_memory,
+                               release_compiled_programs, watch_process)
 from lstm_verify.implementation import Implementation
-from lstm_verify.targets import KINDS, RUNTIMES, VIAS, TargetError, target_adapters
-from lstm_verify.xfails import XfailError, match, read_xfails, unmatched
+from lstm_verify.targets import TargetError, target_adapters
 
-VERDICT_PHASES = tuple(p for p in Phase if p is not Phase.explain)
-"""The dev and ci profiles' phases: every one but ``explain``, which runs a failing law again and
-again after shrinking, to mark the arguments that do not matter ("# or any other generated
-value"). It took 2.5-3.8 s of every failing check even when the first failing example was
-already the minimal one, outside the shrinking budget: a defective implementation's verdict
-fails a dozen checks. The thorough profile keeps it."""
+class InjectedAdapters:
+    """A plugin object carrying adapters handed over in-process (:func:`lstm_verify.api.check_impl`
+    with a class or function): the session checks these instead of what the options name."""
 
-PROFILES = {
-    "dev": dict(max_examples=8, phases=VERDICT_PHASES),
-    "ci": dict(max_examples=25, derandomize=True, print_blob=True, phases=VERDICT_PHASES),
-    "thorough": dict(max_examples=300),
-}
-DTYPES = ("float32", "float64", "float16", "bfloat16")
-SHRINK_SECONDS = {"dev": 5.0, "ci": 5.0, "thorough": None}
-"""Seconds hypothesis may spend shrinking one failing check, per profile (None: hypothesis's own
-limit, five minutes); see :func:`budget_shrinking`."""
+    def __init__(self, adapters: list[Adapter]) -> None:
+        self.adapters = list(adapters)
 
-for _name, _options in PROFILES.items():
-    settings.register_profile(_name, deadline=None, report_multiple_bugs=False,
-                              suppress_health_check=[HealthCheck.too_slow], **_options)
 
-_INJECTED: list[Adapter] = []
-"""Adapters handed over in-process by :func:`lstm_verify.api.check_impl` (no xdist)."""
+def _injected(config: pytest.Config) -> list[Adapter] | None:
+    found = [p for p in config.pluginmanager.get_plugins() if isinstance(p, InjectedAdapters)]
+    return found[0].adapters if found else None
+
+
 _IMPLS = pytest.StashKey[list]()
 _LOAD_ERROR = pytest.StashKey[pytest.UsageError]()
-_XFAILS = pytest.StashKey[dict]()
+_XFAILS = pytest.StashKey[list]()
+_ACTIVE = pytest.StashKey[tuple]()
+_INACTIVE = pytest.StashKey[list]()
 _COMPILE_START = pytest.StashKey[float]()
 COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
                   "/jax/core/compile/backend_compile_duration")
@@ -78,54 +70,8 @@ def compile_seconds(impl: Implementation | None = None) -> float:
     return _compiled["seconds"]
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"LSTM_VERIFY_{name}", default)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("lstm-verify", "LSTM conformance properties")
-    group.addoption("--lstm-impl", default=_env("IMPL"), metavar="TARGET",
-                    help="check TARGET (package.module:attr or path/file.py:attr) instead of the built-in "
-                         "adapters; env LSTM_VERIFY_IMPL")
-    group.addoption("--lstm-kind", default=_env("KIND", "torch-cell"), choices=KINDS,
-                    help="what TARGET is; env LSTM_VERIFY_KIND")
-    group.addoption("--lstm-via", default=_env("VIA"), choices=VIAS,
-                    help="check a --lstm-kind torch-lstm TARGET exported with torch.onnx.export and run by "
-                         "onnxruntime; env LSTM_VERIFY_VIA")
-    group.addoption("--lstm-runtime", default=_env("RUNTIME"), choices=RUNTIMES,
-                    help="--lstm-kind onnx: the runtime to run the model's LSTM nodes on (default onnxruntime); "
-                         "env LSTM_VERIFY_RUNTIME")
-    group.addoption("--lstm-layout", default=_env("LAYOUT"), metavar="LAYOUT",
-                    help="how TARGET stores its parameters: a named layout (haiku, keras, ...; "
-                         "`lstm-verify layouts`) or a gate-block order (iofc); env LSTM_VERIFY_LAYOUT")
-    group.addoption("--lstm-cache-dir", default=_env("CACHE_DIR", DEFAULT_CACHE_DIR), metavar="DIR",
-                    help="the kit's caches: JAX compilations, hypothesis's database, pytest's temporary "
-                         f"folders (default ./{DEFAULT_CACHE_DIR}); env LSTM_VERIFY_CACHE_DIR")
-    group.addoption("--lstm-adapters", default=_env("ADAPTERS", "all"),
-                    help=f"comma-separated built-in adapters, or 'all' ({', '.join(BUILTIN)}); "
-                         "env LSTM_VERIFY_ADAPTERS")
-    group.addoption("--lstm-dtypes", default=_env("DTYPES", ",".join(DTYPES)),
-                    help="comma-separated dtypes; env LSTM_VERIFY_DTYPES")
-    group.addoption("--lstm-precision", default=_env("PRECISION"), metavar="PRECISION",
-                    help="what TARGET promises beyond its dtype, for its error bound: "
-                         f"{', '.join(PRECISIONS)}, combined with '+' (default: what the adapter declares, "
-                         "ieee for a TARGET); env LSTM_VERIFY_PRECISION")
-    group.addoption("--lstm-profile", choices=sorted(PROFILES),
-                    default=_env("PROFILE", "ci" if os.environ.get("CI") else "dev"),
-                    help="hypothesis profile: dev (quick), ci (derandomized), thorough; env LSTM_VERIFY_PROFILE")
-    budgets = ", ".join(f"{p} {engine.MAX_SHRINKING_SECONDS if s is None else s:g}" for p, s in SHRINK_SECONDS.items())
-    group.addoption("--lstm-shrink-seconds", type=float, default=_env("SHRINK_SECONDS"), metavar="SECONDS",
-                    help=f"seconds hypothesis may shrink one failure (default: the profile's, {budgets}); "
-                         "env LSTM_VERIFY_SHRINK_SECONDS")
-    group.addoption("--lstm-xfail", default=_env("XFAIL"), metavar="FILE",
-                    help="expected failures, 'property-id: reason' per line; env LSTM_VERIFY_XFAIL")
-    group.addoption("--lstm-html", default=_env("HTML"), metavar="DIR",
-                    help="write the HTML report (matrix, failures, reasons, figures) to DIR; env LSTM_VERIFY_HTML")
-    group.addoption("--lstm-timeout", type=float, default=float(_env("TIMEOUT", str(DEFAULT_TIME_LIMIT))),
-                    help="seconds one call into the implementation may take; env LSTM_VERIFY_TIMEOUT")
-    group.addoption("--lstm-memory-limit", type=float, default=float(_env("MEMORY_LIMIT", "0")), metavar="GIB",
-                    help="GiB of writable memory each process running the laws may take (0: no limit); "
-                         "env LSTM_VERIFY_MEMORY_LIMIT")
+    add_pytest_options(parser)
 
 
 def _split(value: str) -> list[str]:
@@ -134,18 +80,19 @@ def _split(value: str) -> list[str]:
 
 def selected_adapters(config: pytest.Config) -> list[Adapter]:
     """The adapters chosen by the options: a target, injected ones, or built-ins."""
-    if _INJECTED:
-        return list(_INJECTED)
-    target = config.getoption("--lstm-impl")
-    if target:
+    injected = _injected(config)
+    if injected is not None:
+        return injected
+    options = options_from_pytest(config)
+    if options.impl:
         try:
-            return target_adapters(target, config.getoption("--lstm-kind"), config.getoption("--lstm-layout"),
-                                   via=config.getoption("--lstm-via"), runtime=config.getoption("--lstm-runtime"))
+            return target_adapters(options.impl, options.kind, options.layout, via=options.via,
+                                   runtime=options.runtime)
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
-    if config.getoption("--lstm-via"):
+    if options.via:
         raise pytest.UsageError("--lstm-via takes a --lstm-impl TARGET of --lstm-kind torch-lstm")
-    names = _split(config.getoption("--lstm-adapters"))
+    names = _split(options.adapters)
     names = list(BUILTIN) if names == ["all"] else names
     unknown = sorted(set(names) - set(BUILTIN))
     if unknown:
@@ -171,11 +118,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(capability): skip for implementations without it")
     config.addinivalue_line("markers", "profiles(*names, cost=...): run only in these profiles, else skip with the cost")
     active = runs_the_laws(config)
+    if not active:  # a project that merely has the kit installed: its own hypothesis settings stay as they are
+        config.stash[_IMPLS], config.stash[_XFAILS] = [], []
+        return
     try:
-        if active:
-            config.option.lstm_cache_dir = str(use_cache_dir(config.getoption("--lstm-cache-dir")))
+        config.option.lstm_cache_dir = str(use_cache_dir(config.getoption("--lstm-cache-dir")))
     except CacheDirError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not config.pluginmanager.has_plugin("lstm_verify.shard"):
+        config.pluginmanager.import_plugin("lstm_verify.shard")
     previous = settings.get_current_profile_name()
     config.add_cleanup(lambda: settings.load_profile(previous))  # a run inside a test leaves the test's profile
     settings.load_profile(config.getoption("--lstm-profile"))
@@ -187,18 +138,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except PrecisionError as exc:
         raise pytest.UsageError(str(exc)) from None
     hands_out = _hands_out(config)
-    config.stash[_IMPLS] = implementations(config) if active and not hands_out else []
-    if not active:
-        config.stash[_XFAILS] = {}
-        return
+    config.stash[_IMPLS] = implementations(config) if not hands_out else []
     if not hasattr(config, "workerinput"):  # the controller: workers inherit the board's name
         config.add_cleanup(open_board(Path(config.option.lstm_cache_dir)))
     if getattr(config.option, "maxschedchunk", 0) is None:  # xdist: see _longest_first
         config.option.maxschedchunk = 1
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # where the laws run
-        config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit")))
-        if _env("CRASH_DIR"):  # a process lstm-verify started (lstm_verify.runner)
-            config.add_cleanup(watch_process(_env("CRASH_DIR"), os.environ.get("PYTEST_XDIST_WORKER", "main")))
+        config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit") or 0))
+        crash_dir = os.environ.get("LSTM_VERIFY_CRASH_DIR")
+        if crash_dir:  # a process lstm-verify started (lstm_verify.runner)
+            config.add_cleanup(watch_process(crash_dir, os.environ.get("PYTEST_XDIST_WORKER", "main")))
             if hasattr(config, "workerinput"):
                 atexit.register(end_without_teardown)
     if hasattr(config, "workerinput"):  # a process that only runs laws, not the caller's own
@@ -208,8 +157,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _register_html(config)
     path = config.getoption("--lstm-xfail")
     try:
-        config.stash[_XFAILS] = read_xfails(path) if path else {}
-    except XfailError as exc:
+        config.stash[_XFAILS] = read_expected(path) if path else []
+    except ExpectedError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -225,17 +174,15 @@ def _hands_out(config: pytest.Config) -> bool:
     its workers run every check, and it loads the implementations only once they are starting
     (:func:`pytest_sessionstart`)."""
     return (not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
-            and not config.getoption("collectonly") and runs_the_laws(config) and not _INJECTED)
+            and not config.getoption("collectonly") and runs_the_laws(config) and _injected(config) is None)
 
 
 def _register_html(config: pytest.Config) -> None:
     if config.getoption("--lstm-html") and not hasattr(config, "workerinput"):
-        from lstm_verify.report import HtmlReport
+        from lstm_verify.report.html import HtmlReport
 
-        options = {o: config.getoption(o) for o in ("--lstm-impl", "--lstm-kind", "--lstm-via", "--lstm-runtime",
-                                                     "--lstm-profile", "--lstm-timeout", "--lstm-xfail")}
         adapters = list(dict.fromkeys(i.adapter for i in config.stash[_IMPLS]))
-        config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options, adapters))
+        config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options_from_pytest(config), adapters))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -286,20 +233,26 @@ def _impl(item: pytest.Item) -> Implementation | None:
     return impl if isinstance(impl, Implementation) else None
 
 
+def expected_failures(impl: Implementation, law: str, entries: list[Expected]) -> tuple[list[Expected], list[str]]:
+    """The expected failures in force for ``law`` on ``impl`` (the adopter's ``entries`` and the
+    adapter's known differences), and those declared for it but not applied, each with why
+    (the installed library is outside the versions it was measured on)."""
+    declared = [e for e in [*entries, *impl.adapter.known_differences(impl.dtype)] if e.applies_to(law, impl.id)]
+    active = [e for e in declared if not e.version_mismatch()]
+    return active, [f"{e.describe()}: {e.version_mismatch()}" for e in declared if e.version_mismatch()]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    entries = config.stash[_XFAILS]
     checks = []
     for item in items:
         impl = _impl(item)
         if impl is None:
             continue
         checks.append((item.originalname, impl.id))
-        reason = match(entries, item.originalname, impl.id) or impl.adapter.known_differences(impl.dtype).get(
-            item.originalname)
-        if reason:
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
-    for key in unmatched(entries, checks):
-        warnings.warn(pytest.PytestWarning(f"expected-failure entry {key!r} matches no check"), stacklevel=2)
+        item.stash[_ACTIVE], item.stash[_INACTIVE] = expected_failures(impl, item.originalname,
+                                                                       config.stash[_XFAILS])
+    for key in unmatched(config.stash[_XFAILS], checks):
+        warnings.warn(pytest.PytestWarning(f"expected-failure entry {key} matches no check"), stacklevel=2)
     if checks:
         _longest_first(items)
 
@@ -328,18 +281,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if impl is None:
         return
     item.user_properties += [("lstm_impl", impl.id), ("lstm_property", item.originalname)]
-    observations()  # what the comparisons of this check see, from here
+    observations(item.originalname, item.stash.get(_ACTIVE, ()))  # what the comparisons of this check see, from here
     item.stash[_COMPILE_START] = compile_seconds(impl)
-    reason = impl.skip_reason()
+    reason = properties.skip_reason(item.function, impl, item.config.getoption("--lstm-profile"))
     if reason:
         pytest.skip(reason)
-    reason = properties.profile_skip(item.function, item.config.getoption("--lstm-profile"))
-    if reason:
-        pytest.skip(reason)
-    for mark in item.iter_markers("requires"):
-        for capability in mark.args:
-            if not getattr(impl.capabilities, capability):
-                pytest.skip(f"{impl.adapter.name} declares no {capability} capability")
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
@@ -351,10 +297,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> object:
-    """An expected failure (a known difference, or an entry of ``--lstm-xfail``) is not shrunk:
-    its verdict is that it fails, and its evidence is its reason, so the first failing example
-    decides it (shrinking was about a seventh of the main job's check time)."""
-    if _impl(item) is None or item.get_closest_marker("xfail") is None:
+    """A check expected to end in an exception (an entry with ``raises``) is not shrunk: its verdict
+    is that it fails, and its evidence is its reason, so the first failing example decides it
+    (shrinking was about a seventh of the main job's check time). Expected violations (``match``)
+    need no budget: they are recorded without failing the example."""
+    if _impl(item) is None or not any(e.raises for e in item.stash.get(_ACTIVE, ())):
         return (yield)
     undo = budget_shrinking(0)
     try:
@@ -371,14 +318,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     stats = getattr(item, "hypothesis_statistics", "")  # "N passing examples" (older) or "N passing," (newer)
     examples = sum(int(n) for n in re.findall(r"(\d+) passing\b", stats))
     seen = observations()
+    _expected_outcome(item, call, report, seen)
     report.user_properties += [("lstm_examples", examples), ("lstm_sizes", sizes_covered(seen.sizes)),
                                ("lstm_margin", seen.worst), ("lstm_compared", seen.compared),
                                ("lstm_loose", seen.loose),
                                ("lstm_compile_seconds", compile_seconds() - item.stash.get(_COMPILE_START, 0.0))]
     if report.failed:
         post(_impl(item).id, item.originalname)  # a training law of this implementation stops training
-        report.sections.append(("reproduce", reproducer(item.config, f"{item.module.__name__}::{item.name}")
+        report.sections.append(("reproduce", reproducer(options_from_pytest(item.config),
+                                                        f"{item.module.__name__}::{item.name}")
                                 + "  (hypothesis replays the failing example)"))
+        for note in item.stash.get(_INACTIVE, []):
+            report.sections.append(("expected", f"an expected failure of this law was not applied: {note}"))
         if f"Stopped because {engine.ExitReason.very_slow_shrinking.value}" in stats:
             report.sections.append(("shrinking", f"cut short by its budget of {engine.MAX_SHRINKING_SECONDS:g} s: "
                                     "the smallest counterexample found in that time, maybe not the minimal one "
@@ -407,10 +358,28 @@ def budget_shrinking(seconds: float | None) -> Callable[[], None]:
     return lambda: setattr(engine, "MAX_SHRINKING_SECONDS", previous)
 
 
-def reproducer(config: pytest.Config, test: str) -> str:
-    """The pytest command that runs ``test`` (``properties.module::name[id]``) alone."""
-    options = " ".join(f"{o} {config.getoption(o)}" for o in
-                       ("--lstm-impl", "--lstm-kind", "--lstm-via", "--lstm-runtime", "--lstm-layout",
-                        "--lstm-precision", "--lstm-profile")
-                       if config.getoption(o) and (o != "--lstm-kind" or config.getoption("--lstm-impl")))
-    return f"pytest --pyargs '{test}' {options}"
+def _expected_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, seen: Observations) -> None:
+    """Turn the call's report into an exact expected failure: *xfailed* when a violation matched an
+    entry in force (and none other failed the law) or the law ended in an entry's exception, with
+    what happened; *xpassed* when entries were in force and nothing they describe happened (a
+    failure under ``--lstm-strict-xfails``). Any other failure stays a failure."""
+    entries = item.stash.get(_ACTIVE, ())
+    if not entries:
+        return
+    reason = "; ".join(dict.fromkeys(e.reason for e in entries))
+    if report.failed:
+        exc = call.excinfo.value if call.excinfo else None
+        if exc is None or not any(e.matches_exception(exc) for e in entries):
+            return
+        observed = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    elif seen.absorbed:
+        more = len(seen.absorbed) - 1
+        observed = seen.absorbed[0] + (f" (and {more} more violation{'s' * (more > 1)} it matched)" if more else "")
+    else:
+        report.wasxfail = reason
+        report.user_properties.append(("lstm_outcome", "xpassed"))
+        if item.config.getoption("--lstm-strict-xfails"):
+            report.outcome, report.longrepr = "failed", f"[XPASS(strict)] the expected failure did not happen: {reason}"
+        return
+    report.outcome, report.wasxfail = "skipped", reason
+    report.user_properties += [("lstm_outcome", "xfailed"), ("lstm_observed", observed)]

@@ -6,7 +6,8 @@ Every shard collects every check and splits them the same way (longest first, ea
 least-loaded shard, ties broken by name), so the shards need not talk to each other. The cost
 of a check comes from ``costs.json``: seconds per property and implementation, measured from
 a JSON report (:func:`cost_table`); ``*`` is a property's median, for implementations the
-table has not seen. Registered as a pytest plugin by the runner (``-p lstm_verify.shard``)."""
+table has not seen. Registered as a pytest plugin by the lstm_verify plugin in a session that checks implementations
+(its ``--lstm-shard`` option is declared in :mod:`lstm_verify.config`)."""
 
 from __future__ import annotations
 
@@ -59,11 +60,6 @@ def cost_table(records: list[dict]) -> dict[str, dict[str, float]]:
             table.setdefault(r["property"], {})[r["implementation"]] = round(r["seconds"], 2)
     return {prop: {**dict(sorted(times.items())), "*": round(statistics.median(times.values()), 2)}
             for prop, times in sorted(table.items())}
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("lstm-verify").addoption("--lstm-shard", metavar="K/N",
-                                             help="run only the K-th of N cost-balanced parts of the checks")
 
 
 @pytest.hookimpl(trylast=True)  # after -k and other selections, so the shards split what is left

@@ -84,6 +84,9 @@ def load_object(spec: str) -> Any:
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
+            folder = str(path.resolve().parent)  # its folder is importable, as pytest's rootdir is: a module beside it loads
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
             name = f"_lstm_verify_target_{path.stem}"
             if name not in sys.modules:
                 module_spec = importlib.util.spec_from_file_location(name, path)
@@ -257,16 +260,12 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
 def add_target_arguments(parser: Any) -> None:
     """The options that name what to run, shared by ``check`` and ``bench``: TARGET, ``--kind``,
     ``--via``, ``--runtime``, ``--layout`` (read back by :func:`chosen_adapters`)."""
+    from lstm_verify.config import add_cli_arguments
+
     parser.add_argument("target", nargs="?", metavar="TARGET",
-                        help="package.module:attr or path/to/file.py:attr; without it, the built-in adapters")
-    parser.add_argument("--kind", default="torch-cell", choices=KINDS, help="what TARGET is (default torch-cell)")
-    parser.add_argument("--via", choices=VIAS, help="--kind torch-lstm: TARGET exported with torch.onnx.export "
-                                                    "and run by onnxruntime")
-    parser.add_argument("--runtime", choices=RUNTIMES, help="--kind onnx: the runtime to run the model's LSTM nodes "
-                                                            "on (default onnxruntime; env LSTM_VERIFY_RUNTIME)")
-    parser.add_argument("--layout", metavar="LAYOUT", help="how TARGET stores its parameters: a named layout "
-                                                           "(haiku, keras, ...: see `lstm-verify layouts`) or a "
-                                                           "gate-block order (iofc); default torch")
+                        help="package.module:attr, path/to/file.py:attr or an .onnx file; without it, the "
+                             "built-in adapters")
+    add_cli_arguments(parser, ("kind", "via", "runtime", "layout"))
 
 
 def chosen_adapters(args: Any) -> list[Adapter] | None:

@@ -33,13 +33,16 @@ def requirements(prop: Callable) -> list[str]:
     return [c for mark in getattr(prop, "pytestmark", []) if mark.name == "requires" for c in mark.args]
 
 
-def missing_capabilities(prop: Callable, impl) -> list[str]:
-    """The capabilities ``prop`` needs (:func:`requirements`) that ``impl`` does not declare."""
-    return [c for c in requirements(prop) if not getattr(impl.capabilities, c)]
-
-
-def profile_skip(prop: Callable, profile: str) -> str | None:
-    """Why ``prop`` does not run in ``profile`` (its ``profiles`` mark names others), or None."""
+def skip_reason(prop: Callable, impl, profile: str) -> str | None:
+    """Why the law ``prop`` does not apply to ``impl`` in ``profile``, or None: the implementation
+    cannot run here (a missing library, an undeclared dtype), it declares no capability the law
+    needs (its ``requires`` marks), or the law runs only in other profiles (its ``profiles`` mark)."""
+    reason = impl.skip_reason()
+    if reason:
+        return reason
+    missing = [c for c in requirements(prop) if not getattr(impl.capabilities, c)]
+    if missing:
+        return f"{impl.adapter.name} declares no {', '.join(missing)} capability"
     for mark in getattr(prop, "pytestmark", []):
         if mark.name == "profiles" and profile not in mark.args:
             return (f"runs only in the {' or '.join(mark.args)} profile ({mark.kwargs['cost']}); "

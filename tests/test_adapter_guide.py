@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lstm_verify import pytest_plugin
 from lstm_verify.adapters.base import Adapter
+from lstm_verify.config import options_from_env
 from lstm_verify.runner import run_suite
 
 README = Path(__file__).parents[1] / "README.md"
@@ -35,12 +35,8 @@ def test_guide_example_passes_the_suite(filename, tmp_path):
     adapters = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
                 if issubclass(cls, Adapter) and cls.__module__ == module.__name__]
     assert len(adapters) == 1, adapters
-    pytest_plugin._INJECTED[:] = [adapters[0]()]
-    try:
-        code, results, output = run_suite({"--lstm-dtypes": "float32", "--lstm-profile": "dev"},
-                                          pytest_args=("-k", " or ".join(LAWS)))
-    finally:
-        pytest_plugin._INJECTED.clear()
+    code, results, output = run_suite(options_from_env(dtypes="float32", profile="dev"),
+                                      pytest_extra=("-k", " or ".join(LAWS)), adapters=[adapters[0]()])
     status = {r.property: r.status for r in results}
     assert set(status) == set(LAWS), output[-2000:]
     assert not [r for r in results if r.status == "failed"], [(r.property, r.reason) for r in results]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lstm_verify.checks import LawViolation, assert_close, observations
-from lstm_verify.runner import LOOSE, Result, matrix
+from lstm_verify.report.text import LOOSE, matrix
+from lstm_verify.results import Result
 
 
 class _Impl:

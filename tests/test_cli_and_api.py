@@ -10,7 +10,6 @@ import pytest
 
 from lstm_verify import check_impl, parametrize_with_impls
 from lstm_verify.targets import TargetError, load_object
-from lstm_verify.xfails import XfailError, read_xfails
 from tests.catalogue import HERE
 from tests.catalogue.numpy_steps import step as correct_step
 
@@ -64,18 +63,6 @@ def test_cli_reports_a_target_that_fails_to_import_in_one_line(tmp_path):
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
 
 
-def test_check_impl_on_an_object_with_expected_failures(tmp_path):
-    xfail = tmp_path / "xfail.txt"
-    xfail.write_text("# known\ntest_gate_ranges: our hard sigmoid is intentional\ntest_nothing: stale entry\n")
-    from tests.catalogue.numpy_steps import hard_sigmoid
-    with pytest.warns(UserWarning, match="test_nothing"):
-        results = check_impl(hard_sigmoid, "numpy-step", dtypes=["float64"], profile="dev", xfail=str(xfail))
-    status = {r.property: r.status for r in results}
-    assert status["test_gate_ranges"] == "xfailed"
-    assert status["test_step_agrees_with_reference"] == "failed"
-    assert status["test_gradients_agree_with_bptt"] == "skipped"
-
-
 def test_check_impl_runs_each_call_in_its_own_profile():
     """In one process, a second check_impl in another profile draws that profile's examples
     (hypothesis fixes a law's settings when its module is imported: the first run's profile
@@ -85,13 +72,6 @@ def test_check_impl_runs_each_call_in_its_own_profile():
         results = check_impl(correct_step, "numpy-step", dtypes=["float64"], profile=profile)
         examples[profile] = next(r.examples for r in results if r.property == "test_step_agrees_with_reference")
     assert examples == {"dev": 8, "ci": 25}
-
-
-def test_expected_failures_need_a_reason(tmp_path):
-    path = tmp_path / "xfail.txt"
-    path.write_text("test_gate_ranges:\n")
-    with pytest.raises(XfailError, match="with a reason"):
-        read_xfails(path)
 
 
 def test_target_import_errors_are_one_line(tmp_path):

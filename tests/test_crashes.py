@@ -15,6 +15,7 @@ import time
 import pytest
 
 from lstm_verify.guard import _HUNG, ImplementationError, guarded_call, keep_alarm_handler, release_compiled_programs
+from lstm_verify.config import options_from_env
 from lstm_verify.runner import run_suite
 from tests.catalogue import HERE
 
@@ -74,10 +75,9 @@ def test_a_runaway_allocation_meets_the_memory_limit():
 
 def test_checks_left_without_a_result_count_as_crashed():
     """When xdist stops replacing crashed workers, the checks it never ran are still reported."""
-    options = {"--lstm-impl": f"{HERE}/crashing.py:segfault", "--lstm-kind": "numpy-step",
-               "--lstm-dtypes": "float64", "--lstm-profile": "ci"}
-    code, results, _ = run_suite(options, 1, pytest_args=("-k", "state_shapes or dtype_preserved or gate_ranges",
-                                                          "--max-worker-restart", "0"))
+    options = options_from_env(impl=f"{HERE}/crashing.py:segfault", kind="numpy-step", dtypes="float64", profile="ci")
+    code, results, _ = run_suite(options, 1, pytest_extra=("-k", "state_shapes or dtype_preserved or gate_ranges",
+                                                           "--max-worker-restart", "0"))
     status = {r.property: (r.status, r.reason) for r in results}
     assert code != 0 and len(status) == 3
     assert status["test_gate_ranges"][0] == "passed"

@@ -43,8 +43,9 @@ def test_reber_data_are_embedded_reber_strings_cut_before_the_closing_symbol(len
 
 @pytest.mark.parametrize("law", LAWS)
 def test_long_lag_laws_run_only_in_the_thorough_profile(law):
-    assert properties.profile_skip(PROPERTIES[law], "thorough") is None
-    reason = properties.profile_skip(PROPERTIES[law], "ci")
+    impl = implementation("torch-cell", "float32")
+    assert properties.skip_reason(PROPERTIES[law], impl, "thorough") is None
+    reason = properties.skip_reason(PROPERTIES[law], impl, "ci")
     assert reason.startswith("runs only in the thorough profile (trains up to 3 networks") and "is ci" in reason
 
 

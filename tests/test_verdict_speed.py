@@ -163,22 +163,25 @@ def test_a_defective_cell_stops_training_once_another_law_fails_it(tmp_path):
 
 
 def test_an_expected_failure_is_not_shrunk(tmp_path):
-    """A known difference is decided by its first failing example: the law runs no shrinking
-    after it, where the same failure not expected is shrunk (more calls: 22 against 10). The step
-    is wrong only for a batch of five whose first input is positive, so its first failing example
-    is not the minimal one and shrinking has work to do (a step wrong everywhere fails at the
-    simplest example, which needs no shrinking). Each run is a fresh ``lstm-verify check`` with
-    its own cache folder, so nothing is replayed."""
+    """A law expected to end in an exception is decided by its first failing example: it runs no
+    shrinking after it, where the same failure not expected is shrunk (more calls). The step raises
+    only for a batch of five whose first input is positive, so its first failing example is not the
+    minimal one and shrinking has work to do (a step failing everywhere fails at the simplest
+    example, which needs no shrinking). Each run is a fresh ``lstm-verify check`` with its own cache
+    folder, so nothing is replayed."""
     log = tmp_path / "calls.txt"
     (tmp_path / "counted.py").write_text(
         "import os\n"
-        "from tests.catalogue.numpy_steps import dropped_recurrent_bias, step\n"
+        "from tests.catalogue.numpy_steps import step\n"
         "def counted(x, *args):\n"
         "    with open(os.environ['CALLS_LOG'], 'a') as fh:\n"
         "        fh.write('.')\n"
-        "    return (dropped_recurrent_bias if x.shape[0] == 5 and x[0, 0] > 0 else step)(x, *args)\n")
-    xfail = tmp_path / "xfail.txt"
-    xfail.write_text("test_step_agrees_with_reference: a known difference\n")
+        "    if x.shape[0] == 5 and x[0, 0] > 0:\n"
+        "        raise ValueError('planted')\n"
+        "    return step(x, *args)\n")
+    xfail = tmp_path / "xfail.toml"
+    xfail.write_text('[[expected]]\nlaw = "test_step_agrees_with_reference"\nraises = "ImplementationError: planted"\n'
+                     'reason = "a known difference"\n')
     counts = {}
     for expected in (True, False):
         log.write_text("")
@@ -196,9 +199,10 @@ def test_an_expected_failure_is_not_shrunk(tmp_path):
 def test_each_check_records_its_jax_compiling():
     """A JAX check's record says how much of its time JAX spent compiling (tracing at least, even
     with the compilations cached); a check without JAX says 0."""
+    from lstm_verify.config import options_from_env
     from lstm_verify.runner import run_suite
-    results = run_suite({"--lstm-adapters": "jax,numpy", "--lstm-dtypes": "float32", "--lstm-profile": "ci"},
-                        pytest_args=("-k", "test_step_agrees_with_reference"))[1]
+    results = run_suite(options_from_env(adapters="jax,numpy", dtypes="float32", profile="ci"),
+                        pytest_extra=("-k", "test_step_agrees_with_reference"))[1]
     compiling = {r.implementation: r.compile_seconds for r in results}
     assert compiling["numpy-float32"] == 0.0 and 0.0 < compiling["jax-float32"], compiling
     assert all(r.compile_seconds <= r.seconds for r in results)

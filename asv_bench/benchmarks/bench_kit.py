@@ -138,7 +138,7 @@ class TrackCompiles:
             if event == "/jax/core/compile/backend_compile_duration" else None)
         impl = implementation(adapter, "float32")
         for prop in properties.collect().values():
-            if properties.profile_skip(prop, "ci") is None and not properties.missing_capabilities(prop, impl):
+            if properties.skip_reason(prop, impl, "ci") is None:
                 prop(impl=impl)
 
     def track_compiles(self, adapter: str) -> int:

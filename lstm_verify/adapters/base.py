@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from lstm_verify.layouts import Layout, Native
+from lstm_verify.expected import Expected
 from lstm_verify.reference import PLAIN, Variant
 
 State = tuple[np.ndarray, np.ndarray]
@@ -168,11 +169,13 @@ class Adapter(ABC):
                 versions.append(f"{distribution} (no distribution metadata)")
         return ", ".join(versions) or "-"
 
-    def known_differences(self, dtype: str) -> dict[str, str]:
-        """Laws the library is known to break at ``dtype``, each with its measured reason:
-        ``{property: reason}``. They run as expected failures (an unexpected pass is reported),
-        never with a looser tolerance."""
-        return {}
+    def known_differences(self, dtype: str) -> list[Expected]:
+        """Laws the library is known to break at ``dtype``: exact expected failures, each naming the
+        law, what fails in it (a pattern on the violation, or the exception) and its measured
+        evidence (:mod:`lstm_verify.expected`). A violation they match is recorded and the rest of
+        the law still runs; one they do not match fails; none at all is an unexpected pass. Never a
+        looser tolerance."""
+        return []
 
     @abstractmethod
     def load(self, native: Native, dtype: str) -> Model:

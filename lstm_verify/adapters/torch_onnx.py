@@ -206,11 +206,6 @@ class TorchOnnxAdapter(Adapter):
         """onnxruntime's MLAS activations (see :mod:`lstm_verify.adapters.onnxruntime_lstm`)."""
         return "approximate-activations"
 
-    def known_differences(self, dtype: str) -> dict[str, str]:
-        from lstm_verify.adapters.onnxruntime_lstm import OnnxRuntimeAdapter
-        return {k: v for k, v in OnnxRuntimeAdapter().known_differences(dtype).items()
-                if k == "test_saturation_finite_and_bounded"}
-
     def at(self, opset: int | None = None, layout: int | None = None) -> TorchOnnxAdapter:
         """The same exporter with ``batch_first`` = ``layout == 1`` (the opset is the exporter's)."""
         other = copy.copy(self)

@@ -3,7 +3,7 @@
 ``DIR/index.html`` is one page that needs no network (inline style, one inline script that
 counts the figures that loaded, no external resource): the run's configuration, the
 properties x implementations matrix in colour with counts, each failure with its law, what
-came, the counterexample and the reproducer (:func:`lstm_verify.runner.failures`), each skip
+came, the counterexample and the reproducer (:func:`lstm_verify.report.text.failures`), each skip
 and expected failure with its reason, and the figures (:mod:`lstm_verify.figures`), written
 beside it as PNG (shown) and SVG (linked).
 """
@@ -19,15 +19,14 @@ from typing import Iterable
 import pytest
 
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
-from lstm_verify.guard import DEFAULT_TIME_LIMIT
+from lstm_verify.config import BY_NAME, PROFILES, Options
 from lstm_verify.implementation import Implementation
-from lstm_verify.pytest_plugin import PROFILES
-from lstm_verify.runner import (FAILING, LOOSE, MARKS, STATUSES, Result, _Collector, _table, failures, loose_share,
-                                 summary)
+from lstm_verify.report.text import LOOSE, failures, loose_share, summary
+from lstm_verify.results import FAILING, MARKS, STATUSES, Collector, Result, table
 from lstm_verify.targets import target_adapters
 
 COLOURS = {"passed": "#c8e6c9", "failed": "#ef9a9a", "crashed": "#e57373", "skipped": "#eeeeee",
-           "xfailed": "#ffe082"}
+           "xfailed": "#ffe082", "xpassed": "#ffcc80"}
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
@@ -55,18 +54,16 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def adapters_of(results: list[Result], options: dict) -> list[Adapter]:
+def adapters_of(results: list[Result], options: Options) -> list[Adapter]:
     """The adapters behind the results: built-in ones by name, the rest is the run's TARGET."""
-    target = options.get("--lstm-impl")
-    if target:
-        return target_adapters(target, options.get("--lstm-kind") or "torch-cell", options.get("--lstm-layout"),
-                               via=options.get("--lstm-via"), runtime=options.get("--lstm-runtime"))
+    if options.impl:
+        return target_adapters(options.impl, options.kind, options.layout, via=options.via, runtime=options.runtime)
     names = dict.fromkeys(r.implementation.rsplit("-", 1)[0] for r in results)
     return [builtin_adapter(n) for n in names if n in BUILTIN]
 
 
-def _configuration(results: list[Result], options: dict, adapters: list[Adapter]) -> str:
-    profile = str(options.get("--lstm-profile") or "dev")
+def _configuration(results: list[Result], options: Options, adapters: list[Adapter]) -> str:
+    profile = str(options.profile)
     settings = PROFILES.get(profile, {})
     seed = ("derandomized: hypothesis derives each test's seed from the test, so a rerun draws the same examples"
             if settings.get("derandomize") else "random: a failure prints the seed and hypothesis replays it")
@@ -76,15 +73,16 @@ def _configuration(results: list[Result], options: dict, adapters: list[Adapter]
             ("seed", seed),
             ("dtypes (precision)", ", ".join(dict.fromkeys(r.implementation.rsplit("-", 1)[1] for r in results))),
             ("sizes covered", "; ".join(sizes) if sizes else "not recorded by this run's results"),
-            ("time limit per call", f"{options.get('--lstm-timeout') or DEFAULT_TIME_LIMIT:g} s"),
-            ("expected failures file", options.get("--lstm-xfail") or "none"),
+            ("time limit per call", f"{float(options.timeout):g} s"),
+            ("expected failures file", options.xfail or "none"),
             ("hypothesis examples", str(sum(r.examples for r in results))),
             ("check time (sum over checks)", f"{sum(r.seconds for r in results):.1f} s"
              + (f", {compiling:.1f} s of it JAX compiling (tracing, lowering, XLA)" if compiling else ""))]
-    if options.get("--lstm-impl"):
-        rows.insert(0, ("target", f"{options['--lstm-impl']} (kind {options.get('--lstm-kind')})"))
-    shown = {"--lstm-impl", "--lstm-kind", "--lstm-profile", "--lstm-timeout", "--lstm-xfail"}
-    other = " ".join(f"{k} {v}" for k, v in options.items() if k not in shown and v not in (None, ""))
+    if options.impl:
+        rows.insert(0, ("target", f"{options.impl} (kind {options.kind})"))
+    shown = {"impl", "kind", "profile", "timeout", "xfail"}
+    other = " ".join(f"{BY_NAME[k].pytest_flag} {v}" for k, v in vars(options).items()
+                     if k not in shown and v not in (None, "", False))
     if other:
         rows.append(("other options", other))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
@@ -99,7 +97,7 @@ def _anchor(r: Result) -> str:
 
 
 def _matrix(results: list[Result]) -> str:
-    impls, props, cell = _table(results)
+    impls, props, cell = table(results)
     head = "<tr><th>property</th>" + "".join(f'<th class="impl">{_e(i)}</th>' for i in impls) + "</tr>"
     rows = []
     for p in props:
@@ -135,22 +133,24 @@ def _failures(results: list[Result]) -> str:
 
 
 def _reasons(results: list[Result]) -> str:
-    rows = sorted((r for r in results if r.status in ("skipped", "xfailed")),
+    rows = sorted((r for r in results if r.status in ("skipped", "xfailed", "xpassed")),
                   key=lambda r: (r.status, r.reason, r.property, r.implementation))
     if not rows:
         return "<p>None.</p>"
     body = "".join(f'<tr><td class="{r.status}">{_e(MARKS[r.status])}</td><td>{_e(r.property)}'
-                   f"[{_e(r.implementation)}]</td><td>{_e(r.reason)}</td></tr>" for r in rows)
-    return f'<table id="reasons"><tr><th>status</th><th>check</th><th>reason</th></tr>{body}</table>'
+                   f"[{_e(r.implementation)}]</td><td>{_e(r.reason)}</td><td>{_e(r.observed)}</td></tr>"
+                   for r in rows)
+    return (f'<table id="reasons"><tr><th>status</th><th>check</th><th>reason</th>'
+            f'<th>what happened (expected failures)</th></tr>{body}</table>')
 
 
-def _figures(results: list[Result], adapters: list[Adapter], options: dict, directory: Path) -> tuple[str, float]:
+def _figures(results: list[Result], adapters: list[Adapter], options: Options, directory: Path) -> tuple[str, float]:
     start = time.perf_counter()
     try:
         from lstm_verify import figures
     except ImportError as exc:
         return f"<p>No figures: {_e(exc)} (pip install 'lstm-verify[report]').</p>", 0.0
-    limit = float(options.get("--lstm-timeout") or DEFAULT_TIME_LIMIT)
+    limit = float(options.timeout)
     dtypes: dict[str, list[str]] = {}
     for r in results:
         name, dtype = r.implementation.rsplit("-", 1)
@@ -170,10 +170,10 @@ def _figures(results: list[Result], adapters: list[Adapter], options: dict, dire
     return body, time.perf_counter() - start
 
 
-def write_report(results: list[Result], directory: str | Path, options: dict,
+def write_report(results: list[Result], directory: str | Path, options: Options,
                  adapters: Iterable[Adapter] | None = None) -> Path:
     """Write ``directory``/index.html and its figures for ``results`` of a run with the plugin
-    ``options`` (``{"--lstm-profile": ..., ...}``); ``adapters`` default to those named by the
+    ``options``; ``adapters`` default to those named by the
     results. Returns the page's path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -202,11 +202,11 @@ hover a cell for its reason, click a failure for its details.</p>
     return path
 
 
-class HtmlReport(_Collector):
+class HtmlReport(Collector):
     """The pytest plugin's ``--lstm-html DIR``: collects the results as the runner does and
     writes the report at the end of the session (in the controller under xdist)."""
 
-    def __init__(self, directory: str, options: dict, adapters: list[Adapter]) -> None:
+    def __init__(self, directory: str, options: Options, adapters: list[Adapter]) -> None:
         super().__init__(None)
         self.directory, self.options, self.adapters = directory, options, adapters
 
