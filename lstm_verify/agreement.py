@@ -33,15 +33,16 @@ def _arrays(case: Case) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=64)
-def _forward(case: Case, variant: Variant) -> reference.Trace:
+def _forward(case: Case, variant: Variant, steps: int) -> reference.Trace:
     params, xs, h0, c0 = _arrays(case)
-    return reference.lstm_forward(params, xs, h0, c0, variant=variant)
+    return reference.lstm_forward(params, xs[:steps], h0, c0, variant=variant)
 
 
 @lru_cache(maxsize=256)
-def _forward_bounds(case: Case, dtype: str, precision: str, variant: Variant) -> error_model.ForwardBounds:
+def _forward_bounds(case: Case, dtype: str, precision: str, variant: Variant, steps: int
+                    ) -> error_model.ForwardBounds:
     params, xs, h0, c0 = _arrays(case)
-    return error_model.forward_bounds(params, xs, h0, c0, dtype, precision, variant)
+    return error_model.forward_bounds(params, xs[:steps], h0, c0, dtype, precision, variant)
 
 
 @lru_cache(maxsize=16)
@@ -56,18 +57,53 @@ def _gradient_bounds(case: Case, dtype: str, precision: str) -> Grads:
     return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision)
 
 
-def reference_run(impl: Implementation, case: Case) -> tuple[reference.Trace, error_model.ForwardBounds]:
-    """The reference's run over ``case`` in ``impl``'s variant, and how far ``impl`` may be from it
-    at its dtype and precision (both computed once per worker)."""
-    return _forward(case, impl.variant), _forward_bounds(case, impl.dtype, impl.precision, impl.variant)
+def reference_run(impl: Implementation, case: Case, steps: int | None = None
+                  ) -> tuple[reference.Trace, error_model.ForwardBounds]:
+    """The reference's run over ``case`` (its first ``steps`` steps) in ``impl``'s variant, and how
+    far ``impl`` may be from it at its dtype and precision (both computed once per worker)."""
+    steps = case.steps if steps is None else min(steps, case.steps)
+    return (_forward(case, impl.variant, steps),
+            _forward_bounds(case, impl.dtype, impl.precision, impl.variant, steps))
+
+
+Expected = dict[str, tuple[np.ndarray, np.ndarray]]
+"""What outputs must agree with: ``{name: (the reference's value, its error bound)}``."""
+
+
+def step_expected(impl: Implementation, case: Case) -> Expected:
+    """The reference's (h, c) after one step of ``case`` from its non-zero state."""
+    want, bound = reference_run(impl, case, steps=1)
+    return {"h": (want.hs[0], bound.hs[0]), "c": (want.cs[0], bound.cs[0])}
+
+
+def sequence_expected(impl: Implementation, case: Case) -> Expected:
+    """The reference's h_t (``hs``) and ``c_T`` over ``case``."""
+    want, bound = reference_run(impl, case)
+    return {"hs": (want.hs, bound.hs), "c_T": (want.cs[-1], bound.cs[-1])}
+
+
+def gradients_expected(impl: Implementation, case: Case) -> Expected:
+    """The reference's BPTT over ``case``: ``dL/d<name>`` for the inputs, the initial state and
+    every parameter, L = ``sum_t <gh_t, h_t> + <gc, c_T>`` with ``case.loss_weights()``."""
+    bounds = dict(_gradient_bounds(case, impl.dtype, impl.precision).items())
+    return {f"dL/d{name}": (want, bounds[name]) for name, want in _backward(case).items()}
+
+
+def outputs_agree(got: dict[str, np.ndarray], expected: Expected, impl: Implementation, context: Any,
+                  suffix: str = "") -> None:
+    """Each expected output is in ``got`` under its name and within its bound of the reference's
+    (a :class:`~lstm_verify.checks.LawViolation` names the first that is not: its name + ``suffix``)."""
+    __tracebackhide__ = True
+    for name, (want, bound) in expected.items():
+        assert_close(name + suffix, got[name], want, bound, impl, context)
 
 
 def step_results(impl: Implementation, case: Case) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """One step of ``case`` from its non-zero state: ``(name, got, want, bound)`` for h and c."""
     params, xs, h0, c0 = _arrays(case)
-    want, bound = reference_run(impl, case)
+    expected = step_expected(impl, case)
     h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
-    return [("h", h, want.hs[0], bound.hs[0]), ("c", c, want.cs[0], bound.cs[0])]
+    return [("h", h, *expected["h"]), ("c", c, *expected["c"])]
 
 
 def step_agrees(impl: Implementation, case: Case) -> None:
@@ -82,15 +118,14 @@ def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) 
     c_T; with ``chunk``, fed in chunks of that many steps, (h, c) carried from one to the next."""
     __tracebackhide__ = True
     params, xs, h0, c0 = _arrays(case)
-    want, bound = reference_run(impl, case)
+    expected = sequence_expected(impl, case)
     pieces, state = [], (h0, c0)
     for start in range(0, case.steps, chunk or case.steps):
         hs, state = impl.run(params, xs[start:start + (chunk or case.steps)], *state)
         pieces.append(hs)
     context: Any = (case, f"chunk={chunk}") if chunk else case
-    streamed = " (streamed)" if chunk else ""
-    assert_close(f"hs{streamed}", np.concatenate(pieces), want.hs, bound.hs, impl, context)
-    assert_close(f"c_T{streamed}", state[1], want.cs[-1], bound.cs[-1], impl, context)
+    outputs_agree({"hs": np.concatenate(pieces), "c_T": state[1]}, expected, impl, context,
+                  " (streamed)" if chunk else "")
 
 
 def gradients_agree(impl: Implementation, case: Case) -> None:
@@ -98,10 +133,15 @@ def gradients_agree(impl: Implementation, case: Case) -> None:
     initial state and every parameter give the reference's BPTT."""
     __tracebackhide__ = True
     params, xs, h0, c0 = _arrays(case)
-    want, bounds = _backward(case), _gradient_bounds(case, impl.dtype, impl.precision)
     got = impl.grads(params, xs, h0, c0, *case.loss_weights())
-    for (name, g), (_, w), (_, bound) in zip(got.items(), want.items(), bounds.items()):
-        assert_close(f"dL/d{name}", g, w, bound, impl, case)
+    outputs_agree({f"dL/d{name}": g for name, g in got.items()}, gradients_expected(impl, case), impl, case)
+
+
+def forget() -> None:
+    """Drop every reference run and bound computed so far (the bench does after each of its
+    shapes: large cases, not checked again)."""
+    for cached in (_arrays, _forward, _forward_bounds, _backward, _gradient_bounds):
+        cached.cache_clear()
 
 
 def as_stack(case: Case, directions: int) -> tuple[list[list[Params]], np.ndarray, np.ndarray, np.ndarray]:
