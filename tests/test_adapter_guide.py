@@ -15,8 +15,8 @@ from lstm_verify.runner import run_suite
 README = Path(__file__).parents[1] / "README.md"
 EXAMPLES = dict(re.findall(r"<!-- adapter-guide: (\S+) -->\n```python\n(.*?)```", README.read_text(), re.S))
 LIBRARIES = {"fused_torch.py": "torch", "onnx_style_jax.py": "jax", "numpy_runtime.py": "numpy"}
-LAWS = ("test_layout_round_trip", "test_gate_order", "test_step_agrees_with_reference",
-        "test_sequence_agrees_with_reference", "test_gradients_agree_with_bptt")
+LAWS = ("test_gate_order", "test_step_agrees_with_reference", "test_sequence_agrees_with_reference",
+        "test_gradients_agree_with_bptt")
 """Cheap, and between them they touch the layout, the step, the sequence and the gradients."""
 
 
@@ -40,5 +40,5 @@ def test_guide_example_passes_the_suite(filename, tmp_path):
     status = {r.property: r.status for r in results}
     assert set(status) == set(LAWS), output[-2000:]
     assert not [r for r in results if r.status == "failed"], [(r.property, r.reason) for r in results]
-    must_pass = LAWS[:4] if filename == "numpy_runtime.py" else LAWS
+    must_pass = LAWS[:3] if filename == "numpy_runtime.py" else LAWS
     assert all(status[law] == "passed" for law in must_pass), status

@@ -1,8 +1,7 @@
 """An implementation that kills its process is a verdict: each crash is named in the matrix,
 counted as a failure, the other laws still run, and the totals add up to the checks collected.
-Three laws keep each run cheap: ``test_state_shapes`` meets the crashing shape (B = 1, I = 1)
-at its first example, ``test_gate_ranges`` (probes of another shape) and
-``test_layout_round_trip`` (no call into the implementation) pass."""
+Two laws keep each run cheap: ``test_state_shapes`` meets the crashing shape (B = 1, I = 1)
+at its first example, ``test_gate_ranges`` (probes of another shape) passes."""
 
 import json
 import os
@@ -19,7 +18,7 @@ from lstm_verify.config import options_from_env
 from lstm_verify.runner import run_suite
 from tests.catalogue import HERE
 
-LAWS = "state_shapes or gate_ranges or layout_round_trip"
+LAWS = "state_shapes or gate_ranges"
 
 
 def check(target: str, *args: str) -> subprocess.CompletedProcess:
@@ -32,7 +31,7 @@ def totals_add_up(stdout: str) -> bool:
     line = next(line for line in stdout.splitlines() if line.startswith("lstm-verify:"))
     counts = [int(n) for n in re.findall(r"(\d+) (?:passed|failed|crashed|skipped|xfailed)", line)]
     checks = [int(n) for n in re.findall(r"\((\d+) properties x (\d+) implementations", line)[0]]
-    return sum(counts) == checks[0] * checks[1] == 3
+    return sum(counts) == checks[0] * checks[1] == 2
 
 
 def assert_crash_reported(run: subprocess.CompletedProcess, target: str, death: str) -> None:

@@ -7,7 +7,7 @@ from lstm_verify.adapters.numpy_lstm import NumpyAdapter, NumpyModel
 from lstm_verify.checks import LawViolation
 from lstm_verify.guard import ImplementationError
 from lstm_verify.implementation import Implementation, implementation
-from lstm_verify.layouts import WRONG_ORDERS, Layout
+from lstm_verify.layouts import WRONG_ORDERS
 from tests.catalogue import CATALOGUE, CORRECT, DEFECTIVE, Entry
 
 PROPERTIES = properties.collect()
@@ -15,19 +15,6 @@ EXPENSIVE = {"test_delayed_xor_solvable", "test_early_input_gradient_dominance"}
 """Run on every built-in adapter by the main job; here only on the defects that break them."""
 LONG_LAG = {"test_adding_problem_solvable", "test_embedded_reber_solvable"}
 """Thorough profile only; tests/test_long_lag.py passes and breaks them."""
-
-
-class ForgetOffsetLost(Layout):
-    """A kit-level bug: the way back forgets to add the run-time forget-gate constant."""
-
-    def from_native(self, native, input_size):
-        p = super().from_native(native, input_size)
-        return p.with_gate_biases(f=p.b_ih[p.hidden_size:2 * p.hidden_size] - self.forget_offset)
-
-
-class LostOffsetAdapter(NumpyAdapter):
-    name = "lost-forget-offset"
-    layout = ForgetOffsetLost("tf1-like", forget_offset=1.0)
 
 
 class ProcessingOrderModel(NumpyModel):
@@ -52,7 +39,7 @@ def applicable(prop, impl: Implementation) -> bool:
 def test_every_property_is_broken_by_some_defect():
     onnx_laws = {p for p, fn in PROPERTIES.items() if fn.__module__ == "properties.test_variants"}  # tests/test_onnx.py
     broken = {p for e in DEFECTIVE for p in e.breaks} | LONG_LAG | onnx_laws | {
-        "test_layout_round_trip", "test_reverse_equals_forward_on_reversed_input"}
+        "test_reverse_equals_forward_on_reversed_input"}
     assert broken == set(PROPERTIES), set(PROPERTIES) - broken
 
 
@@ -69,11 +56,6 @@ def test_property_catches_defect(entry, prop, unshrunk):
     with pytest.raises((LawViolation, ImplementationError)) as info:
         PROPERTIES[prop](impl=impl)
     assert entry.name in str(info.value)
-
-
-def test_layout_round_trip_catches_a_lost_forget_offset(unshrunk):
-    with pytest.raises(LawViolation, match="bias after the tf1-like round trip"):
-        PROPERTIES["test_layout_round_trip"](impl=Implementation(LostOffsetAdapter(), "float64"))
 
 
 def test_reverse_law_catches_outputs_in_processing_order(unshrunk):
