@@ -5,8 +5,8 @@ For every entry and every declared precision, the largest ``|got - want| / bound
 and an 8-step sequence at the three small shapes, and one step at four sizes of the ladder: a
 correct implementation must stay well below 1, a numeric defect must exceed it (by 100 or more
 to be caught with margin). Entries whose defect is not numeric (a wrong shape, state kept
-between calls, an exception) are listed as such. Not part of the test suite; its output is in
-the README ("The error model"). ``--sizes numpy,torch-lstm,jax`` prints the same ratio for one step
+between calls, an exception) are listed as such. Its output is in the README ("The error model");
+``tests/test_catalogue_margins.py`` holds the numeric defects to it. ``--sizes numpy,torch-lstm,jax`` prints the same ratio for one step
 of built-in adapters at every size of the ladder, per dtype."""
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ def _ratio(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> float:
     return float((np.abs(got - want) / bound).max())
 
 
-def worst_ratio(entry: Entry, dtype: str, precision: str) -> float:
-    """The largest error / bound of ``entry`` at ``dtype`` and ``precision`` over the fixed cases."""
+def worst_ratio(entry: Entry, dtype: str, precision: str,
+                shapes: tuple[tuple[int, int, int], ...] = SHAPES_CHECKED) -> float:
+    """The largest error / bound of ``entry`` at ``dtype`` and ``precision`` over the fixed cases
+    (one step at each of ``shapes``, and 8 steps at those of :data:`SHAPES`)."""
     impl = entry.implementation(time_limit=60.0)
     impl = Implementation(impl.adapter, dtype, impl.time_limit, precision)
     worst = 0.0
-    for k, (batch, inputs, hidden) in enumerate(SHAPES_CHECKED):
+    for k, (batch, inputs, hidden) in enumerate(shapes):
         for steps in ((1, 8) if (batch, inputs, hidden) in SHAPES else (1,)):
             case = Case(batch, inputs, hidden, steps, seed=k)
             params, xs, h0, c0 = case.arrays()

@@ -1,0 +1,276 @@
+"""How tight the error bound is: correct LSTMs that differ only in rounding, against the bound.
+
+``python -m tests.catalogue.calibration [--dtypes float32,...] [--no-adapters]`` prints the
+calibration table: per dtype, declared precision and (B, I, H, T), the largest ``|got - want|``
+any member of the ensemble showed (over every h_t and c_T), the bound there, and the tightness,
+``min bound / error`` over the values (below 1: a false alarm on a correct implementation) and
+its median.
+
+The ensemble, per storage dtype (sums accumulated in float32, float64 for float64; operands
+rounded to TF32 first under the ``tf32`` precision): one LSTM step written out, whose
+pre-activation ``[x, h, 1, 1] [W_ih; W_hh; b_ih; b_hh]^T`` is reduced by each of
+
+* ``blas``: NumPy's matmul (OpenBLAS: blocked, FMA);
+* ``sequential`` and ``sequential-fma``: a loop over the summation index, each product rounded
+  or fused into the addition;
+* ``pairwise``: pairwise summation over the index;
+* ``tiled``: tiles of 16 terms by BLAS, the tiles added in order;
+* ``permuted-N``: BLAS over the index permuted (columns of ``[x, h, 1, 1]`` and rows of the
+  weights together: the same sum in another order);
+
+with the elementwise part in the storage format (``storage``) or, for the half formats, in float32
+rounded at the end (``wide``), and one member whose sigmoid is ``(1 + tanh(z / 2)) / 2`` (XLA's);
+plus the built-in adapters ``numpy``, ``torch-cell``, ``torch-lstm`` and ``jax`` (ieee only). A
+sequence is the step looped, the state stored between steps.
+
+Every member's errors are kept per case in the kit's cache folder
+(``.lstm_verify/calibration``): they do not depend on the error model, so a changed model is
+measured again in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lstm_verify import error_model, reference
+from lstm_verify.dtypes import numpy_dtype
+from lstm_verify.params import Case, Params
+from lstm_verify.strategies import SHAPES
+from tests.catalogue.margins import SHAPES_CHECKED
+
+Reduce = Callable[[np.ndarray, np.ndarray, np.dtype], np.ndarray]
+
+ADAPTERS = ("numpy", "torch-cell", "torch-lstm", "jax")
+LARGEST = (32, 1024, 1024)
+"""The ladder's largest size (:data:`lstm_verify.strategies.KERNEL_SHAPES`), measured besides
+:data:`tests.catalogue.margins.SHAPES_CHECKED`."""
+CASES = tuple((shape, steps) for shape in SHAPES_CHECKED + (LARGEST,)
+              for steps in ((1, 8) if shape in SHAPES else (1,)))
+"""((B, I, H), T): one step and 8 steps at the small shapes, one step at the larger ones."""
+COLUMNS = (("float64", "ieee"), ("float32", "ieee"), ("float32", "tf32"), ("float16", "ieee"), ("bfloat16", "ieee"))
+
+
+def _blas(a: np.ndarray, w: np.ndarray, acc: np.dtype) -> np.ndarray:
+    return a.astype(acc) @ w.astype(acc)
+
+
+def _sequential(a: np.ndarray, w: np.ndarray, acc: np.dtype) -> np.ndarray:
+    a, w = a.astype(acc), w.astype(acc)
+    s = np.zeros((a.shape[0], w.shape[1]), acc)
+    for k in range(a.shape[1]):
+        s += np.outer(a[:, k], w[k])
+    return s
+
+
+def _sequential_fma(a: np.ndarray, w: np.ndarray, acc: np.dtype) -> np.ndarray:
+    """Each ``s + a_k w_k`` rounded once: the product of two float32 numbers is exact in float64."""
+    a, w = a.astype(np.float64), w.astype(np.float64)
+    s = np.zeros((a.shape[0], w.shape[1]), acc)
+    for k in range(a.shape[1]):
+        s = (s + np.outer(a[:, k], w[k])).astype(acc)
+    return s
+
+
+def _pairwise(a: np.ndarray, w: np.ndarray, acc: np.dtype) -> np.ndarray:
+    a, w = a.astype(acc), w.astype(acc)
+    columns = max(1, 2**22 // (a.shape[0] * a.shape[1]))
+    out = []
+    for j in range(0, w.shape[1], columns):
+        t = a[:, :, None] * w[None, :, j:j + columns]
+        while t.shape[1] > 1:
+            if t.shape[1] % 2:
+                t = np.concatenate([t, np.zeros_like(t[:, :1])], axis=1)
+            t = t[:, 0::2] + t[:, 1::2]
+        out.append(t[:, 0])
+    return np.concatenate(out, axis=1)
+
+
+def _tiled(a: np.ndarray, w: np.ndarray, acc: np.dtype, tile: int = 16) -> np.ndarray:
+    a, w = a.astype(acc), w.astype(acc)
+    s = np.zeros((a.shape[0], w.shape[1]), acc)
+    for k in range(0, a.shape[1], tile):
+        s += a[:, k:k + tile] @ w[k:k + tile]
+    return s
+
+
+def _permuted(seed: int) -> Reduce:
+    def reduce(a: np.ndarray, w: np.ndarray, acc: np.dtype) -> np.ndarray:
+        order = np.random.default_rng(seed).permutation(a.shape[1])
+        return _blas(a[:, order], w[order], acc)
+    return reduce
+
+
+REDUCTIONS: dict[str, Reduce] = {"blas": _blas, "sequential": _sequential, "sequential-fma": _sequential_fma,
+                                 "pairwise": _pairwise, "tiled": _tiled, "permuted-1": _permuted(1),
+                                 "permuted-2": _permuted(2)}
+
+
+def _tf32(v: np.ndarray) -> np.ndarray:
+    """float32 ``v`` rounded to nearest (ties to even) at TF32's 10 mantissa bits."""
+    bits = np.asarray(v, np.float32).view(np.uint32)
+    bits = (bits + np.uint32(0xFFF) + ((bits >> np.uint32(13)) & np.uint32(1))) & np.uint32(0xFFFFE000)
+    return bits.view(np.float32)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One correct LSTM step of the ensemble: how it reduces, where it computes the rest."""
+
+    reduce: str
+    wide: bool = False
+    """Elementwise in the accumulation format, rounded to storage at the end (else in storage)."""
+    tanh_sigmoid: bool = False
+    """sigmoid(z) as (1 + tanh(z / 2)) / 2."""
+
+    @property
+    def name(self) -> str:
+        return self.reduce + ("-wide" if self.wide else "") + ("-tanh-sigmoid" if self.tanh_sigmoid else "")
+
+    def run(self, params: Params, xs: np.ndarray, h: np.ndarray, c: np.ndarray, dtype: str, precision: str
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """hs (T, B, H) and c_T, in float64."""
+        store = numpy_dtype(dtype)
+        acc = np.dtype(np.float64 if dtype == "float64" else np.float32)
+        inner = acc if self.wide else store
+        w = np.concatenate([params.w_ih.T, params.w_hh.T, params.b_ih[None], params.b_hh[None]]).astype(store)
+        if precision == "tf32":
+            w = _tf32(w)
+        h, c = h.astype(store), c.astype(store)
+        hidden, hs = params.hidden_size, []
+        for x in xs.astype(store):
+            a = np.concatenate([x, h, np.ones((len(x), 2), store)], axis=1)
+            z = REDUCTIONS[self.reduce](_tf32(a) if precision == "tf32" else a, w, acc).astype(store).astype(inner)
+            i, f, g, o = (self._sigmoid(z[:, k * hidden:(k + 1) * hidden]) if k != 2 else
+                          np.tanh(z[:, k * hidden:(k + 1) * hidden]) for k in range(4))
+            c = (f * c.astype(inner) + i * g).astype(store)
+            h = (o * np.tanh(c.astype(inner))).astype(store)
+            hs.append(h)
+        return np.stack(hs).astype(np.float64), c.astype(np.float64)
+
+    def _sigmoid(self, z: np.ndarray) -> np.ndarray:
+        one = z.dtype.type(1)
+        if self.tanh_sigmoid:
+            return (one + np.tanh(z / z.dtype.type(2))) / z.dtype.type(2)
+        return one / (one + np.exp(-z))
+
+
+def members(dtype: str) -> list[Member]:
+    """The written-out members at ``dtype``."""
+    wides = (False, True) if dtype in ("float16", "bfloat16") else (False,)
+    reductions = [r for r in REDUCTIONS if not (r == "sequential-fma" and dtype == "float64")]
+    return [Member(r, wide) for r in reductions for wide in wides] + [Member("blas", tanh_sigmoid=True)]
+
+
+def _adapter_runs(dtype: str, precision: str) -> dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]]:
+    """The built-in adapters that declare ``precision`` at ``dtype`` and run here, as run functions."""
+    if precision != "ieee":
+        return {}
+    from lstm_verify.implementation import implementation
+
+    runs = {}
+    for name in ADAPTERS:
+        impl = implementation(name, dtype)
+        if impl.skip_reason() or impl.precision != precision:
+            continue
+
+        def run(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, impl=impl
+                ) -> tuple[np.ndarray, np.ndarray]:
+            hs, (_, c) = impl.run(params, xs, h0, c0)
+            return np.asarray(hs, np.float64), np.asarray(c, np.float64)
+        runs[name] = run
+    return runs
+
+
+@dataclass(frozen=True)
+class Errors:
+    """The ensemble's errors on one case: elementwise largest over members, and each member's largest."""
+
+    hs: np.ndarray
+    c: np.ndarray
+    members: dict[str, float]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LSTM_VERIFY_CACHE_DIR", ".lstm_verify")) / "calibration"
+
+
+def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int = 0,
+                    adapters: bool = True, cache: bool = True) -> Errors:
+    """|got - want| of every member on ``Case(*shape, steps, seed)``, cached (they do not depend on the
+    error model)."""
+    names = [m.name for m in members(dtype)] + (list(ADAPTERS) if adapters else [])
+    key = f"{dtype}-{precision}-{'x'.join(map(str, shape))}-{steps}-{seed}-{zlib.crc32(','.join(names).encode()):08x}"
+    path = cache_dir() / f"{key}.npz"
+    if cache and path.exists():
+        saved = np.load(path)
+        return Errors(saved["hs"], saved["c"], {str(k): float(v) for k, v in zip(saved["names"], saved["largest"])})
+    params, xs, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
+    want = reference.lstm_forward(params, xs, h0, c0)
+    runs = {m.name: (lambda *arrays, m=m: m.run(*arrays, dtype, precision)) for m in members(dtype)}
+    runs.update(_adapter_runs(dtype, precision) if adapters else {})
+    hs_err, c_err, largest = np.zeros_like(want.hs), np.zeros_like(want.cs[-1]), {}
+    for name, run in runs.items():
+        hs, c = run(params, xs, h0, c0)
+        dh, dc = np.abs(hs - want.hs), np.abs(c - want.cs[-1])
+        hs_err, c_err = np.maximum(hs_err, dh), np.maximum(c_err, dc)
+        largest[name] = float(max(dh.max(), dc.max()))
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, hs=hs_err, c=c_err, names=list(largest), largest=list(largest.values()))
+    return Errors(hs_err, c_err, largest)
+
+
+@dataclass(frozen=True)
+class Tightness:
+    """The bound against the ensemble on one case."""
+
+    largest_error: float
+    bound_there: float
+    tightness: float
+    """min over the values of bound / largest error: below 1 a correct member would fail."""
+    median: float
+    """The median over the values of bound / largest error."""
+    worst_member: str
+
+
+def tightness(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int = 0,
+              adapters: bool = True, cache: bool = True) -> Tightness:
+    """How tight the error model's bound is on the ensemble at one case."""
+    errors = ensemble_errors(dtype, precision, shape, steps, seed, adapters, cache)
+    params, xs, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
+    bounds = error_model.forward_bounds(params, xs, h0, c0, dtype, precision)
+    err = np.concatenate([errors.hs.ravel(), errors.c.ravel()])
+    bound = np.concatenate([bounds.hs.ravel(), bounds.cs[-1].ravel()])
+    ratio = bound / np.maximum(err, np.finfo(np.float64).tiny)
+    k = int(np.argmax(err))
+    return Tightness(float(err[k]), float(bound[k]), float(ratio.min()), float(np.median(ratio)),
+                     max(errors.members, key=errors.members.get))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dtypes", default=",".join(dict.fromkeys(d for d, _ in COLUMNS)))
+    parser.add_argument("--no-adapters", action="store_true", help="the written-out members only")
+    args = parser.parse_args()
+    print("| dtype | precision | B, I, H | T | largest error | bound there | min bound / error | "
+          "median bound / error | worst member |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for dtype, precision in COLUMNS:
+        if dtype not in args.dtypes.split(","):
+            continue
+        for shape, steps in CASES:
+            t = tightness(dtype, precision, shape, steps, adapters=not args.no_adapters)
+            print(f"| {dtype} | {precision} | {', '.join(map(str, shape))} | {steps} | {t.largest_error:.3g} | "
+                  f"{t.bound_there:.3g} | {t.tightness:.3g} | {t.median:.3g} | {t.worst_member} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
