@@ -30,13 +30,13 @@ def needs(prop: Callable) -> str:
     return ", ".join(items) or "nothing"
 
 
-def render(link_prefix: str = "../properties/") -> str:
-    """The Markdown table of every law, in :func:`properties.collect` order; chapters link to
-    ``link_prefix + module.py``."""
+def render() -> str:
+    """The Markdown table of every law, in :func:`properties.collect` order; each chapter links to
+    its module, relative to ``docs/``."""
     rows = ["| law | chapter | statement | needs |", "| --- | --- | --- | --- |"]
     for name, prop in properties.collect().items():
         module = prop.__module__.rpartition(".")[2]
-        cells = (f"`{name}`", f"[{module}]({link_prefix}{module}.py)", statement(prop), needs(prop))
+        cells = (f"`{name}`", f"[{module}](../properties/{module}.py)", statement(prop), needs(prop))
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(rows)
 

@@ -24,6 +24,7 @@ from sybil.example import NotEvaluated
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
 
 from lstm_verify import laws, pytest_plugin
+from lstm_verify.cli import main
 from lstm_verify.adapters.base import Adapter
 from lstm_verify.runner import Result, run_suite
 from lstm_verify.targets import adapters_for
@@ -152,6 +153,15 @@ def test_every_relative_link_points_at_a_file_and_heading(page):
 def test_every_page_of_the_guide_is_linked_from_its_index():
     index = (ROOT / "docs" / "index.md").read_text()
     assert [p.name for p in PAGES[1:] if f"({p.name})" not in index and p.name != "index.md"] == []
+
+
+def test_laws_command_prints_the_table_and_writes_it_between_the_markers(tmp_path, capsys):
+    assert main(["laws"]) == 0
+    assert capsys.readouterr().out.strip() == laws.render()
+    page = tmp_path / "laws.md"
+    page.write_text(f"before\n{laws.START}\nstale\n{laws.END}\nafter\n")
+    assert main(["laws", "--write", str(page)]) == 0
+    assert page.read_text() == f"before\n{laws.START}\n{laws.render()}\n{laws.END}\nafter\n"
 
 
 def test_the_laws_page_holds_the_table_the_laws_render():
