@@ -18,7 +18,7 @@ import sys
 import time
 from typing import NoReturn
 
-from lstm_verify import bench, export
+from lstm_verify import bench, export, laws
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.config import add_cli_arguments, options_from_args
 from lstm_verify.error_model import PrecisionError, precision
@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_arguments(sub.add_parser("bench", help="time TARGET (or the built-in adapters) against torch "
                                                      "baselines, each timed call checked against the reference"))
     sub.add_parser("layouts", help="print every --layout and the parameters a TARGET receives in it")
+    laws_table = sub.add_parser("laws", help="print the table of laws, from the laws' own docstrings and marks")
+    laws_table.add_argument("--write", metavar="FILE", help=f"replace the table between {laws.START} and "
+                                                            f"{laws.END} in FILE instead (docs/laws.md)")
     vectors = sub.add_parser("export", help="write golden vectors (npz, JSON, manifest.json) for other languages, "
                                             "or ONNX backend tests")
     vectors.add_argument("directory", metavar="DIR", help="where to write them (created if missing)")
@@ -99,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         return bench.command(args)
     if args.command == "layouts":
         print(layout_table())
+        return 0
+    if args.command == "laws":
+        if args.write:
+            laws.write(args.write)
+        else:
+            print(laws.render())
         return 0
     return _export(args) if args.command == "export" else _check(args)
 

@@ -23,7 +23,7 @@ from tests.catalogue import HERE, Entry
 from tests.catalogue.numpy_steps import step as numpy_step
 
 PROPERTIES = properties.collect()
-README = Path(__file__).parents[1] / "README.md"
+ADAPTERS_PAGE = Path(__file__).parents[1] / "docs" / "adapters.md"
 
 
 @pytest.mark.parametrize("kind", ("torch-cell", "torch-lstm", "numpy-step", "jax-step"))
@@ -103,8 +103,8 @@ def test_layouts_command_prints_the_table(capsys):
     assert capsys.readouterr().out.strip() == layout_table()
 
 
-def test_readme_shows_the_current_layout_table():
-    assert layout_table() in README.read_text()
+def test_the_adapters_page_shows_the_current_layout_table():
+    assert layout_table() in ADAPTERS_PAGE.read_text()
 
 
 def _declared(fn):
