@@ -127,6 +127,8 @@ class Variant:
     def __post_init__(self) -> None:
         if self.clip_reading not in CLIP_READINGS:
             raise ValueError(f"clip_reading must be one of {', '.join(CLIP_READINGS)}; got {self.clip_reading!r}")
+        if self.clip is None:  # no clip, no reading: the cell is the one without it
+            object.__setattr__(self, "clip_reading", "spec")
 
     def clips(self, where: str) -> bool:
         """Whether ``clip`` applies at ``where`` (``gates``, ``h`` or ``cell``)."""

@@ -257,10 +257,9 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
         raise TargetError(f"--kind onnx needs the onnx extra: {exc}") from None
     reading = "spec"
     if callable(model):
-        declared = declared_capabilities(model)[0]
-        if declared.variant.clip is not None:
+        if declared_capabilities(model)[0].variant.clip is not None:
             raise TargetError("an ONNX model's nodes say their clip: declare clip_reading alone")
-        reading, model = declared.variant.clip_reading, model()
+        reading, model = getattr(model, DECLARED, {}).get("clip_reading", reading), model()
     if not isinstance(model, onnx.ModelProto):
         raise TargetError(f"the target is not an ONNX ModelProto (a {type(model).__name__})")
     adapter = builtin_adapter(runtime)

@@ -164,9 +164,10 @@ def test_clip_readings_are_their_equations(reading):
     np.testing.assert_allclose(trace.hs.ravel(), want_h, rtol=1e-15)
 
 
-def test_clip_reading_is_checked():
+def test_clip_reading_is_checked_and_moot_without_clip():
     with pytest.raises(ValueError, match="clip_reading"):
         Variant(clip=1.0, clip_reading="cells")
+    assert Variant(clip_reading="gates") == reference.PLAIN
 
 
 def test_plain_variant_is_the_default():
