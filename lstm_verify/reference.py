@@ -107,7 +107,9 @@ CLIP_READINGS: dict[str, tuple[tuple[str, ...], str]] = {
 ``cell`` state) and what that says. ``spec``: the ONNX ``LSTM`` operator; ``gates``: what
 onnxruntime and OpenVINO compute; ``cell``: TensorFlow's ``LSTMBlockCell(cell_clip=)``
 (``lstm_ops.cc``, ``LSTMBlockCellFpropWithEigen``: ``cs`` clipped after its update, then
-``co = tanh(cs)`` and o's peephole read it; no gate is clipped)."""
+``co = tanh(cs)`` and o's peephole read it; no gate is clipped). :func:`lstm_backward`
+differentiates what each computes (no gradient through a clip that bites), where TensorFlow's
+``LSTMBlockCellBprop`` passes the clipped cell's gradient through unmasked."""
 
 
 @dataclass(frozen=True)
