@@ -78,7 +78,9 @@ def _note_size(context: Any) -> None:
 
 def _where(impl: Any, context: Any) -> str:
     _note_size(context)
-    return f"[{impl.id}; {context!r}]" if context is not None else f"[{impl.id}]"
+    where = f"[{impl.id}; {context!r}]" if context is not None else f"[{impl.id}]"
+    explanation = getattr(impl, "explanation", None)
+    return f"{where} (known difference: {explanation})" if explanation else where
 
 
 def check(condition: bool, message: str, impl: Any, context: Any = None) -> None:

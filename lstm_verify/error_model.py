@@ -231,9 +231,10 @@ class _Arithmetic:
         v = fn(a.v)
         return _E(v, np.abs(fn.grad(a.v)) * a.e + self.u.activation * np.maximum(np.abs(v), 1.0) + self.u.approximate)
 
-    def clip(self, a: _E, variant: Variant) -> _E:
-        """The operator's ``clip``: exact, and where it bites the error goes with the value."""
-        return _E(variant.clipped(a.v), a.e * variant.inside(a.v))
+    def clip(self, a: _E, variant: Variant, where: str) -> _E:
+        """The operator's ``clip`` at ``where`` (:meth:`Variant.clips`): exact, and where it bites
+        the error goes with the value."""
+        return _E(variant.clipped(a.v, where), a.e * variant.inside(a.v, where))
 
     def one_minus_square(self, a: _E) -> _E:
         """``1 - a^2`` (the derivative of tanh and, with ``a (1 - a)``, of sigmoid)."""
@@ -302,16 +303,16 @@ class _Model:
             z = z[:, k * hidden:(k + 1) * hidden]
             if cell is not None and peep is not None:
                 z = ar.add(z, ar.mul(peep["ifo".index("ifgo"[k])], cell))
-            return ar.activation(ar.clip(z, variant), fn)
+            return ar.activation(ar.clip(z, variant, "gates"), fn)
 
         for t in range(xs.v.shape[0]):
             z = ar.matmul(_concat([xs[t], h, ones], axis=1), w)
             i = gate(z, 0, variant.f, c)
             f = ar.one_minus(i) if variant.input_forget else gate(z, 1, variant.f, c)
             g = gate(z, 2, variant.g)
-            c = ar.add(ar.mul(f, c), ar.mul(i, g))
+            c = ar.clip(ar.add(ar.mul(f, c), ar.mul(i, g)), variant, "cell")
             o = gate(z, 3, variant.f, c)
-            h = ar.mul(o, ar.activation(ar.clip(c, variant) if variant.clip_cell else c, variant.h))
+            h = ar.mul(o, ar.activation(ar.clip(c, variant, "h"), variant.h))
             if w_hr is not None:
                 h = ar.matmul(h, w_hr)
             hs.append(h)

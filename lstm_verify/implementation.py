@@ -106,6 +106,12 @@ class Implementation:
         """The cell this implementation computes (the plain LSTM unless an ONNX model says otherwise)."""
         return self.capabilities.variant
 
+    @property
+    def explanation(self) -> str | None:
+        """The known difference that explains a failure to compute :attr:`variant`, if the adapter
+        declares one (:meth:`Adapter.explain`): failure messages end with it."""
+        return self.adapter.explain(self.variant)
+
     def load_stack(self, layers: list[list[Params]], split_seed: int = 0) -> Model:
         """Load a stacked and/or bidirectional LSTM, ``layers[l][d]`` (see :meth:`Adapter.load_stack`)."""
         rng = np.random.default_rng(split_seed)

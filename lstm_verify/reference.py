@@ -15,13 +15,16 @@ in input time order and concatenated after the forward ones.
 ONNX variants (:class:`Variant`, the ``LSTM`` operator's attributes; default: the plain
 LSTM above). With peepholes ``p = [p_i, p_f, p_o]`` the pre-activations of i and f gain
 ``p_i * c`` and ``p_f * c`` (the previous cell), o's gains ``p_o * c'`` (the new cell);
-``clip`` bounds every gate pre-activation to [-clip, clip] before its activation (and, with
-``clip_cell``, the input of h too: the operator says "the input of activations", which is
-ambiguous there); ``input_forget`` couples the gates, ``f = 1 - i``; and the activations
-f (for i, f, o), g and h may be any of :data:`ACTIVATIONS`::
+``clip`` bounds values to [-clip, clip] where its reading (:data:`CLIP_READINGS`) says;
+``input_forget`` couples the gates, ``f = 1 - i``; and the activations f (for i, f, o), g and
+h may be any of :data:`ACTIVATIONS`. In the operator's own reading, ``spec`` (the default:
+clip "is applied to the input of activations", h's included)::
 
     i = f(clip(z_i + p_i * c)),  f = f(clip(z_f + p_f * c)),  g = g(clip(z_g))
-    c' = f * c + i * g,  o = f(clip(z_o + p_o * c')),  h' = o * h(c')
+    c' = f * c + i * g,  o = f(clip(z_o + p_o * c')),  h' = o * h(clip(c'))
+
+``gates`` drops the clip of h's input; ``cell`` clips no gate, but c' itself, which is then
+both the output and the state carried (o's peephole and h read the clipped c').
 
 Vanilla RNN: ``h' = tanh(W_ih x + W_hh h + b)``.
 
@@ -95,26 +98,50 @@ class Activation:
         return ACTIVATIONS[self.name][1](z, *self.args())
 
 
+CLIP_READINGS: dict[str, tuple[tuple[str, ...], str]] = {
+    "spec": (("gates", "h"), "clips every activation's input, h(c_t)'s included (the ONNX specification)"),
+    "gates": (("gates",), "clips the gate pre-activations only, not the input of h"),
+    "cell": (("cell",), "clips no gate but the cell state c_t itself, output and carried clipped"),
+}
+"""The readings of ``clip``: where each applies it (of ``gates``, the input of ``h``, the
+``cell`` state) and what that says. ``spec``: the ONNX ``LSTM`` operator; ``gates``: what
+onnxruntime and OpenVINO compute; ``cell``: TensorFlow's ``LSTMBlockCell(cell_clip=)``
+(``lstm_ops.cc``, ``LSTMBlockCellFpropWithEigen``: ``cs`` clipped after its update, then
+``co = tanh(cs)`` and o's peephole read it; no gate is clipped). :func:`lstm_backward`
+differentiates what each computes (no gradient through a clip that bites), where TensorFlow's
+``LSTMBlockCellBprop`` passes the clipped cell's gradient through unmasked."""
+
+
 @dataclass(frozen=True)
 class Variant:
     """What the ONNX ``LSTM`` operator can change about the cell (module docstring); the
-    default is the plain LSTM. ``peepholes`` uses the parameters' ``p``; ``clip_cell``
-    chooses the reading of ``clip`` (False: gates only, what onnxruntime does)."""
+    default is the plain LSTM. ``peepholes`` uses the parameters' ``p``; ``clip_reading``
+    (of :data:`CLIP_READINGS`) says where ``clip`` applies."""
 
     f: Activation = Activation("Sigmoid")
     g: Activation = Activation("Tanh")
     h: Activation = Activation("Tanh")
     peepholes: bool = False
     clip: float | None = None
-    clip_cell: bool = False
+    clip_reading: str = "spec"
     input_forget: bool = False
 
-    def clipped(self, z: np.ndarray) -> np.ndarray:
-        return z if self.clip is None else np.clip(z, -self.clip, self.clip)
+    def __post_init__(self) -> None:
+        if self.clip_reading not in CLIP_READINGS:
+            raise ValueError(f"clip_reading must be one of {', '.join(CLIP_READINGS)}; got {self.clip_reading!r}")
+        if self.clip is None:  # no clip, no reading: the cell is the one without it
+            object.__setattr__(self, "clip_reading", "spec")
 
-    def inside(self, z: np.ndarray) -> np.ndarray | float:
-        """d clip(z) / dz: 1 where the clip does not bite."""
-        return 1.0 if self.clip is None else np.abs(z) <= self.clip
+    def clips(self, where: str) -> bool:
+        """Whether ``clip`` applies at ``where`` (``gates``, ``h`` or ``cell``)."""
+        return self.clip is not None and where in CLIP_READINGS[self.clip_reading][0]
+
+    def clipped(self, z: np.ndarray, where: str) -> np.ndarray:
+        return np.clip(z, -self.clip, self.clip) if self.clips(where) else z
+
+    def inside(self, z: np.ndarray, where: str) -> np.ndarray | float:
+        """d clipped(z) / dz: 1 where the clip does not bite."""
+        return np.abs(z) <= self.clip if self.clips(where) else 1.0
 
 
 PLAIN = Variant()
@@ -124,7 +151,8 @@ PLAIN = Variant()
 @dataclass(frozen=True)
 class Trace:
     """Everything a forward pass produced: hs, cs (T, B, H), the gate activations and their
-    pre-activations (T, B, 4H; before any clip, with the peephole terms)."""
+    pre-activations (T, B, 4H; before any clip, with the peephole terms). With the ``cell``
+    reading of clip, cs holds the clipped cells."""
 
     hs: np.ndarray
     cs: np.ndarray
@@ -149,19 +177,19 @@ def lstm_forward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
     """Run the LSTM (or its ``variant``) over ``xs`` (T, B, I) from state (h0, c0), each (B, H)."""
     p = p.astype(dtype)
     xs, h, c = _cast(dtype, xs, h0, c0)
-    peep, act = _peepholes(p, variant), variant.clipped
+    peep, clip = _peepholes(p, variant), variant.clipped
     hs, cs, gates, pres = [], [], [], []
     for x in xs:
         zi, zf, zg, zo = np.split(x @ p.w_ih.T + h @ p.w_hh.T + p.bias, 4, axis=1)
         if peep:
             zi, zf = zi + peep[0] * c, zf + peep[1] * c
-        i, g = variant.f(act(zi)), variant.g(act(zg))
-        f = 1 - i if variant.input_forget else variant.f(act(zf))
-        c = f * c + i * g
+        i, g = variant.f(clip(zi, "gates")), variant.g(clip(zg, "gates"))
+        f = 1 - i if variant.input_forget else variant.f(clip(zf, "gates"))
+        c = clip(f * c + i * g, "cell")
         if peep:
             zo = zo + peep[2] * c
-        o = variant.f(act(zo))
-        h = o * variant.h(act(c) if variant.clip_cell else c)
+        o = variant.f(clip(zo, "gates"))
+        h = o * variant.h(clip(c, "h"))
         if p.w_hr is not None:
             h = h @ p.w_hr.T
         hs.append(h)
@@ -207,7 +235,7 @@ def lstm_backward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
     p = p.astype(dtype)
     xs, h0, c0, gh, gc = _cast(dtype, xs, h0, c0, gh, gc)
     trace = trace if trace is not None else lstm_forward(p, xs, h0, c0, dtype, variant)
-    peep, act, inside = _peepholes(p, variant), variant.clipped, variant.inside
+    peep, clip, inside = _peepholes(p, variant), variant.clipped, variant.inside
     hs_prev = np.concatenate([h0[None], trace.hs[:-1]])
     cs_prev = np.concatenate([c0[None], trace.cs[:-1]])
     dw_ih, dw_hh, db = np.zeros_like(p.w_ih), np.zeros_like(p.w_hh), np.zeros_like(p.b_ih)
@@ -218,18 +246,19 @@ def lstm_backward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
         i, f, g, o = np.split(trace.gates[t], 4, axis=1)
         zi, zf, zg, zo = np.split(trace.pre[t], 4, axis=1)
         c = trace.cs[t]
-        c_in = act(c) if variant.clip_cell else c
         dh = gh[t] + dh_next
-        dzo = dh * variant.h(c_in) * variant.f.grad(act(zo)) * inside(zo)
-        dc = dc_next + dh * o * variant.h.grad(c_in) * (inside(c) if variant.clip_cell else 1.0)
+        dzo = dh * variant.h(clip(c, "h")) * variant.f.grad(clip(zo, "gates")) * inside(zo, "gates")
+        dc = dc_next + dh * o * variant.h.grad(clip(c, "h")) * inside(c, "h")
         if peep:
             dc = dc + dzo * peep[2]
+        dc = dc * inside(f * cs_prev[t] + i * g, "cell")  # through c = clip(f c_prev + i g)
         di, df = dc * g, dc * cs_prev[t]
         if variant.input_forget:  # f = 1 - i: f's pre-activation is not used
             di, df = di - df, np.zeros_like(df)
-        dzi = di * variant.f.grad(act(zi)) * inside(zi)
-        dzf = df * variant.f.grad(act(zf)) * inside(zf)
-        dz = np.concatenate([dzi, dzf, dc * i * variant.g.grad(act(zg)) * inside(zg), dzo], axis=1)
+        dzi = di * variant.f.grad(clip(zi, "gates")) * inside(zi, "gates")
+        dzf = df * variant.f.grad(clip(zf, "gates")) * inside(zf, "gates")
+        dzg = dc * i * variant.g.grad(clip(zg, "gates")) * inside(zg, "gates")
+        dz = np.concatenate([dzi, dzf, dzg, dzo], axis=1)
         dw_ih += dz.T @ xs[t]
         dw_hh += dz.T @ hs_prev[t]
         db += dz.sum(axis=0)

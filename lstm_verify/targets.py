@@ -21,7 +21,8 @@ Parameters are named by :data:`~lstm_verify.layouts.TARGET_NAMES` (``weight_ih``
 ``layout`` says: a named layout (:data:`~lstm_verify.layouts.KNOWN`: ``haiku``, ``keras`` ...) or a
 gate-block order for torch's shapes (``c`` may stand for ``g``: ONNX's order is ``iofc``);
 :func:`layout_table` lists their shapes. Function kinds declare what else they support with
-:func:`capabilities`.
+:func:`capabilities`, and the ``clip`` their cell computes; a function returning an ONNX model
+declares the reading of its nodes' ``clip`` to check there.
 
 ``onnx`` takes an ONNX model and yields one adapter per ``LSTM`` node (:func:`onnx_adapters`);
 ``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime.
@@ -40,6 +41,7 @@ from lstm_verify.adapters import Adapter, Capabilities
 from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
+from lstm_verify.reference import Variant
 
 KINDS = ("torch-cell", "torch-lstm", "numpy-step", "jax-step", "onnx")
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino")
@@ -146,8 +148,8 @@ DECLARED = "lstm_verify_capabilities"
 
 
 def capabilities(*, optional_state: bool = False, unbatched: bool = False, sequence: Callable | None = None,
-                 lengths: bool = False, reverse: bool = False, dtypes: tuple[str, ...] | None = None
-                 ) -> Callable[[F], F]:
+                 lengths: bool = False, reverse: bool = False, dtypes: tuple[str, ...] | None = None,
+                 clip: float | None = None, clip_reading: str = "spec") -> Callable[[F], F]:
     """Declare what a ``numpy-step`` or ``jax-step`` function supports, so the laws that need it run::
 
         @lstm_verify.capabilities(optional_state=True, unbatched=True, sequence=run, reverse=True)
@@ -161,9 +163,16 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
     ``lengths=`` (B,) of a right-padded batch / ``reverse=True`` (outputs in input time order).
     ``dtypes``: the storage dtypes it computes in, of :data:`~lstm_verify.dtypes.STORAGE`
     (default: float32 and float64 for numpy-step, all four for jax-step); a numpy-step function
-    declaring ``bfloat16`` receives and must return ``ml_dtypes.bfloat16`` arrays."""
+    declaring ``bfloat16`` receives and must return ``ml_dtypes.bfloat16`` arrays.
+    ``clip``: the cell clips at [-clip, clip], in ``clip_reading`` (of
+    :data:`~lstm_verify.reference.CLIP_READINGS`: ``spec``, every activation's input as the ONNX
+    operator says; ``gates``, the gate pre-activations only; ``cell``, the cell state itself, as
+    TensorFlow's ``LSTMBlockCell(cell_clip=)``): the laws hold it to that cell. For ``--kind onnx``
+    (a function returning the model) ``clip_reading`` alone: the reading its nodes' ``clip`` is
+    checked in (default the specification's)."""
     declared = {"optional_state": optional_state, "unbatched": unbatched, "sequence": sequence,
-                "lengths": lengths, "reverse": reverse, "dtypes": dtypes}
+                "lengths": lengths, "reverse": reverse, "dtypes": dtypes, "clip": clip,
+                "clip_reading": clip_reading}
 
     def mark(fn: F) -> F:
         setattr(fn, DECLARED, declared)
@@ -191,8 +200,12 @@ def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, 
         if unknown or not dtypes:
             raise TargetError(f"the declared dtypes must be some of {', '.join(STORAGE)}; got {', '.join(unknown) or 'none'}")
         fixed = {**fixed, "dtypes": dtypes}
+    try:
+        variant = Variant(clip=declared.pop("clip", None), clip_reading=declared.pop("clip_reading", "spec"))
+    except ValueError as exc:
+        raise TargetError(f"the declared {exc}") from None
     flags = {"optional_state": False, **{k: bool(v) for k, v in declared.items()}}
-    return Capabilities(sequence=sequence is not None, **fixed, **flags), sequence
+    return Capabilities(sequence=sequence is not None, variant=variant, **fixed, **flags), sequence
 
 
 def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
@@ -232,9 +245,9 @@ def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | Non
 
 
 def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Adapter]:
-    """``--kind onnx``: each LSTM node of ``model`` (a ModelProto, or a function returning one) on
-    ``runtime`` (default env LSTM_VERIFY_RUNTIME, else onnxruntime); see
-    :func:`lstm_verify.adapters._onnx.model_adapters`."""
+    """``--kind onnx``: each LSTM node of ``model`` (a ModelProto, or a function returning one, which
+    may declare the ``clip_reading`` to check with :func:`capabilities`) on ``runtime`` (default env
+    LSTM_VERIFY_RUNTIME, else onnxruntime); see :func:`lstm_verify.adapters._onnx.model_adapters`."""
     import os
     runtime = runtime or os.environ.get("LSTM_VERIFY_RUNTIME", "onnxruntime")
     if runtime not in RUNTIMES:
@@ -245,14 +258,18 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
         from lstm_verify.adapters._onnx import model_adapters
     except ImportError as exc:
         raise TargetError(f"--kind onnx needs the onnx extra: {exc}") from None
-    model = model() if callable(model) else model
+    reading = "spec"
+    if callable(model):
+        if declared_capabilities(model)[0].variant.clip is not None:
+            raise TargetError("an ONNX model's nodes say their clip: declare clip_reading alone")
+        reading, model = getattr(model, DECLARED, {}).get("clip_reading", reading), model()
     if not isinstance(model, onnx.ModelProto):
         raise TargetError(f"the target is not an ONNX ModelProto (a {type(model).__name__})")
     adapter = builtin_adapter(runtime)
     if adapter.unavailable():
         raise TargetError(f"--runtime {runtime}: {adapter.unavailable()}")
     try:
-        return model_adapters(model, adapter, name)
+        return model_adapters(model, adapter, name, reading)
     except ValueError as exc:
         raise TargetError(f"{name}: {exc}") from None
 

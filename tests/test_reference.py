@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from lstm_verify import error_model, reference
 from lstm_verify.params import Case, Params, StackCase
-from lstm_verify.reference import Activation, Variant
+from lstm_verify.reference import CLIP_READINGS, Activation, Variant
 
 
 def _loss(params: Params, xs, h0, c0, gh, gc, variant: Variant = reference.PLAIN) -> float:
@@ -96,9 +96,11 @@ def test_lstm_backward_refuses_a_projection():
 VARIANTS = [
     Variant(peepholes=True),
     Variant(clip=0.8),
-    Variant(clip=0.8, clip_cell=True, peepholes=True),
+    Variant(clip=0.8, clip_reading="gates", peepholes=True),
+    Variant(clip=0.5, clip_reading="cell", peepholes=True),
     Variant(input_forget=True),
-    Variant(input_forget=True, peepholes=True, clip=1.5),
+    Variant(input_forget=True, peepholes=True, clip=0.4),
+    Variant(input_forget=True, clip=0.5, clip_reading="cell"),
     Variant(f=Activation("HardSigmoid", 0.3, 0.4), g=Activation("Relu"), h=Activation("Softsign")),
     Variant(f=Activation("Affine", 0.5, 0.2), g=Activation("LeakyRelu", 0.1), h=Activation("ThresholdedRelu", 0.2)),
     Variant(f=Activation("Softplus"), g=Activation("ScaledTanh", 1.5, 0.7), h=Activation("Elu", 0.6)),
@@ -108,12 +110,18 @@ VARIANTS = [
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=repr)
 def test_variant_backward_matches_finite_differences(variant):
-    """BPTT of every ONNX variant (peepholes, both clip readings, coupled gates, each activation)
-    against central differences of its own forward, dL/dp included."""
+    """BPTT of every ONNX variant (peepholes, each clip reading, coupled gates, each activation)
+    against central differences of its own forward, dL/dp included. A clip bites in every place
+    its reading puts it: the run differs from the unclipped one and, for ``spec``, from ``gates``."""
     case = Case(2, 3, 4, steps=4, seed=11)
     params, xs, h0, c0 = case.arrays()
     params = replace(params, p=case.peepholes()) if variant.peepholes else params
     gh, gc = case.loss_weights()
+    if variant.clip is not None:
+        others = [replace(variant, clip=None)]
+        others += [replace(variant, clip_reading="gates")] if variant.clip_reading == "spec" else []
+        for other in others:
+            assert _loss(params, xs, h0, c0, gh, gc, variant) != _loss(params, xs, h0, c0, gh, gc, other), other
     got = reference.lstm_backward(params, xs, h0, c0, gh, gc, variant=variant)
     assert (got.p is not None) == variant.peepholes
     for name, a in {"x": xs, "h0": h0, "c0": c0, **dict(params.items())}.items():
@@ -134,6 +142,33 @@ def test_variant_step_is_the_onnx_equations():
         want_c = f * c0 + i * np.tanh(2.0)
         np.testing.assert_allclose(c, [[want_c]], rtol=1e-15)
         np.testing.assert_allclose(h, [[sig(1.1 + 0.9 * want_c) * np.tanh(want_c)]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("reading", CLIP_READINGS)
+def test_clip_readings_are_their_equations(reading):
+    """One hand-computed unit, two steps, whose gates and cell all exceed clip=1: ``spec`` clips every
+    pre-activation and h's input, ``gates`` the pre-activations only, ``cell`` the cell state
+    itself (carried clipped into the next step) and no gate."""
+    p = Params.zeros(1, 1).with_gate_biases(i=3.0, f=2.0, g=3.0, o=1.5)
+    sig, clip = (lambda z: 1 / (1 + np.exp(-z))), (lambda z: min(max(z, -1.0), 1.0))  # noqa: E731
+    gate = clip if reading != "cell" else (lambda z: z)  # noqa: E731
+    i, f, g, o = sig(gate(3.0)), sig(gate(2.0)), np.tanh(gate(3.0)), sig(gate(1.5))
+    c, want_c, want_h = 2.0, [], []
+    for _ in range(2):
+        c = f * c + i * g
+        c = clip(c) if reading == "cell" else c
+        want_c.append(c)
+        want_h.append(o * np.tanh(clip(c) if reading == "spec" else c))
+    trace = reference.lstm_forward(p, np.zeros((2, 1, 1)), np.zeros((1, 1)), np.full((1, 1), 2.0),
+                                   variant=Variant(clip=1.0, clip_reading=reading))
+    np.testing.assert_allclose(trace.cs.ravel(), want_c, rtol=1e-15)
+    np.testing.assert_allclose(trace.hs.ravel(), want_h, rtol=1e-15)
+
+
+def test_clip_reading_is_checked_and_moot_without_clip():
+    with pytest.raises(ValueError, match="clip_reading"):
+        Variant(clip=1.0, clip_reading="cells")
+    assert Variant(clip_reading="gates") == reference.PLAIN
 
 
 def test_plain_variant_is_the_default():

@@ -47,7 +47,7 @@ class Capabilities:
     builds two directions per layer, several layers, an output projection (torch ``proj_size``).
     ``variant``: the cell the implementation computes (an ONNX model's attributes; laws that need
     sigmoid/tanh gates require ``sigmoid_tanh``); ``variants``: :meth:`Adapter.load_variant` loads
-    any :class:`~lstm_verify.reference.Variant`, ``clip_cell`` the reading of ``clip`` it follows. ``opsets`` and ``batch_major``: an ONNX runtime's
+    any :class:`~lstm_verify.reference.Variant`. ``opsets`` and ``batch_major``: an ONNX runtime's
     opsets and its ``layout=1``, reached through ``adapter.at(opset=, layout=)``.
     """
 
@@ -65,7 +65,6 @@ class Capabilities:
     projection: bool = False
     variant: Variant = PLAIN
     variants: bool = False
-    clip_cell: bool = False
     opsets: tuple[int, ...] = ()
     batch_major: bool = False
 
@@ -176,6 +175,12 @@ class Adapter(ABC):
         the law still runs; one they do not match fails; none at all is an unexpected pass. Never a
         looser tolerance."""
         return []
+
+    def explain(self, variant: Variant) -> str | None:
+        """The known difference that explains a failure to compute ``variant`` (a runtime that
+        reads its ``clip`` otherwise, or ignores an attribute it sets), for the failure message;
+        None (the default) when none does."""
+        return None
 
     @abstractmethod
     def load(self, native: Native, dtype: str) -> Model:

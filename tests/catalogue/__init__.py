@@ -125,6 +125,9 @@ CATALOGUE = [
     Entry("numpy_steps.py:stateful_sequence", N, ("test_no_state_between_calls",)),
     Entry("numpy_steps.py:float64_sequence_outputs", N, ("test_dtype_preserved",), "float32"),
     Entry("jax_steps.py:declared_step", J, dtype="float32"),
+    Entry("numpy_steps.py:spec_clip_step", N),
+    Entry("numpy_steps.py:cell_clip_step", N),
+    Entry("numpy_steps.py:gates_only_clip_step", N, (STEP_AGREES,)),
 ]
 CORRECT = [e for e in CATALOGUE if not e.breaks]
 DEFECTIVE = [e for e in CATALOGUE if e.breaks]

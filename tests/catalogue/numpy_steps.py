@@ -1,6 +1,6 @@
 """NumPy steps as users write them: ``step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)``.
-``step``, ``step_sigmoid_via_tanh``, ``declared_step`` and ``storage_step`` are correct; every other one carries one real
-bug."""
+``step``, ``step_sigmoid_via_tanh``, ``declared_step``, ``storage_step``, ``spec_clip_step`` and ``cell_clip_step``
+are correct; every other one carries one real bug."""
 
 import functools
 
@@ -100,6 +100,39 @@ def unsquashed_readout(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
 def clipped_cell(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     h, c = step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)
     return h, np.clip(c, -1.0, 1.0)
+
+
+CLIP = 0.5
+
+
+def _clipping(x, h, c, weights, where):
+    """The step with its values bounded to [-CLIP, CLIP] at ``where``: the gate pre-activations,
+    the input of h's tanh, the cell state itself."""
+    bound = (lambda v, at: np.clip(v, -CLIP, CLIP) if at in where else v)  # noqa: E731
+    weight_ih, weight_hh, bias_ih, bias_hh = weights
+    i, f, g, o = _gates(bound(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh, "gates"))
+    c = bound(f * c + i * g, "cell")
+    return o * np.tanh(bound(c, "h")), c
+
+
+@capabilities(clip=CLIP)
+def spec_clip_step(x, h, c, *weights):
+    """Correct: ONNX's clip as its specification says, on every activation's input, h's included."""
+    return _clipping(x, h, c, weights, ("gates", "h"))
+
+
+@capabilities(clip=CLIP, clip_reading="cell")
+def cell_clip_step(x, h, c, *weights):
+    """Correct: TensorFlow's ``LSTMBlockCell(cell_clip=0.5)``, the cell state clipped (and carried
+    clipped), no gate."""
+    return _clipping(x, h, c, weights, ("cell",))
+
+
+@capabilities(clip=CLIP)
+def gates_only_clip_step(x, h, c, *weights):
+    """Declares ONNX's clip in the specification's reading, but clips the gate pre-activations
+    only, as onnxruntime and OpenVINO do: h reads the unclipped cell."""
+    return _clipping(x, h, c, weights, ("gates",))
 
 
 def overflowing_tanh(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
