@@ -111,9 +111,17 @@ times the bound; torch-lstm bfloat16, (9, 8, 33): 2 of 40 seeds at scale 3, none
 cases at scale 1)."""
 
 
-def long_cases() -> st.SearchStrategy[Case]:
-    """Cases of :data:`LONG_STEPS` steps at :data:`LONG_SHAPES` and :data:`LONG_WEIGHT_SCALES`."""
-    return _cases(LONG_SHAPES, (LONG_STEPS,), LONG_WEIGHT_SCALES)
+LONG_GRADIENT_SHAPES = SHAPES[:2]
+"""(batch, input, hidden) for gradients over :data:`LONG_STEPS` steps: (1, 1, 3) and (2, 3, 2),
+input != hidden both ways. Smaller than :data:`LONG_SHAPES`: the reference's BPTT and the error
+model's backward are loops over the steps, and so is every step kind's backward; and two shapes
+of :data:`SHAPES`, so a JIT-compiled step reuses the gradient law's programs (its backward is
+compiled per (B, I, H), not per length)."""
+
+
+def long_cases(shapes: tuple[tuple[int, int, int], ...] = LONG_SHAPES) -> st.SearchStrategy[Case]:
+    """Cases of :data:`LONG_STEPS` steps at ``shapes`` and :data:`LONG_WEIGHT_SCALES`."""
+    return _cases(shapes, (LONG_STEPS,), LONG_WEIGHT_SCALES)
 
 
 def preactivations(size: int, magnitude: float) -> st.SearchStrategy[np.ndarray]:

@@ -1,5 +1,8 @@
 """Every property fails on a deliberately broken implementation and passes on correct ones."""
 
+from typing import Callable
+
+import numpy as np
 import pytest
 
 import properties
@@ -32,6 +35,29 @@ class ProcessingOrderAdapter(NumpyAdapter):
         return ProcessingOrderModel(native, dtype)
 
 
+def windowed_bptt(fns, window: int = 300) -> Callable:
+    """A kit-level bug in the BPTT all JAX adapters share (``JaxFunctions.bptt``, the step's vjp
+    chained back through time): run window by window from the end, each window starting from zero
+    cotangents instead of those carried from the window after it (a windowed rewrite that forgets
+    to carry them). Sequences of up to ``window`` steps are exact."""
+    whole = fns.bptt
+
+    def bptt(params, xs, h0, c0, gh, gc):
+        starts, state, firsts = range(0, len(xs), window), (h0, c0), []
+        for start in starts:
+            firsts.append(state)
+            for x in xs[start:start + window]:
+                state = fns.step(params, x, *state)
+        grads, dxs = {}, []
+        for start, (h, c) in reversed(list(zip(starts, firsts))):
+            end = gc if start + window >= len(xs) else np.zeros_like(gc)
+            dp, dx, dh0, dc0 = whole(params, xs[start:start + window], h, c, gh[start:start + window], end)
+            grads = {k: grads.get(k, 0) + v for k, v in dp.items()}
+            dxs.insert(0, dx)
+        return grads, np.concatenate(dxs), dh0, dc0
+    return bptt
+
+
 def applicable(prop, impl: Implementation) -> bool:
     return properties.skip_reason(prop, impl, "thorough") is None
 
@@ -62,6 +88,17 @@ def test_reverse_law_catches_outputs_in_processing_order(unshrunk):
     with pytest.raises(LawViolation, match=r"hs \(reverse, input time order\).*reverse-in-processing-order"):
         PROPERTIES["test_reverse_equals_forward_on_reversed_input"](
             impl=Implementation(ProcessingOrderAdapter(), "float64"))
+
+
+def test_long_gradient_law_catches_windowed_jax_bptt(monkeypatch, unshrunk):
+    """The JAX twin of torch_lstms.DetachedChunksLSTM: a jax-step target cannot drop gradients
+    past some step itself (its step has no step index; the kit chains its vjp), but the kit's own
+    BPTT can, for every JAX adapter."""
+    pytest.importorskip("jax")
+    impl = Entry("jax_steps.py:step", "jax-step", dtype="float32").implementation()
+    monkeypatch.setattr(impl.adapter.fns, "bptt", windowed_bptt(impl.adapter.fns))
+    with pytest.raises(LawViolation, match=r"dL/d.*\[step-float32; Case"):
+        PROPERTIES["test_long_sequence_gradients_agree_with_bptt"](impl=impl)
 
 
 @pytest.mark.parametrize("order", WRONG_ORDERS)

@@ -35,7 +35,7 @@ class JaxFunctions:
       step's pullback (``jax.vjp`` of the cell, from that step's input state) a jitted program
       compiled once per (B, I, H) whatever the sequence length, the cotangents carried from one
       step to the one before in the implementation's dtype, as a scan's transpose carries them.
-      The gradient laws draw sequences of 1 to 60 steps: a program per length cost a cold
+      The gradient laws draw sequences of 1 to 1000 steps: a program per length cost a cold
       JAX-step verdict half its compiling.
     * :attr:`grads`, ``jax.grad`` through a ``lax.scan`` of the cell: what a training loop
       runs, one program per sequence length, timed by ``lstm-verify bench``.

@@ -79,6 +79,7 @@ CATALOGUE = [
     Entry("torch_lstms.py:IgnoresInitialCellLSTM", L, ("test_streaming_equals_whole",)),
     Entry("torch_lstms.py:ReversedSequenceLSTM", L, ("test_cell_loop_equals_sequence",)),
     Entry("torch_cells.py:DropoutLeftOnCell", T, ("test_deterministic",)),
+    Entry("torch_lstms.py:DetachedChunksLSTM", L, ("test_long_sequence_gradients_agree_with_bptt",), "float32"),
     Entry("torch_lstms.py:PaddedNotPackedLSTM", L, ("test_variable_lengths",)),
     Entry("torch_lstms.py:UnreversedBackwardLSTM", L, ("test_bidirectional",)),
     Entry("torch_lstms.py:FirstLayerStateLSTM", L, ("test_stack_equals_composed_layers",)),

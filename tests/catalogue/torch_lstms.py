@@ -66,6 +66,22 @@ class ReversedSequenceLSTM(LoopedLSTM):
         return out.flip(0), final
 
 
+class DetachedChunksLSTM(LoopedLSTM):
+    """Runs the sequence in chunks of 300 steps and detaches (h, c) between them, as truncated BPTT
+    does in a training loop: the outputs are exact, but no gradient crosses a chunk boundary."""
+
+    chunk = 300
+
+    def forward(self, xs, state=None):
+        outs = []
+        for start in range(0, len(xs), self.chunk):
+            if start:
+                state = (state[0].detach(), state[1].detach())
+            out, state = super().forward(xs[start:start + self.chunk], state)
+            outs.append(out)
+        return torch.cat(outs), state
+
+
 class PaddedNotPackedLSTM(nn.LSTM):
     """Unpacks a packed batch and runs it padded: the padding is read and the final state is
     taken at the padded end (a converter that drops sequence lengths)."""
