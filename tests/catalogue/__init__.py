@@ -36,7 +36,7 @@ class Entry:
     def name(self) -> str:
         return self.target.rpartition(":")[2]
 
-    def implementation(self, time_limit: float = 10.0, layout: str | None = None) -> Implementation:
+    def implementation(self, time_limit: float = 30.0, layout: str | None = None) -> Implementation:
         return Implementation(target_adapter(self.spec, self.kind, layout or self.layout), self.dtype, time_limit)
 
 
