@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from lstm_verify import bench, export, laws
 from lstm_verify.cache import CacheDirError, use_cache_dir
-from lstm_verify.config import add_cli_arguments, options_from_args
+from lstm_verify.config import BY_NAME, TARGET_OPTIONS, add_cli_arguments, add_target_arguments, options_from_args
 from lstm_verify.error_model import PrecisionError, precision
 from lstm_verify.expected import ExpectedError, read_expected, unmatched
 from lstm_verify.guard import end_without_teardown
@@ -38,10 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                                                      "with hypothesis properties.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = sub.add_parser("check", help="run the whole property suite on TARGET, or on every built-in adapter")
-    check.add_argument("target", nargs="?", metavar="TARGET",
-                       help="package.module:attr, path/to/file.py:attr or an .onnx file; without it, the "
-                            "built-in adapters")
-    add_cli_arguments(check, types={"precision": _precision, "shard": _shard})
+    add_target_arguments(check)
+    add_cli_arguments(check, tuple(n for n in BY_NAME if n not in TARGET_OPTIONS),
+                      types={"precision": _precision, "shard": _shard})
     check.add_argument("-n", "--workers", default="0", help="parallel workers: a number or 'auto'")
     check.add_argument("--json", metavar="PATH", help="write one record per implementation and property")
     check.add_argument("--markdown", metavar="PATH", help="write the matrix as a Markdown table")

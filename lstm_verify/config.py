@@ -54,7 +54,8 @@ class Option:
     help: str
     default: Any = None
     type: Callable[[str], Any] = str
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | str | None = None
+    """The values it takes, or the name of the :mod:`lstm_verify.targets` registry that holds them."""
     metavar: str | None = None
     switch: bool = False
     """A flag without a value (``--strict-xfails``); the environment variable is on when it is 1."""
@@ -74,6 +75,13 @@ class Option:
     def env(self) -> str:
         return "LSTM_VERIFY_" + self.name.upper()
 
+    def allowed(self) -> tuple[str, ...] | None:
+        """The values it takes (a registry's names read when asked, so the registry stays the one place)."""
+        if isinstance(self.choices, str):
+            from lstm_verify import targets
+            return tuple(getattr(targets, self.choices))
+        return self.choices
+
     def default_here(self) -> Any:
         """The default, unless the environment variable sets it."""
         text = os.environ.get(self.env)
@@ -82,19 +90,14 @@ class Option:
         return text.strip() not in ("0", "false", "") if self.switch else self.type(text)
 
 
-def _kinds() -> tuple[str, ...]:
-    from lstm_verify.targets import KINDS
-    return tuple(KINDS)
-
-
 OPTIONS: tuple[Option, ...] = (
     Option("impl", "check TARGET (package.module:attr, path/to/file.py:attr, or an .onnx file) instead of the "
                    "built-in adapters", metavar="TARGET", cli=None),
-    Option("kind", "what TARGET is (`lstm-verify check --help` lists the kinds)", default="torch-cell"),
+    Option("kind", "what TARGET is (docs/checking.md: the kinds)", default="torch-cell", choices="KINDS"),
     Option("via", "check TARGET through a converter: onnx (a torch-lstm exported with torch.onnx.export, run by "
-                  "onnxruntime)", choices=("onnx",)),
+                  "onnxruntime)", choices="VIAS"),
     Option("runtime", "--kind onnx: the runtime to run the model's LSTM nodes on (default onnxruntime)",
-           choices=("onnxruntime", "onnx-reference", "openvino")),
+           choices="RUNTIMES"),
     Option("layout", "how TARGET stores its parameters: a named layout (haiku, keras, ...: `lstm-verify layouts`) "
                      "or a gate-block order (iofc); default torch", metavar="LAYOUT"),
     Option("adapters", "built-in adapters to check (comma-separated, or 'all')", default="all"),
@@ -156,7 +159,7 @@ def add_pytest_options(parser: Any) -> None:
     """Every option as ``--lstm-*`` in the plugin's option group."""
     group = parser.getgroup("lstm-verify", "LSTM conformance properties")
     for o in OPTIONS:
-        extra = dict(action="store_true") if o.switch else dict(type=o.type, choices=o.choices, metavar=o.metavar)
+        extra = dict(action="store_true") if o.switch else dict(type=o.type, choices=o.allowed(), metavar=o.metavar)
         group.addoption(o.pytest_flag, default=o.default_here(), help=f"{o.help}; env {o.env}", **extra)
 
 
@@ -171,9 +174,20 @@ def add_cli_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | 
             parser.add_argument(o.cli_flag, dest=o.name, action="store_true", default=o.default_here(),
                                 help=f"{o.help}; env {o.env}")
             continue
-        choices = _kinds() if o.name == "kind" else o.choices
-        parser.add_argument(o.cli_flag, dest=o.name, default=o.default_here(), metavar=o.metavar, choices=choices,
+        parser.add_argument(o.cli_flag, dest=o.name, default=o.default_here(), metavar=o.metavar, choices=o.allowed(),
                             type=(types or {}).get(o.name, o.type), help=f"{o.help}; env {o.env}")
+
+
+TARGET_OPTIONS = ("kind", "via", "runtime", "layout")
+"""The options that, with TARGET, name what to run."""
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments that name what to run, shared by ``check`` and ``bench``: TARGET and
+    :data:`TARGET_OPTIONS`."""
+    parser.add_argument("target", nargs="?", metavar="TARGET",
+                        help=BY_NAME["impl"].help)
+    add_cli_arguments(parser, TARGET_OPTIONS)
 
 
 def options_from_args(args: argparse.Namespace, **given: Any) -> Options:

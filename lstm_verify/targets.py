@@ -274,19 +274,8 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
         raise TargetError(f"{name}: {exc}") from None
 
 
-def add_target_arguments(parser: Any) -> None:
-    """The options that name what to run, shared by ``check`` and ``bench``: TARGET, ``--kind``,
-    ``--via``, ``--runtime``, ``--layout`` (read back by :func:`chosen_adapters`)."""
-    from lstm_verify.config import add_cli_arguments
-
-    parser.add_argument("target", nargs="?", metavar="TARGET",
-                        help="package.module:attr, path/to/file.py:attr or an .onnx file; without it, the "
-                             "built-in adapters")
-    add_cli_arguments(parser, ("kind", "via", "runtime", "layout"))
-
-
 def chosen_adapters(args: Any) -> list[Adapter] | None:
-    """The adapters that run the TARGET of :func:`add_target_arguments`' options (one per LSTM node
+    """The adapters that run the TARGET of :func:`lstm_verify.config.add_target_arguments`' options (one per LSTM node
     of an ONNX model), or None without a TARGET; a TargetError when they name nothing runnable."""
     if not args.target:
         if args.via:

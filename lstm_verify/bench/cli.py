@@ -13,7 +13,7 @@ from lstm_verify.bench.shapes import MODES, QUICK_SHAPES, SHAPES, Shape, parse_s
 
 def add_arguments(parser: Any) -> None:
     """The options of ``lstm-verify bench``."""
-    from lstm_verify.targets import add_target_arguments
+    from lstm_verify.config import add_target_arguments
 
     add_target_arguments(parser)
     parser.add_argument("--adapters", default="all", help="built-in adapters without TARGET (comma-separated)")
