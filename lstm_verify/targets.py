@@ -15,6 +15,7 @@ kind            TARGET is                                                       
                 positional in :data:`~lstm_verify.adapters.numpy_step.ARGUMENTS`
                 order
 ``jax-step``    ``step(params, x, (h, c)) -> (h, c)``, ``params`` a dict         yes
+``adapter``     an :class:`~lstm_verify.adapters.Adapter` subclass of your own   as declared
 ==============  ===============================================================  ==========
 
 Parameters are named by :data:`~lstm_verify.layouts.TARGET_NAMES` (``weight_ih`` ...), stored as
@@ -34,6 +35,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -43,7 +45,6 @@ from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
 from lstm_verify.reference import Variant
 
-KINDS = ("torch-cell", "torch-lstm", "numpy-step", "jax-step", "onnx")
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
 VIAS = ("onnx",)
@@ -208,40 +209,93 @@ def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, 
     return Capabilities(sequence=sequence is not None, variant=variant, **fixed, **flags), sequence
 
 
-def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
-                 via: str | None = None, runtime: str | None = None) -> list[Adapter]:
-    """The adapters that run ``obj`` (a class or a function) as ``kind``: one, or one per LSTM node
-    of an ``onnx`` model. ``via="onnx"``: a ``torch-lstm`` class exported with torch.onnx.export and
-    run by onnxruntime. ``runtime``: see :func:`onnx_adapters`."""
-    if kind not in KINDS:
-        raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    if via is not None and (via not in VIAS or kind != "torch-lstm"):
-        raise TargetError(f"--via takes {' or '.join(VIAS)} with --kind torch-lstm; got --via {via} --kind {kind}")
-    if kind == "onnx":
-        return onnx_adapters(obj, name or "model", runtime)
+def _callable(obj: Any) -> None:
     if not callable(obj):
         raise TargetError(f"the target is not callable (a {type(obj).__name__})")
-    name = name or getattr(obj, "__name__", kind)
-    lay = parse_layout(layout)
-    if kind == "torch-cell":
-        from lstm_verify.adapters.torch_cell import TorchCellAdapter
-        return [TorchCellAdapter(obj, name, lay)]
-    if kind == "torch-lstm" and via:
+
+
+def _torch_cell(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+    from lstm_verify.adapters.torch_cell import TorchCellAdapter
+    return [TorchCellAdapter(obj, name, layout)]
+
+
+def _torch_lstm(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+    if via:
         try:
             from lstm_verify.adapters.torch_onnx import TorchOnnxAdapter
         except ImportError as exc:
             raise TargetError(f"--via onnx needs the onnx extra: {exc}") from None
-        return [TorchOnnxAdapter(obj, name=f"{name}-via-onnx", layout=lay)]
-    if kind == "torch-lstm":
-        from lstm_verify.adapters.torch_lstm import TorchLSTMAdapter
-        return [TorchLSTMAdapter(obj, name, lay)]
-    if kind == "numpy-step":
-        from lstm_verify.adapters.numpy_step import NumpyStepAdapter
-        caps, sequence = declared_capabilities(obj)
-        return [NumpyStepAdapter(obj, name, lay, sequence, caps)]
+        return [TorchOnnxAdapter(obj, name=f"{name}-via-onnx", layout=layout)]
+    from lstm_verify.adapters.torch_lstm import TorchLSTMAdapter
+    return [TorchLSTMAdapter(obj, name, layout)]
+
+
+def _numpy_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+    from lstm_verify.adapters.numpy_step import NumpyStepAdapter
+    caps, sequence = declared_capabilities(obj)
+    return [NumpyStepAdapter(obj, name, layout, sequence, caps)]
+
+
+def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
     from lstm_verify.adapters.jax_step import JaxStepAdapter
     caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
-    return [JaxStepAdapter(obj, name, lay, sequence, caps)]
+    return [JaxStepAdapter(obj, name, layout, sequence, caps)]
+
+
+def _onnx(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+    return onnx_adapters(obj, name, runtime)
+
+
+def _adapter(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+    adapter = obj() if isinstance(obj, type) else obj
+    if not isinstance(adapter, Adapter):
+        raise TargetError(f"--kind adapter takes an lstm_verify.adapters.Adapter subclass or instance, "
+                          f"got {type(adapter).__name__}")
+    return [adapter]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a TARGET of one kind is, and how it becomes the adapters that run it."""
+
+    target: str
+    """What the TARGET is, in a phrase."""
+    build: Callable[[Any, str, Layout, str | None, str | None], list[Adapter]]
+    """``(target, name, layout, via, runtime) -> adapters``."""
+    callable_target: bool = True
+    vias: tuple[str, ...] = ()
+
+
+KIND_REGISTRY: dict[str, Kind] = {
+    "torch-cell": Kind("a class Cls(input_size, hidden_size), called cell(x, (h, c)) -> (h, c)", _torch_cell),
+    "torch-lstm": Kind("an nn.LSTM-compatible class (sequence-first), parameters named with _l0", _torch_lstm,
+                       vias=VIAS),
+    "numpy-step": Kind("step(x, h, c, *weights) -> (h, c) on NumPy arrays", _numpy_step),
+    "jax-step": Kind("step(params, x, (h, c)) -> (h, c) on JAX arrays, params a dict", _jax_step),
+    "onnx": Kind("an .onnx file, a ModelProto, or a function returning one: each LSTM node", _onnx,
+                 callable_target=False),
+    "adapter": Kind("an lstm_verify.adapters.Adapter subclass of your own (docs/adapters.md)", _adapter,
+                    callable_target=False),
+}
+"""Every kind, by its ``--kind`` name: the one place a kind is declared."""
+KINDS = tuple(KIND_REGISTRY)
+
+
+def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
+                 via: str | None = None, runtime: str | None = None) -> list[Adapter]:
+    """The adapters that run ``obj`` (a class, a function, a model or an adapter) as ``kind``
+    (:data:`KIND_REGISTRY`): one, or one per LSTM node of an ``onnx`` model. ``via="onnx"``: a
+    ``torch-lstm`` class exported with torch.onnx.export and run by onnxruntime. ``runtime``: see
+    :func:`onnx_adapters`."""
+    if kind not in KIND_REGISTRY:
+        raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    spec = KIND_REGISTRY[kind]
+    if via is not None and via not in spec.vias:
+        raise TargetError(f"--via takes {' or '.join(VIAS)} with --kind torch-lstm; got --via {via} --kind {kind}")
+    if spec.callable_target:
+        _callable(obj)
+    default = "model" if kind == "onnx" else getattr(obj, "name", None) if kind == "adapter" else None
+    return spec.build(obj, name or default or getattr(obj, "__name__", kind), parse_layout(layout), via, runtime)
 
 
 def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Adapter]:

@@ -18,7 +18,7 @@ from lstm_verify.cli import main
 from lstm_verify.implementation import Implementation, implementation
 from lstm_verify.layouts import KNOWN
 from lstm_verify.params import Case
-from lstm_verify.targets import TargetError, adapter_for, layout_table, native_shapes, parse_layout
+from lstm_verify.targets import TargetError, adapter_for, adapters_for, layout_table, native_shapes, parse_layout
 from tests.catalogue import HERE, Entry
 from tests.catalogue.numpy_steps import step as numpy_step
 
@@ -226,3 +226,15 @@ def test_the_cache_folder_can_be_moved(tmp_path):
         subprocess.run([sys.executable, "-c", program, str(folder)], env=env, check=True, timeout=120)
         names.append(sorted(p.name for p in (folder / "jax").iterdir()))
     assert names[0] and names[0] == names[1]
+
+
+def test_an_adapter_class_of_ones_own_is_a_target_of_kind_adapter():
+    """A library the kit does not ship is one file of the user's: an Adapter subclass, checked as
+    ``--kind adapter`` like any TARGET (here the built-in NumPy adapter, named by its class)."""
+    run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", "lstm_verify.adapters.numpy_lstm:NumpyAdapter",
+                          "--kind", "adapter", "--dtypes", "float64", "-k", "gate_order", "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test_gate_order" in run.stdout and "1 passed" in run.stdout
+    with pytest.raises(TargetError, match="takes an lstm_verify.adapters.Adapter subclass"):
+        adapters_for(object, "adapter")
