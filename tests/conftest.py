@@ -1,7 +1,14 @@
 """Tests of the kit itself. Properties are called directly on chosen implementations; the
-hypothesis profile is the plugin's (``--lstm-profile``; ``ci`` when CI is set)."""
+hypothesis profile is the plugin's ``--lstm-profile`` (default ``ci``: deadline off, derandomized),
+loaded here even when no ``--lstm-*`` option is given (the plugin itself loads a profile only in a
+session that checks implementations, to leave other projects' hypothesis settings alone)."""
 
 import pytest
+from hypothesis import settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.load_profile(config.getoption("--lstm-profile"))
 
 from lstm_verify.pytest_plugin import budget_shrinking
 
