@@ -121,8 +121,8 @@ class TfBlockAdapter(Adapter):
     def explain(self, variant: Variant) -> str | None:
         if variant.clip is None or variant.clip_reading == self.clip_reading:
             return None
-        return (f"{self.name}'s cell_clip reads clip as {self.clip_reading!r}: it {CLIP_READINGS[self.clip_reading][1]} "
-                "(lstm_ops.h, LSTMBlockCellFpropWithEigen)")
+        return (f"{self.name}'s cell_clip reads clip as {self.clip_reading!r}: it "
+                f"{CLIP_READINGS[self.clip_reading][1]} (lstm_ops.h, LSTMBlockCellFpropWithEigen)")
 
     def known_differences(self, dtype: str) -> list[Expected]:
         """``test_clip_agrees_with_reference`` in the specification's reading: ``cell_clip`` clips the

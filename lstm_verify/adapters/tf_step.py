@@ -68,10 +68,6 @@ def tensors(*arrays: np.ndarray | None) -> list[tf.Tensor | None]:
     return [None if a is None else tf.constant(a) for a in arrays]
 
 
-def arrays(*values: tf.Tensor) -> list[np.ndarray]:
-    return [v.numpy() for v in values]
-
-
 class TfModel(Model):
     """Native parameters (renamed by ``names``) held as TF tensors of ``dtype``. No state is passed
     on as None (only to a function that declares its state optional)."""
@@ -99,10 +95,11 @@ class TfModel(Model):
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         dtype = numpy_dtype(self.dtype)
+        inputs = tensors(*(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
         with tf.device(CPU):
-            gp, gx, gh0, gc0 = self.fns.bptt(self.params, *tensors(*(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc))))
+            gp, gx, gh0, gc0 = self.fns.bptt(self.params, *inputs)
         back = {v: k for k, v in self.names.items()}
-        return NativeGrads(*arrays(gx, gh0, gc0), {back[k]: v.numpy() for k, v in gp.items()})
+        return NativeGrads(gx.numpy(), gh0.numpy(), gc0.numpy(), {back[k]: v.numpy() for k, v in gp.items()})
 
 
 class TfStepAdapter(Adapter):
