@@ -163,13 +163,18 @@ ONNX = Layout("onnx", gate_order="iofg")
 KERAS = Layout("keras", gate_order="ifgo", transposed=True, biases=1)
 HAIKU = Layout("haiku", gate_order="igfo", transposed=True, fused="xh", biases=1, forget_offset=1.0)
 TF1 = Layout("tf1", gate_order="igfo", transposed=True, fused="xh", biases=1, forget_offset=1.0)
+"""TensorFlow's fused kernel over [x, h] (``LSTMBlockCell``, ``BlockLSTM``, TF1's ``LSTMCell``): gates
+i, ci, f, o, ``forget_bias=1`` added to f at run time."""
+TF1_FB0 = Layout("tf1-fb0", gate_order="igfo", transposed=True, fused="xh", biases=1)
+"""The same kernel run with ``forget_bias=0``: nothing added to f."""
 PAPER = Layout("paper", gate_order="ifgo", fused="hx", biases=1)
 FLAX = Layout("flax", transposed=True, biases=1)
 """flax's per-gate Dense kernels ``ii..io`` (I, H) and ``hi..ho`` (H, H), concatenated i, f, g, o
 along the output axis, and the ``hi..ho`` biases: the only ones, on the h side."""
 EQUINOX = Layout("equinox", biases=1)
 
-KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU, TF1, PAPER, FLAX, EQUINOX)}
+KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU, TF1, TF1_FB0, PAPER, FLAX,
+                                                              EQUINOX)}
 
 TARGET_NAMES: dict[str, str] = {"w_ih": "weight_ih", "w_hh": "weight_hh", "w": "weight", "b_ih": "bias_ih",
                                 "b_hh": "bias_hh", "b": "bias", "w_hr": "weight_hr"}

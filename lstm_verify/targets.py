@@ -15,6 +15,7 @@ kind            TARGET is                                                       
                 positional in :data:`~lstm_verify.adapters.numpy_step.ARGUMENTS`
                 order
 ``jax-step``    ``step(params, x, (h, c)) -> (h, c)``, ``params`` a dict         yes
+``tf-step``     the same on TensorFlow tensors                                  yes
 ``adapter``     an :class:`~lstm_verify.adapters.Adapter` subclass of your own   as declared
 ==============  ===============================================================  ==========
 
@@ -151,7 +152,7 @@ DECLARED = "lstm_verify_capabilities"
 def capabilities(*, optional_state: bool = False, unbatched: bool = False, sequence: Callable | None = None,
                  lengths: bool = False, reverse: bool = False, dtypes: tuple[str, ...] | None = None,
                  clip: float | None = None, clip_reading: str = "spec") -> Callable[[F], F]:
-    """Declare what a ``numpy-step`` or ``jax-step`` function supports, so the laws that need it run::
+    """Declare what a ``numpy-step``, ``jax-step`` or ``tf-step`` function supports, so the laws that need it run::
 
         @lstm_verify.capabilities(optional_state=True, unbatched=True, sequence=run, reverse=True)
         def step(params, x, state): ...
@@ -159,11 +160,11 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
     ``optional_state``: called with the state None, it starts from its own initial state (the
     step, and the declared sequence API, which then gets ``h = c = None`` or ``None``).
     ``unbatched``: takes x (I,) with a state (H,). ``sequence``: the function's sequence API,
-    ``sequence(xs, h, c, *weights)`` (numpy-step) or ``sequence(params, xs, (h, c))`` (jax-step),
+    ``sequence(xs, h, c, *weights)`` (numpy-step) or ``sequence(params, xs, (h, c))`` (jax-step, tf-step),
     xs (T, B, I), returning ``(hs (T, B, H), (h_T, c_T))``; ``lengths`` / ``reverse``: it takes
     ``lengths=`` (B,) of a right-padded batch / ``reverse=True`` (outputs in input time order).
     ``dtypes``: the storage dtypes it computes in, of :data:`~lstm_verify.dtypes.STORAGE`
-    (default: float32 and float64 for numpy-step, all four for jax-step); a numpy-step function
+    (default: float32 and float64 for numpy-step, all four for jax-step and tf-step); a numpy-step function
     declaring ``bfloat16`` receives and must return ``ml_dtypes.bfloat16`` arrays.
     ``clip``: the cell clips at [-clip, clip], in ``clip_reading`` (of
     :data:`~lstm_verify.reference.CLIP_READINGS`: ``spec``, every activation's input as the ONNX
@@ -242,6 +243,12 @@ def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str
     return [JaxStepAdapter(obj, name, layout, sequence, caps)]
 
 
+def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+    from lstm_verify.adapters.tf_step import TfStepAdapter
+    caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
+    return [TfStepAdapter(obj, name, layout, sequence, caps)]
+
+
 def _onnx(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
     return onnx_adapters(obj, name, runtime)
 
@@ -272,6 +279,7 @@ KIND_REGISTRY: dict[str, Kind] = {
                        vias=VIAS),
     "numpy-step": Kind("step(x, h, c, *weights) -> (h, c) on NumPy arrays", _numpy_step),
     "jax-step": Kind("step(params, x, (h, c)) -> (h, c) on JAX arrays, params a dict", _jax_step),
+    "tf-step": Kind("step(params, x, (h, c)) -> (h, c) on TensorFlow tensors, params a dict", _tf_step),
     "onnx": Kind("an .onnx file, a ModelProto, or a function returning one: each LSTM node", _onnx,
                  callable_target=False),
     "adapter": Kind("an lstm_verify.adapters.Adapter subclass of your own (docs/adapters.md)", _adapter,

@@ -17,8 +17,13 @@ from lstm_verify.reference import Variant
 from lstm_verify.strategies import activations, cases
 
 
-def _check_variant(impl, case, variant: Variant, reverse: bool) -> None:
-    """The implementation's sequence (forward or reverse) under ``variant`` against the reference's."""
+def check_variant(impl, case, variant: Variant, reverse: bool) -> None:
+    """The implementation's sequence (forward or reverse) under ``variant`` against the reference's;
+    a skip where the implementation cannot build ``variant``."""
+    reason = impl.adapter.unsupported_variant(variant)
+    if reason:
+        pytest.skip(reason)
+    reverse = reverse and impl.capabilities.reverse  # a runtime without reverse runs forward only
     params, xs, h0, c0 = case.arrays()
     params = replace(params, p=case.peepholes()) if variant.peepholes else params
     order = slice(None, None, -1 if reverse else 1)
@@ -39,7 +44,7 @@ def test_peepholes_agree_with_reference(impl, case, reverse):
 
     Which cell each peephole reads and which gate each block of P belongs to are where ports of
     peephole LSTMs go wrong; with P zero, as in every exported model, nothing shows."""
-    _check_variant(impl, case, Variant(peepholes=True), reverse)
+    check_variant(impl, case, Variant(peepholes=True), reverse)
 
 
 @pytest.mark.requires("sequence", "variants")
@@ -54,7 +59,7 @@ def test_clip_agrees_with_reference(impl, case, clip, reverse):
     unclipped, clipping the cell state itself, after the activation, or before adding the bias
     or the peephole are the ways to get it wrong, and the weights here are large enough for the
     clip to bite."""
-    _check_variant(impl, case, Variant(clip=clip, clip_reading=impl.variant.clip_reading), reverse)
+    check_variant(impl, case, Variant(clip=clip, clip_reading=impl.variant.clip_reading), reverse)
 
 
 @pytest.mark.requires("sequence", "variants")
@@ -65,7 +70,7 @@ def test_coupled_gates_agree_with_reference(impl, case, peepholes, reverse):
 
     An implementation that ignores the attribute computes an ordinary LSTM and passes every test
     that never sets it."""
-    _check_variant(impl, case, Variant(input_forget=True, peepholes=peepholes), reverse)
+    check_variant(impl, case, Variant(input_forget=True, peepholes=peepholes), reverse)
 
 
 @pytest.mark.requires("sequence", "variants")
@@ -77,7 +82,7 @@ def test_activations_agree_with_reference(impl, case, f, g, h, reverse):
 
     Exporters write these attributes rarely, so a runtime's handling of them is rarely exercised:
     a swapped f and g, a default alpha, or an alpha list read positionally all show here."""
-    _check_variant(impl, case, Variant(f, g, h), reverse)
+    check_variant(impl, case, Variant(f, g, h), reverse)
 
 
 @pytest.mark.requires("variants")

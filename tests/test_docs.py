@@ -60,7 +60,7 @@ def passes(target: object, kind: str, *more: str, runtime: str | None = None) ->
     """A page's example TARGET passes the cheap laws (those its kind can serve) and ``more``."""
     results = run_laws(adapters_for(target, kind, None, runtime=runtime), LAWS + more)
     served = [law for law in LAWS if law != "test_gradients_agree_with_bptt" or kind in ("torch-cell", "torch-lstm",
-                                                                                          "jax-step")]
+                                                                                          "jax-step", "tf-step")]
     if kind == "onnx":  # an exported nn.LSTM node: no step of its own
         served = ["test_sequence_agrees_with_reference"]
     assert_passed(results, (*served, *more))

@@ -26,14 +26,14 @@ PROPERTIES = properties.collect()
 ADAPTERS_PAGE = Path(__file__).parents[1] / "docs" / "adapters.md"
 
 
-@pytest.mark.parametrize("kind", ("torch-cell", "torch-lstm", "numpy-step", "jax-step"))
+@pytest.mark.parametrize("kind", ("torch-cell", "torch-lstm", "numpy-step", "jax-step", "tf-step"))
 @pytest.mark.parametrize("name", sorted(KNOWN))
 def test_every_named_layout_is_accepted_for_every_kind(name, kind):
     if kind.startswith("torch"):
         torch = pytest.importorskip("torch")
         target = torch.nn.LSTMCell if kind == "torch-cell" else torch.nn.LSTM
     else:
-        pytest.importorskip(kind.partition("-")[0])
+        pytest.importorskip({"numpy-step": "numpy", "jax-step": "jax", "tf-step": "tensorflow"}[kind])
         target = numpy_step
     assert adapter_for(target, kind, name.upper()).layout is KNOWN[name]
 

@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "torch-onnx": "lstm_verify.adapters.torch_onnx:TorchOnnxAdapter",
     "torch-onnx-dynamo": "lstm_verify.adapters.torch_onnx:dynamo",
     "haiku": "lstm_verify.adapters.haiku_lstm:HaikuAdapter",
+    "tf-block": "lstm_verify.adapters.tf_block:TfBlockAdapter",
 }
 
 

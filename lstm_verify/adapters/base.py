@@ -176,6 +176,12 @@ class Adapter(ABC):
         looser tolerance."""
         return []
 
+    def unsupported_variant(self, variant: Variant) -> str | None:
+        """Why :meth:`load_variant` cannot build ``variant`` (an option the library does not have),
+        or None: the law asking for it is skipped with the reason. Only for adapters whose
+        capabilities claim ``variants``."""
+        return None
+
     def explain(self, variant: Variant) -> str | None:
         """The known difference that explains a failure to compute ``variant`` (a runtime that
         reads its ``clip`` otherwise, or ignores an attribute it sets), for the failure message;

@@ -33,6 +33,11 @@ class Entry:
         return f"{self.target}-{self.dtype}"
 
     @property
+    def library(self) -> str | None:
+        """The optional library its kind needs: the kit's tests skip the entry where it is absent."""
+        return OPTIONAL_LIBRARIES.get(self.kind)
+
+    @property
     def name(self) -> str:
         return self.target.rpartition(":")[2]
 
@@ -40,7 +45,9 @@ class Entry:
         return Implementation(target_adapter(self.spec, self.kind, layout or self.layout), self.dtype, time_limit)
 
 
-N, T, L, J = "numpy-step", "torch-cell", "torch-lstm", "jax-step"
+N, T, L, J, TF = "numpy-step", "torch-cell", "torch-lstm", "jax-step", "tf-step"
+OPTIONAL_LIBRARIES = {TF: "tensorflow"}
+"""Not in the ``test`` extra: CI installs ``all``, a contributor may not have it."""
 STEP_AGREES = "test_step_agrees_with_reference"
 KERNEL_STEP = "test_step_agrees_at_kernel_sizes"
 
@@ -129,6 +136,11 @@ CATALOGUE = [
     Entry("numpy_steps.py:spec_clip_step", N),
     Entry("numpy_steps.py:cell_clip_step", N),
     Entry("numpy_steps.py:gates_only_clip_step", N, (STEP_AGREES,)),
+    Entry("tf_steps.py:step", TF, dtype="float32"),
+    Entry("tf_steps.py:detached_carry_step", TF, ("test_exact_cec_jacobian", "test_gradients_agree_with_bptt",
+                                                 "test_early_input_gradient_dominance")),
+    Entry("tf_steps.py:wrong_custom_gradient_step", TF, ("test_gradients_agree_with_bptt",)),
+    Entry("tf_steps.py:forget_bias_twice_step", TF, ("test_gate_order", STEP_AGREES), "float32", "tf1"),
 ]
 CORRECT = [e for e in CATALOGUE if not e.breaks]
 DEFECTIVE = [e for e in CATALOGUE if e.breaks]

@@ -1,0 +1,130 @@
+"""TensorFlow step functions: any ``cell(params, x, h, c) -> (h, c)`` on TF tensors gets a step
+traced by ``tf.function`` and gradients by ``tf.GradientTape`` of the step, chained back through
+time. Used by ``--kind tf-step`` targets, whose ``step(params, x, (h, c))`` takes params named by
+:data:`~lstm_verify.layouts.TARGET_NAMES`.
+
+Everything runs on the CPU (``tf.device``): a GPU build of TensorFlow would run float32 matmuls
+in TF32 there. ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (errors only) before TensorFlow is
+imported, so that workers do not print its start-up log.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State, sequence_keywords  # noqa: E402
+from lstm_verify.dtypes import STORAGE, numpy_dtype  # noqa: E402
+from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native  # noqa: E402
+
+Cell = Callable[[dict, tf.Tensor, tf.Tensor | None, tf.Tensor | None], tuple[tf.Tensor, tf.Tensor]]
+CPU = "/CPU:0"
+
+
+class TfFunctions:
+    """The traced step of one cell function and its traced pullback, each traced once per
+    (B, I, H, dtype) whatever the sequence length: back-propagation through time calls the
+    pullback once per step (:meth:`bptt`), from that step's input state, the cotangents carried
+    from one step to the one before in the implementation's dtype. A trace per sequence length
+    would cost the gradient laws, which draw 1 to 1000 steps, a trace per draw."""
+
+    def __init__(self, cell: Cell) -> None:
+        def pullback(params: dict, x: tf.Tensor, h: tf.Tensor, c: tf.Tensor, gh: tf.Tensor, dh: tf.Tensor,
+                     dc: tf.Tensor, acc: dict) -> tuple:
+            with tf.GradientTape() as tape:
+                tape.watch((params, x, h, c))
+                out = cell(params, x, h, c)
+            dp, dx, dh, dc = tape.gradient(out, (params, x, h, c), output_gradients=(gh + dh, dc),
+                                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return {k: acc[k] + dp[k] for k in acc}, dx, dh, dc
+
+        self.step = tf.function(cell)
+        self.pullback = tf.function(pullback)
+        """One step back, ``(params, x, h, c, gh, dh, dc, acc) -> (acc + dparams, dx, dh, dc)``: the
+        cotangents of the step's (h', c') are ``gh + dh`` and ``dc``."""
+
+    def bptt(self, params: dict, xs: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, gh: tf.Tensor,
+             gc: tf.Tensor) -> tuple[dict, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to (params, xs, h0, c0), one
+        step at a time."""
+        states = [(h0, c0)]
+        for t in range(len(xs) - 1):
+            states.append(tuple(self.step(params, xs[t], *states[-1])))
+        acc = {k: tf.zeros_like(v) for k, v in params.items()}
+        dh, dc, dxs = tf.zeros_like(h0), gc, []
+        for t in reversed(range(len(xs))):
+            acc, dx, dh, dc = self.pullback(params, xs[t], *states[t], gh[t], dh, dc, acc)
+            dxs.append(dx)
+        return acc, tf.stack(dxs[::-1]), dh, dc
+
+
+def tensors(*arrays: np.ndarray | None) -> list[tf.Tensor | None]:
+    """NumPy arrays (bfloat16 ones of ml_dtypes) as TF tensors of their dtype; None stays None."""
+    return [None if a is None else tf.constant(a) for a in arrays]
+
+
+class TfModel(Model):
+    """Native parameters (renamed by ``names``) held as TF tensors of ``dtype``. No state is passed
+    on as None (only to a function that declares its state optional)."""
+
+    def __init__(self, fns: TfFunctions, native: Native, dtype: str, names: dict[str, str],
+                 sequence: Callable | None = None) -> None:
+        self.fns, self.dtype, self.names, self.sequence_fn = fns, dtype, names, sequence
+        self.params = {names[k]: tf.constant(v) for k, v in native.items()}
+
+    def step(self, x: np.ndarray, state: State | None = None) -> State:
+        with tf.device(CPU):
+            h, c = self.fns.step(self.params, *tensors(x, *(state or (None, None))))
+        return h.numpy(), c.numpy()
+
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
+        if self.sequence_fn is None:
+            return super().sequence(xs, state)
+        with tf.device(CPU):
+            xs, *state = tensors(xs, *(state or (None, None)))
+            hs, (h, c) = self.sequence_fn(self.params, xs, None if state[0] is None else tuple(state),
+                                          **sequence_keywords(lengths, reverse))
+        return hs.numpy(), (h.numpy(), c.numpy())
+
+    def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+              gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
+        dtype = numpy_dtype(self.dtype)
+        inputs = tensors(*(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
+        with tf.device(CPU):
+            gp, gx, gh0, gc0 = self.fns.bptt(self.params, *inputs)
+        back = {v: k for k, v in self.names.items()}
+        return NativeGrads(gx.numpy(), gh0.numpy(), gc0.numpy(), {back[k]: v.numpy() for k, v in gp.items()})
+
+
+class TfStepAdapter(Adapter):
+    """A user's ``step(params, x, (h, c)) -> (h, c)`` on TF tensors, ``params`` the layout's native
+    arrays named by :data:`~lstm_verify.layouts.TARGET_NAMES`; the state is None when the
+    capabilities declare it optional. A declared ``sequence(params, xs, (h, c), [lengths=...,
+    reverse=...]) -> (hs, (h, c))`` is the sequence API, called eagerly; gradients are
+    ``tf.GradientTape`` of the step, chained back through time (:meth:`TfFunctions.bptt`)."""
+
+    requires = ("tensorflow",)
+
+    def __init__(self, step: Callable, name: str = "tf-step", layout: Layout = TORCH,
+                 sequence: Callable | None = None,
+                 capabilities: Capabilities = Capabilities(gradients=True, training=True, optional_state=False,
+                                                           dtypes=STORAGE)
+                 ) -> None:
+        self.name, self.layout, self.capabilities, self.sequence_fn = name, layout, capabilities, sequence
+
+        def cell(params: dict, x: tf.Tensor, h: tf.Tensor | None, c: tf.Tensor | None) -> tuple:
+            return tuple(step(params, x, None if h is None else (h, c)))
+        self.fns = TfFunctions(cell)
+
+    def version(self) -> str:
+        """``tensorflow-cpu`` and ``tensorflow`` are both the module ``tensorflow``."""
+        return f"tensorflow {tf.__version__}"
+
+    def load(self, native: Native, dtype: str) -> Model:
+        return TfModel(self.fns, native, dtype, TARGET_NAMES, self.sequence_fn)
