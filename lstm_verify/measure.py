@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import statistics
 import subprocess
@@ -54,6 +55,9 @@ class Output:
     stderr: str
     code: int
     seconds: float
+    cpu_seconds: float
+    """User and system time of the command and every process it waited for: less sensitive than
+    the wall time to other work on the machine."""
     out: Path
     """The file the command was given as ``{out}``."""
 
@@ -170,17 +174,23 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
 """Every figure, declared once; ``--only`` names them."""
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run_once(figure: Figure, warm: str, clock: Callable[[], float]) -> tuple[Output, Any]:
     """Run the command once: its output and the value read from it."""
     with tempfile.TemporaryDirectory(prefix="measure-") as scratch:
         fill = {"{cache}": f"{scratch}/cache", "{warm}": warm, "{out}": f"{scratch}/out"}
         argv = [fill.get(word, word) for word in figure.argv]
         argv = [sys.executable, *PROGRAMS[argv[0]], *argv[1:]] if argv[0] in PROGRAMS else argv
-        start = clock()
+        start, cpu = clock(), _children_cpu()
         done = subprocess.run(argv, cwd=ROOT, env={**os.environ, **figure.env}, capture_output=True, text=True)
-        output = Output(done.stdout, done.stderr, done.returncode, clock() - start, Path(fill["{out}"]))
+        output = Output(done.stdout, done.stderr, done.returncode, clock() - start, _children_cpu() - cpu,
+                        Path(fill["{out}"]))
         if done.returncode != figure.exit:
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+            tail = "\n".join((output.stdout + output.stderr).splitlines()[-15:])
             raise MeasureError(f"{figure.name}: exit {done.returncode}, not {figure.exit}\n{tail}")
         return output, figure.read(output)
 
@@ -196,6 +206,7 @@ def measure(figure: Figure, runs: int = 3, clock: Callable[[], float] = time.per
         return {**entry, "table": done[0][1]}
     values = [round(value, 3) for _, value in done]
     entry.update(runs=values, median=round(statistics.median(values), 3), min=min(values), max=max(values),
+                 cpu_seconds=[round(output.cpu_seconds, 3) for output, _ in done],
                  exit=[output.code for output, _ in done])
     closing = [counts(output.stdout) for output, _ in done]
     if any(closing):
@@ -289,6 +300,10 @@ def _counts(entry: dict[str, Any]) -> str:
     return " / ".join(dict.fromkeys(per_run)) or "-"
 
 
+def _cpu(entry: dict[str, Any]) -> str:
+    return ", ".join(map(_number, entry["cpu_seconds"])) + " s" if "cpu_seconds" in entry else "-"
+
+
 def _table(heads: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(heads) + " |", "|" + " --- |" * len(heads)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
@@ -322,9 +337,10 @@ def all_figures(record: dict[str, Any]) -> str:
                      f"{' / '.join(map(str, m['load_average']))} (1 / 5 / 15 min) at the start."
                      + (f" Note: {when['note']}" if when["note"] else "") + f"\n\nVersions: {found}.")
         timed = [[f"`{e['name']}`", e["what"], f"`{e['command']}`", f"**{_number(e['median'])} {e['unit']}**",
-                  _spread(e), ", ".join(map(_number, e["runs"])), _counts(e)] for e in entries if "runs" in e]
+                  _spread(e), ", ".join(map(_number, e["runs"])), _cpu(e), _counts(e)] for e in entries if "runs" in e]
         if timed:
-            parts.append(_table(["figure", "what", "command", "median", "spread", "runs", "counts"], timed))
+            parts.append(_table(["figure", "what", "command", "median", "spread", "runs", "CPU time of each run",
+                                 "counts"], timed))
         for e in (e for e in entries if "table" in e):
             parts.append(f"`{e['name']}`: {e['what']} (`{e['command']}`, {e['unit']}):\n\n"
                          + _table(e["table"]["columns"], e["table"]["rows"]))

@@ -44,6 +44,7 @@ def test_a_figure_records_every_run_its_median_and_spread(figures):
     entry = measure.measure(figures["one"], runs=3, clock=fake_clock(0, 2, 10, 15, 20, 21))
     assert entry["runs"] == [2, 5, 1] and entry["median"] == 2 and (entry["min"], entry["max"]) == (1, 5)
     assert entry["unit"] == "s" and entry["exit"] == [0, 0, 0]
+    assert len(entry["cpu_seconds"]) == 3 and all(0 < cpu < 60 for cpu in entry["cpu_seconds"])
     assert entry["counts"] == [{"passed": 3, "failed": 1, "skipped": 2, "xfailed": 0}] * 3
     assert entry["command"] == "JAX_ENABLE_X64=1 " + shlex.join(figures["one"].argv) and entry["what"] == figures["one"].what
 
@@ -116,7 +117,7 @@ def test_readings():
     assert measure.counts("x\n=== 964 passed, 360 skipped, 2 xfailed in 226.10s ===\n") == {
         "passed": 964, "skipped": 360, "xfailed": 2}
     assert measure.counts("no closing line") == {}
-    table = measure.markdown_table(measure.Output("head\n| a | b |\n| --- | --- |\n| 1 | 2 |\n", "", 0, 0.0, Path()))
+    table = measure.markdown_table(measure.Output("head\n| a | b |\n| --- | --- |\n| 1 | 2 |\n", "", 0, 0.0, 0.0, Path()))
     assert table == {"columns": ["a", "b"], "rows": [["1", "2"]]}
 
 
@@ -124,7 +125,7 @@ def test_a_bench_row_that_disagrees_is_not_a_time(tmp_path):
     out = tmp_path / "rows.json"
     out.write_text(json.dumps([{"status": "WRONG", "reason": "", "agreement": "hs off", "us_per_step": 3.0}]))
     with pytest.raises(measure.MeasureError, match="WRONG: hs off"):
-        measure.bench_us_per_step(measure.Output("", "", 0, 0.0, out))
+        measure.bench_us_per_step(measure.Output("", "", 0, 0.0, 0.0, out))
 
 
 def _markdown_files() -> list[Path]:
