@@ -17,9 +17,9 @@ from lstm_verify import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOSING = "lstm-verify: 3 passed, 1 failed, 2 skipped, 0 xfailed (2 properties x 3 implementations, 9 hypothesis examples)"
-TIMING = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)? ?(?:ms|µs|s|min)(?!\w)")
-"""A measured time in prose: a number and an abbreviated unit ("31.2 s", "11 min"). A limit or a
-budget is written out ("a time limit of 10 seconds")."""
+TIMING = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[ \u00a0](?:ms|µs|s|min)(?!\w)")
+"""A measured time in prose, as this project writes one: a number, a space, an abbreviated unit
+("31.2 s", "11 min"). A limit or a budget is written out ("a time limit of 10 seconds")."""
 
 
 def trivial(name: str, code: int = 0, **kw) -> measure.Figure:
@@ -126,6 +126,12 @@ def test_a_bench_row_that_disagrees_is_not_a_time(tmp_path):
     out.write_text(json.dumps([{"status": "WRONG", "reason": "", "agreement": "hs off", "us_per_step": 3.0}]))
     with pytest.raises(measure.MeasureError, match="WRONG: hs off"):
         measure.bench_us_per_step(measure.Output("", "", 0, 0.0, 0.0, out))
+
+
+def test_the_timing_pattern_finds_measured_times_not_limits_or_counts():
+    found = TIMING.findall("took 31.2 s, then 11 min 5 s; 0.4 ms a call, 51 µs warm (845 s cold)")
+    assert found == ["31.2 s", "11 min", "5 s", "0.4 ms", "51 µs", "845 s"]
+    assert not TIMING.findall("a time limit of 10 seconds, 12 shapes, the 1990s, 3 steps, v0.4 s3, 2 minutes, float16 s")
 
 
 def _markdown_files() -> list[Path]:
