@@ -315,14 +315,15 @@ def headline(record: dict[str, Any]) -> str:
     for figure in (f for f in FIGURES.values() if f.headline):
         entry = record["figures"].get(figure.name)
         if entry is None:
-            rows.append([figure.headline, "not measured yet", "", "", ""])
+            rows.append([figure.headline, "not measured yet", "", "", "", ""])
             continue
         when = record["sessions"][entry["session"]]
         machines.append(_machine(when))
-        rows.append([figure.headline, f"**{_number(entry['median'])} {entry['unit']}**", _spread(entry),
+        cpu = f"{_number(statistics.median(entry['cpu_seconds']))} s" if "cpu_seconds" in entry else "-"
+        rows.append([figure.headline, f"**{_number(entry['median'])} {entry['unit']}**", _spread(entry), cpu,
                      str(len(entry["runs"])), _commit(when)])
     machine = "; ".join(dict.fromkeys(machines)) or "none yet"
-    return (_table(["figure", "median", "spread (min–max)", "runs", "commit, date"], rows)
+    return (_table(["figure", "median", "spread (min–max)", "CPU time, median", "runs", "commit, date"], rows)
             + f"\n\nMachine: {machine}. Every run, its versions and the rest: docs/measurements.md.")
 
 
