@@ -292,12 +292,17 @@ def _machine(when: dict[str, Any]) -> str:
 
 
 def _commit(when: dict[str, Any]) -> str:
-    return f"`{when['commit'][:7]}`{' (uncommitted changes)' if when['dirty'] else ''}, {when['date'][:10]}"
+    return f"`{when['commit'][:7]}`{' (uncommitted changes)' if when['dirty'] else ''}"
 
 
 def _counts(entry: dict[str, Any]) -> str:
     per_run = [", ".join(f"{n} {w}" for w, n in c.items()) for c in entry.get("counts", [])]
     return " / ".join(dict.fromkeys(per_run)) or "-"
+
+
+def _runs(entry: dict[str, Any]) -> str:
+    warm_up = f" (after an untimed {_number(entry['warm_up'])} s)" if "warm_up" in entry else ""
+    return ", ".join(map(_number, entry["runs"])) + warm_up
 
 
 def _cpu(entry: dict[str, Any]) -> str:
@@ -321,7 +326,7 @@ def headline(record: dict[str, Any]) -> str:
         machines.append(_machine(when))
         cpu = f"{_number(statistics.median(entry['cpu_seconds']))} s" if "cpu_seconds" in entry else "-"
         rows.append([figure.headline, f"**{_number(entry['median'])} {entry['unit']}**", _spread(entry), cpu,
-                     str(len(entry["runs"])), _commit(when)])
+                     str(len(entry["runs"])), f"{_commit(when)}, {when['date'][:10]}"])
     machine = "; ".join(dict.fromkeys(machines)) or "none yet"
     return (_table(["figure", "median", "spread (min–max)", "CPU time, median", "runs", "commit, date"], rows)
             + f"\n\nMachine: {machine}. Every run, its versions and the rest: docs/measurements.md.")
@@ -338,7 +343,7 @@ def all_figures(record: dict[str, Any]) -> str:
                      f"{' / '.join(map(str, m['load_average']))} (1 / 5 / 15 min) at the start."
                      + (f" Note: {when['note']}" if when["note"] else "") + f"\n\nVersions: {found}.")
         timed = [[f"`{e['name']}`", e["what"], f"`{e['command']}`", f"**{_number(e['median'])} {e['unit']}**",
-                  _spread(e), ", ".join(map(_number, e["runs"])), _cpu(e), _counts(e)] for e in entries if "runs" in e]
+                  _spread(e), _runs(e), _cpu(e), _counts(e)] for e in entries if "runs" in e]
         if timed:
             parts.append(_table(["figure", "what", "command", "median", "spread", "runs", "CPU time of each run",
                                  "counts"], timed))

@@ -49,6 +49,15 @@ def test_a_figure_records_every_run_its_median_and_spread(figures):
     assert entry["command"] == "JAX_ENABLE_X64=1 " + shlex.join(figures["one"].argv) and entry["what"] == figures["one"].what
 
 
+@pytest.mark.parametrize("folder, seen", [("{cache}", [0, 0, 0]), ("{warm}", [1, 2, 3])])
+def test_a_cold_run_gets_an_empty_folder_and_a_warm_one_the_folder_of_the_runs_before(folder, seen):
+    counting = ("import sys, pathlib; d = pathlib.Path(sys.argv[1]); d.mkdir(exist_ok=True); n = len(list(d.iterdir()));"
+                " (d / str(n)).touch(); print(n, 'passed')")
+    entry = measure.measure(measure.Figure("folder", "files left in the folder", ("python", "-c", counting, folder)))
+    assert [c["passed"] for c in entry["counts"]] == seen
+    assert ("warm_up" in entry) == (folder == "{warm}")
+
+
 def test_a_session_names_machine_versions_commit_and_date():
     when = measure.session("loaded")
     assert set(when["machine"]) == {"cpu", "cores", "ram_gib", "os", "load_average"} and when["machine"]["cores"] >= 1
