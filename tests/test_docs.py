@@ -27,6 +27,7 @@ from lstm_verify import laws
 from lstm_verify.adapters.base import Adapter
 from lstm_verify.cli import main
 from lstm_verify.config import options_from_env
+from lstm_verify.expected import read_expected
 from lstm_verify.results import Result
 from lstm_verify.runner import run_suite
 from lstm_verify.targets import adapters_for
@@ -36,7 +37,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LAWS = ("test_gate_order", "test_step_agrees_with_reference",
         "test_sequence_agrees_with_reference", "test_gradients_agree_with_bptt")
 """Cheap, and between them they touch the layout, the step, the sequence and the gradients."""
-LANGUAGES = {"python": "run", "bash": "run unless skipped", "c": "compiled", "text": "output, not code",
+LANGUAGES = {"python": "run", "bash": "run unless skipped", "c": "compiled",
+             "toml": "read as an expected-failures file", "text": "output, not code",
              "yaml": "configuration for another tool: not run"}
 FENCE = re.compile(r"^ *```(\S*)", re.M)
 
@@ -95,8 +97,15 @@ def compile_c(example) -> None:
     assert run.returncode == 0, run.stderr
 
 
+def read_toml(example) -> None:
+    """A TOML block is an expected-failures file the kit accepts (``--xfail FILE``)."""
+    path = Path(example.namespace.get("__file__", "x")).parent.parent / "expected.toml"
+    path.write_text(example.parsed)
+    assert read_expected(path), "an expected-failures block with no entry"
+
+
 SYBIL = Sybil(parsers=[PythonCodeBlockParser(), CodeBlockParser("bash", run_shell), CodeBlockParser("c", compile_c),
-                       SkipParser()])
+                       CodeBlockParser("toml", read_toml), SkipParser()])
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
