@@ -33,10 +33,10 @@ def run(feeds, dtype=np.float32, **attributes):
     return [y.to_numpy().ravel() for y in inference.into_model().into_runnable().run([feeds[n] for n in order])]
 
 
-def zeros(steps=1, batch=1, **inputs):
+def zeros(steps=1, **inputs):
     """Zero X, W, R, B (gate blocks i, o, f, c) and states, updated with ``inputs``."""
-    feeds = {"X": np.zeros((steps, batch, 1)), "W": np.zeros((1, 4, 1)), "R": np.zeros((1, 4, 1)),
-             "B": np.zeros((1, 8)), "initial_h": np.zeros((1, batch, 1)), "initial_c": np.zeros((1, batch, 1))}
+    feeds = {"X": np.zeros((steps, 1, 1)), "W": np.zeros((1, 4, 1)), "R": np.zeros((1, 4, 1)),
+             "B": np.zeros((1, 8)), "initial_h": np.zeros((1, 1, 1)), "initial_c": np.zeros((1, 1, 1))}
     return {**feeds, **inputs}
 
 
@@ -78,5 +78,3 @@ print(f"activations=[Sigmoid, Relu, Tanh], b_g = 3, c_0 = 1: c_1 = {y_c[0]:.4f};
 
 raises("sequence_lens=[1] over 2 steps", lambda: run(zeros(2, sequence_lens=np.array([1]))))
 raises("float64", lambda: run(zeros(), np.float64))
-no_state = {k: v for k, v in zeros(1, batch=2).items() if not k.startswith("initial")}
-raises("no initial_h/initial_c, batch 2", lambda: run(no_state))
