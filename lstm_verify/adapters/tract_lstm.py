@@ -35,7 +35,8 @@ class TractAdapter(OnnxAdapter):
     ignored_by = "tract's ONNX front end (onnx/src/ops/rec/lstm.rs and common.rs read none of them)"
     ignores = {
         "direction=reverse": "direction='reverse' runs forward: over x = [1, 0] with g = tanh(x), Y = [0.1817, "
-                             "0.0941], the forward run's, where the specification gives [0.0831, 0] and Y_h = Y[0]",
+                             "0.0941] and Y_h = 0.0941, the forward run's, where the specification gives Y = [0.1817, "
+                             "0] and Y_h = Y[0] = 0.1817",
         "clip": "zero weights, b_g = 3, c_0 = 2, clip=0.5 give the unclipped h_1 = 0.4524, c_1 = 1.4975 where the "
                 "specification gives 0.2311, 1.2311",
         "input_forget": "input_forget=1, b_i = 2, b_g = 1, c_0 = 1 give the uncoupled c_1 = 1.1708 where f = 1 - i "
