@@ -46,7 +46,7 @@ from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
 from lstm_verify.reference import Variant
 
-RUNTIMES = ("onnxruntime", "onnx-reference", "openvino")
+RUNTIMES = ("onnxruntime", "onnx-reference", "openvino", "opencv", "tract")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
 VIAS = ("onnx",)
 """What ``--via`` takes: ``onnx`` checks a ``torch-lstm`` TARGET exported with torch.onnx.export."""

@@ -24,6 +24,7 @@ from lstm_verify.export import ARRAYS, CASES, DTYPES, EXPECTED, FORMATS, export
 from lstm_verify.implementation import implementation
 from lstm_verify.layouts import TORCH, WRONG_ORDERS, Layout
 from lstm_verify.params import PARAM_NAMES, Params
+from lstm_verify.targets import RUNTIMES
 
 Arrays = dict[str, np.ndarray]
 FILES = [(g.name, dtype, fmt) for g in CASES for dtype in DTYPES for fmt in ("npz", "json")]
@@ -245,7 +246,7 @@ def test_onnx_tests_are_the_vectors_as_one_lstm_node(onnx_exported, exported):
             np.testing.assert_array_equal(got, want, strict=True)
 
 
-@pytest.mark.parametrize("runtime", ["onnxruntime", "onnx-reference"])
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("test", ONNX_TESTS)
 def test_onnx_tests_pass_on_onnx_runtimes(onnx_exported, test, runtime):
     """What a backend-test harness does with a directory: its outputs match ``output_<k>.pb``
@@ -283,14 +284,15 @@ def permuted(inputs: Arrays, order: tuple[int, ...]) -> Arrays:
     return {**inputs, **{k: reorder(inputs[k]) for k in ("W", "R", "B")}}
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("test", ONNX_TESTS)
-def test_onnx_tests_catch_every_wrong_gate_order(onnx_exported, test):
-    """Fed W, R and B with their gate blocks in any of the 23 other orders, onnx's reference
-    evaluator misses the expected outputs by over 1000 times the tolerance."""
+def test_onnx_tests_catch_every_wrong_gate_order(onnx_exported, test, runtime):
+    """Fed W, R and B with their gate blocks in any of the 23 other orders, each runtime misses
+    the expected outputs by over 1000 times the tolerance."""
     directory, manifest = onnx_exported
     entry = manifest["tests"][test]
     model, inputs, outputs = read_onnx_test(directory / test)
-    run = onnx_run("onnx-reference", model, entry["dtype"])
+    run = onnx_run(runtime, model, entry["dtype"])
     orders = [order for order in permutations(range(4)) if order != (0, 1, 2, 3)]
     for order in orders:
         got = run(permuted(inputs, order))

@@ -368,3 +368,16 @@ def test_plugin_takes_lstm_runtime(two_node_model, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"two/dec: {OnnxReferenceAdapter().version()} (layout onnx)" in run.stdout
     assert "test_sequence_agrees_with_reference[two/dec-float32]" in run.stdout
+
+
+@pytest.mark.parametrize("runtime,module", [("opencv", "cv2"), ("tract", "tract")])
+def test_kind_onnx_runs_on_the_deployment_runtimes(two_node_model, runtime, module):
+    """``--kind onnx --runtime opencv|tract``: the plain node agrees with the reference; the second,
+    reversed with clip=0.5, fails, and the failure names what the runtime ignores (docs/onnx.md)."""
+    pytest.importorskip(module)
+    from lstm_verify.targets import target_adapters
+    plain, clipped = target_adapters(str(two_node_model), "onnx", runtime=runtime)
+    assert (plain.name, clipped.name, type(plain).name) == ("two/0", "two/dec", runtime)
+    PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(plain, "float32"))
+    with pytest.raises(LawViolation, match=rf"\[two/dec-float32; .*\(known difference: .* ignores clip"):
+        PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(clipped, "float32"))

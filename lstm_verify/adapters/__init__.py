@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "onnxruntime": "lstm_verify.adapters.onnxruntime_lstm:OnnxRuntimeAdapter",
     "onnx-reference": "lstm_verify.adapters.onnx_reference:OnnxReferenceAdapter",
     "openvino": "lstm_verify.adapters.openvino_lstm:OpenVinoAdapter",
+    "opencv": "lstm_verify.adapters.opencv_lstm:OpenCvAdapter",
+    "tract": "lstm_verify.adapters.tract_lstm:TractAdapter",
     "torch-onnx": "lstm_verify.adapters.torch_onnx:TorchOnnxAdapter",
     "torch-onnx-dynamo": "lstm_verify.adapters.torch_onnx:dynamo",
     "haiku": "lstm_verify.adapters.haiku_lstm:HaikuAdapter",
