@@ -1,0 +1,1 @@
+"""The renderings of a run's results: :mod:`.text` (terminal, Markdown) and :mod:`.html` (the page)."""
