@@ -25,7 +25,9 @@ run         the profile, ``--hypothesis-seed``, TARGET with the bytes of its fil
             the ``--xfail`` file and ``JAX_ENABLE_X64``: a change re-runs every check of the run.
 ==========  ===================================================================================
 
-The implementation id carries the dtype. Not inputs: the hardware (a store copied to a machine
+Only the laws of ``properties/`` that the plugin parametrizes are stored (not a test of the
+adopter's own made with :func:`lstm_verify.api.parametrize_with_impls`). The implementation id
+carries the dtype. Not inputs: the hardware (a store copied to a machine
 with another CPU or GPU serves its verdicts there: use ``--fresh``), ``--memory-limit`` (a check
 that passed under one limit is served under another), and the shrinking budget and
 ``--strict-xfails`` (they change only failures and unexpected passes, which are never stored).
@@ -69,6 +71,7 @@ from lstm_verify.results import STORED, Collector, Result
 FILE = "verdicts.json"
 KIT = Path(__file__).parent
 LAWS = Path(properties.__file__).parent
+LAWS_PACKAGE = f"{properties.__name__}."
 CORE_ADAPTER_FILES = ("__init__.py", "base.py")
 """The files of ``lstm_verify/adapters/`` that belong to the core (the registry and the Adapter
 base class every adapter inherits); the others are adapters' own modules."""
@@ -177,22 +180,24 @@ class Inputs:
     def __init__(self, options: Options, seed: object = None, kit: Path = KIT, laws: Path = LAWS) -> None:
         self.kit, self.laws = kit, laws
         self.base = _sha(core_digest(kit, laws), run_digest(options, seed))
-        self._adapters: dict[int, str] = {}
+        self._adapters: dict[int, tuple[str, bool]] = {}
         self._laws: dict[str, str] = {}
 
-    def adapter(self, impl: Implementation) -> str:
-        """The digest of ``impl``'s adapter: its files and the versions of its libraries."""
+    def adapter(self, impl: Implementation) -> tuple[str, bool]:
+        """The digest of ``impl``'s adapter (its files and the versions of its libraries), and
+        whether it can run here (its libraries and device are present)."""
         adapter = impl.adapter
         if id(adapter) not in self._adapters:
             files = adapter_files(type(adapter).__module__, self.kit)
-            self._adapters[id(adapter)] = _sha(*(_file(p) for p in files), adapter.version())
+            self._adapters[id(adapter)] = (_sha(*(_file(p) for p in files), adapter.version()),
+                                           adapter.unavailable() is None)
         return self._adapters[id(adapter)]
 
     def digest(self, law: str, module: str, impl: Implementation) -> str:
         """The digest of law ``law`` (in ``properties.<module>``) on ``impl``."""
         if module not in self._laws:
             self._laws[module] = _file(self.laws / f"{module.rpartition('.')[2]}.py")
-        return _sha(self.base, law, self._laws[module], self.adapter(impl), impl.id)
+        return _sha(self.base, law, self._laws[module], self.adapter(impl)[0], impl.id)
 
 
 def measured_at() -> str:
@@ -253,7 +258,7 @@ class Store:
         options = options_from_pytest(config)
         self.folder = Path(config.getoption("--lstm-cache-dir"))
         self.inputs = Inputs(options, config.getoption("hypothesis_seed", None))
-        self.serve = not options.fresh
+        self.serve = not options.fresh and not config.getoption("collectonly")  # --collect-only lists every check
         self.worker = hasattr(config, "workerinput")
         if self.worker:
             self.stored = set(config.workerinput.get("lstm_stored", ()))
@@ -277,11 +282,11 @@ class Store:
         keep, served_here = [], {}
         for item in items:
             impl = _impl(item)
-            if impl is None:
-                keep.append(item)
+            if impl is None or not item.module.__name__.startswith(LAWS_PACKAGE):
+                keep.append(item)  # a law parametrized elsewhere (parametrize_with_impls) may hold code of any file
                 continue
             digest = self.inputs.digest(item.originalname, item.module.__name__, impl)
-            item.user_properties += [("lstm_inputs", digest), ("lstm_runs_here", impl.adapter.unavailable() is None)]
+            item.user_properties += [("lstm_inputs", digest), ("lstm_runs_here", self.inputs.adapter(impl)[1])]
             if self.serve and digest in self.stored:
                 served_here[item.nodeid] = digest
             else:
