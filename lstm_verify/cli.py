@@ -184,9 +184,10 @@ def _check(args: argparse.Namespace) -> int:
     for key in [] if args.shard else unmatched(entries, [(r.property, r.implementation) for r in results]):
         print(f"warning: expected-failure entry {key} matches no check", file=sys.stderr)
     print(summary(results))
-    compiling = sum(r.compile_seconds for r in results)
+    ran = [r for r in results if not r.stored]
+    compiling = sum(r.compile_seconds for r in ran)
     print(f"wall time {time.perf_counter() - start:.1f} s with -n {args.workers}"
-          + (f" ({sum(r.seconds for r in results):.0f} s of checks, {compiling:.0f} s of it JAX compiling)"
+          + (f" ({sum(r.seconds for r in ran):.0f} s of checks, {compiling:.0f} s of it JAX compiling)"
              if compiling else ""))
     if args.html:
         from lstm_verify.report.html import write_report

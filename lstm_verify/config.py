@@ -121,6 +121,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="GIB"),
     Option("cache_dir", "where the kit keeps its caches (JAX compilations, hypothesis's database, pytest's "
                         "temporary folders); default ./.lstm_verify", metavar="DIR"),
+    Option("fresh", "run every check, also those whose stored verdicts stand (inputs unchanged since they were "
+                    "measured: docs/incremental.md), and store the new verdicts", default=False, switch=True),
     Option("shard", "run only the K-th of N parts of equal measured cost (combine them with lstm-verify merge)",
            metavar="K/N"),
 )

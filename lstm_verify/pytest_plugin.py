@@ -29,6 +29,7 @@ from lstm_verify.expected import Expected, ExpectedError, read_expected, unmatch
 from lstm_verify.guard import (end_without_teardown, keep_alarm_handler, keep_freed_memory, limit_memory,
                                release_compiled_programs, watch_process)
 from lstm_verify.implementation import Implementation
+from lstm_verify.store import Store, random_draws
 from lstm_verify.targets import TargetError, target_adapters
 
 class InjectedAdapters:
@@ -127,6 +128,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if not config.pluginmanager.has_plugin("lstm_verify.shard"):
         config.pluginmanager.import_plugin("lstm_verify.shard")
+    if _injected(config) is None and not random_draws(options_from_pytest(config),
+                                                      config.getoption("hypothesis_seed", None)):
+        config.pluginmanager.register(Store(config), "lstm-verify-store")
     previous = settings.get_current_profile_name()
     config.add_cleanup(lambda: settings.load_profile(previous))  # a run inside a test leaves the test's profile
     settings.load_profile(config.getoption("--lstm-profile"))

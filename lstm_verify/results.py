@@ -20,6 +20,8 @@ STATUSES = ("passed", "failed", "crashed", "skipped", "xfailed", "xpassed")
 MARKS = {"passed": "ok", "failed": "FAIL", "crashed": "crash", "skipped": "skip", "xfailed": "xfail",
          "xpassed": "XPASS"}
 FAILING = ("failed", "crashed")
+STORED = pytest.StashKey[dict]()
+"""nodeid -> :class:`Result` of each check a session served from the store (:mod:`lstm_verify.store`)."""
 MAX_RESTARTS = 100
 """Crashed workers xdist replaces before it stops the run (the checks left count as crashed)."""
 
@@ -53,6 +55,11 @@ class Result:
     compile_seconds: float = 0.0
     """Of ``seconds``, those JAX spent tracing, lowering and compiling (0 without JAX; less with
     the cache folder's compilations kept)."""
+
+    stored: str = ""
+    """For a check not run because its inputs are unchanged since its verdict was measured: when and
+    at which commit that was ('2026-12-06 22:10 UTC, 7887cdb'; :mod:`lstm_verify.store`); empty for
+    a check that ran in this run."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -151,6 +158,14 @@ class Collector:
         self.finished.add(crashitem)
         if self.progress:
             self.progress(result)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """The checks served from the store, with the rest (they ran in an earlier run)."""
+        for nodeid, result in session.config.stash.get(STORED, {}).items():
+            if nodeid not in self.finished:
+                self.results[nodeid] = result
+                self.finished.add(nodeid)
 
     def account(self, code: int) -> None:
         """Every collected check without a final report becomes a crash record."""

@@ -21,3 +21,10 @@ def unshrunk():
     yield
     undo()
 
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    """The laws the kit's own tests run always run (``LSTM_VERIFY_FRESH``): none is served from a
+    verdict stored by an earlier test or run (tests/test_store.py tests the store)."""
+    monkeypatch.setenv("LSTM_VERIFY_FRESH", "1")

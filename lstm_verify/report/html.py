@@ -21,7 +21,7 @@ import pytest
 from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.config import BY_NAME, PROFILES, Options
 from lstm_verify.implementation import Implementation
-from lstm_verify.report.text import LOOSE, failures, loose_share, summary
+from lstm_verify.report.text import LOOSE, failures, loose_share, mark, stored_note, summary
 from lstm_verify.results import FAILING, MARKS, STATUSES, Collector, Result, table
 from lstm_verify.targets import target_adapters
 
@@ -68,7 +68,8 @@ def _configuration(results: list[Result], options: Options, adapters: list[Adapt
     seed = ("derandomized: hypothesis derives each test's seed from the test, so a rerun draws the same examples"
             if settings.get("derandomize") else "random: a failure prints the seed and hypothesis replays it")
     sizes = sorted({r.sizes for r in results if r.sizes})
-    compiling = sum(r.compile_seconds for r in results)
+    ran = [r for r in results if not r.stored]
+    compiling = sum(r.compile_seconds for r in ran)
     rows = [("profile", f"{profile} (up to {settings.get('max_examples', '?')} hypothesis examples per check)"),
             ("seed", seed),
             ("dtypes (precision)", ", ".join(dict.fromkeys(r.implementation.rsplit("-", 1)[1] for r in results))),
@@ -76,7 +77,7 @@ def _configuration(results: list[Result], options: Options, adapters: list[Adapt
             ("time limit per call", f"{float(options.timeout):g} s"),
             ("expected failures file", options.xfail or "none"),
             ("hypothesis examples", str(sum(r.examples for r in results))),
-            ("check time (sum over checks)", f"{sum(r.seconds for r in results):.1f} s"
+            ("check time (sum over the checks run)", f"{sum(r.seconds for r in ran):.1f} s"
              + (f", {compiling:.1f} s of it JAX compiling (tracing, lowering, XLA)" if compiling else ""))]
     if options.impl:
         rows.insert(0, ("target", f"{options.impl} (kind {options.kind})"))
@@ -107,9 +108,10 @@ def _matrix(results: list[Result]) -> str:
             if r is None:
                 tds.append("<td>-</td>")
                 continue
-            mark = _e(MARKS.get(r.status, r.status))
-            text = f'<a href="#{_anchor(r)}">{mark}</a>' if r.status in FAILING else mark
-            note = f"{r.loose} of {r.compared} compared values had a loose bound" if r.loose else ""
+            shown = _e(mark(r))
+            text = f'<a href="#{_anchor(r)}">{shown}</a>' if r.status in FAILING else shown
+            note = "; ".join(filter(None, [f"{r.loose} of {r.compared} compared values had a loose bound" if r.loose
+                                           else "", f"stored: measured {r.stored}" if r.stored else ""]))
             tds.append(f'<td class="{_e(r.status)}" title="{_e(r.reason or note)}">{text}</td>')
         rows.append(f"<tr><th>{_e(p)}</th>{''.join(tds)}</tr>")
     for status in STATUSES:
@@ -191,7 +193,7 @@ def write_report(results: list[Result], directory: str | Path, options: Options,
 hover a cell for its reason, click a failure for its details.</p>
 <h2>Configuration</h2>{_configuration(results, options, adapters)}
 <h2>Properties &times; implementations</h2>{_matrix(results)}
-<p>The <em>loose</em> row: {_e(LOOSE.removeprefix("loose: "))}.</p>
+<p>The <em>loose</em> row: {_e(LOOSE.removeprefix("loose: "))}.</p>{f"<p>{_e(stored_note(results))}</p>" if stored_note(results) else ""}
 <h2>Failures</h2>{_failures(results)}
 <h2>Skips and expected failures</h2>{_reasons(results)}
 <h2>Figures</h2><p>Drawn by the report in {seconds:.1f} s.</p>{figures}

@@ -18,6 +18,22 @@ def progress_line(result: Result, stream=sys.stderr) -> None:
         print(failures([result]) + "\n", file=stream, flush=True)
 
 
+STORED_MARK = "*"
+"""Suffixed to the mark of a check served from the store (:mod:`lstm_verify.store`)."""
+
+
+def mark(result: Result) -> str:
+    """The matrix's mark of ``result``: 'ok', 'FAIL' ..., with :data:`STORED_MARK` when it was stored."""
+    return MARKS[result.status] + (STORED_MARK if result.stored else "")
+
+
+def stored_note(results: list[Result]) -> str:
+    """What the stored mark means, with when the oldest stored verdict was measured ('' when none)."""
+    stamps = sorted(r.stored for r in results if r.stored)
+    return (f"{STORED_MARK}: stored verdict, not run again: its inputs are unchanged since it was measured "
+            f"(oldest {stamps[0]}; --fresh runs it)" if stamps else "")
+
+
 def _shown(results: list[Result]) -> tuple[str, ...]:
     """The statuses a report lists: ``crashed`` only when something crashed."""
     return tuple(s for s in STATUSES if s not in ("crashed", "xpassed") or any(r.status == s for r in results))
@@ -43,9 +59,10 @@ def summary(results: list[Result]) -> str:
     impls, props, _ = table(results)
     crashed = f"{totals['crashed']} crashed, " if totals["crashed"] else ""
     xpassed = f", {totals['xpassed']} xpassed" if totals["xpassed"] else ""
+    stored = sum(1 for r in results if r.stored)
     return (f"lstm-verify: {totals['passed']} passed, {totals['failed']} failed, {crashed}{totals['skipped']} skipped, "
             f"{totals['xfailed']} xfailed{xpassed} ({len(props)} properties x {len(impls)} implementations, "
-            f"{examples} hypothesis examples)")
+            f"{examples} hypothesis examples)" + (f"; {stored} of them stored" if stored else ""))
 
 
 def matrix(results: list[Result]) -> str:
@@ -59,7 +76,7 @@ def matrix(results: list[Result]) -> str:
         return label.ljust(width) + "  " + "  ".join(v.rjust(c) for v, c in zip(values, cols))
 
     lines = [row("property", heads)]
-    lines += [row(p, [MARKS[cell[p, i].status] if (p, i) in cell else "-" for i in impls]) for p in props]
+    lines += [row(p, [mark(cell[p, i]) if (p, i) in cell else "-" for i in impls]) for p in props]
     for status in _shown(results):
         lines.append(row(status, [str(sum(1 for p in props if (p, i) in cell and cell[p, i].status == status))
                                   for i in impls]))
@@ -73,7 +90,7 @@ def matrix(results: list[Result]) -> str:
         lines.append(f"{reason}  ({len(where)}: {', '.join(where[:2])}{', ...' if len(where) > 2 else ''})")
     if any(r.loose for r in results):
         lines.append(LOOSE)
-    return "\n".join(lines)
+    return "\n".join(filter(None, [*lines, stored_note(results)]))
 
 
 def failures(results: list[Result]) -> str:
@@ -109,7 +126,8 @@ def markdown(results: list[Result]) -> str:
     """The matrix as a Markdown table, with the summary line."""
     impls, props, cell = table(results)
     lines = ["| property | " + " | ".join(impls) + " |", "| --- |" + " --- |" * len(impls)]
-    lines += ["| " + p + " | " + " | ".join(MARKS[cell[p, i].status] if (p, i) in cell else "-" for i in impls) + " |"
+    lines += ["| " + p + " | " + " | ".join(mark(cell[p, i]) if (p, i) in cell else "-" for i in impls) + " |"
               for p in props]
     crashes = [f"- `{r.property}[{r.implementation}]`: {r.reason}" for r in results if r.status == "crashed"]
-    return "\n".join(lines + ["", summary(results), ""] + (["", "Crashes:", ""] + crashes + [""] if crashes else []))
+    closing = ["", summary(results), *filter(None, [stored_note(results)]), ""]
+    return "\n".join(lines + closing + (["", "Crashes:", ""] + crashes + [""] if crashes else []))
