@@ -6,11 +6,11 @@ session that checks implementations, to leave other projects' hypothesis setting
 import pytest
 from hypothesis import settings
 
+from lstm_verify.pytest_plugin import budget_shrinking
+
 
 def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(config.getoption("--lstm-profile"))
-
-from lstm_verify.pytest_plugin import budget_shrinking
 
 
 @pytest.fixture
@@ -20,7 +20,6 @@ def unshrunk():
     undo = budget_shrinking(0)
     yield
     undo()
-
 
 
 @pytest.fixture(autouse=True)
