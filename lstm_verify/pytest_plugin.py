@@ -123,22 +123,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_IMPLS], config.stash[_XFAILS] = [], []
         return
     try:
-        config.option.lstm_cache_dir = str(use_cache_dir(config.getoption("--lstm-cache-dir")))
+        config.option.lstm_cache_dir = str(use_cache_dir(options_from_pytest(config).cache_dir))
     except CacheDirError as exc:
         raise pytest.UsageError(str(exc)) from None
+    options = options_from_pytest(config)
     if not config.pluginmanager.has_plugin("lstm_verify.shard"):
         config.pluginmanager.import_plugin("lstm_verify.shard")
-    if _injected(config) is None and not random_draws(options_from_pytest(config),
-                                                      config.getoption("hypothesis_seed", None)):
+    if _injected(config) is None and not random_draws(options, config.getoption("hypothesis_seed", None)):
         config.pluginmanager.register(Store(config), "lstm-verify-store")
     previous = settings.get_current_profile_name()
     config.add_cleanup(lambda: settings.load_profile(previous))  # a run inside a test leaves the test's profile
-    settings.load_profile(config.getoption("--lstm-profile"))
-    shrink = config.getoption("--lstm-shrink-seconds")
-    config.add_cleanup(budget_shrinking(SHRINK_SECONDS[config.getoption("--lstm-profile")] if shrink is None
-                                        else shrink))
+    settings.load_profile(options.profile)
+    config.add_cleanup(budget_shrinking(SHRINK_SECONDS[options.profile] if options.shrink_seconds is None
+                                        else options.shrink_seconds))
     try:
-        precision(config.getoption("--lstm-precision"))
+        precision(options.precision)
     except PrecisionError as exc:
         raise pytest.UsageError(str(exc)) from None
     hands_out = _hands_out(config)
@@ -148,7 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "maxschedchunk", 0) is None:  # xdist: see _longest_first
         config.option.maxschedchunk = 1
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):  # where the laws run
-        config.add_cleanup(limit_memory(config.getoption("--lstm-memory-limit") or 0))
+        config.add_cleanup(limit_memory(options.memory_limit or 0))
         crash_dir = os.environ.get("LSTM_VERIFY_CRASH_DIR")
         if crash_dir:  # a process lstm-verify started (lstm_verify.runner)
             config.add_cleanup(watch_process(crash_dir, os.environ.get("PYTEST_XDIST_WORKER", "main")))
@@ -159,18 +158,17 @@ def pytest_configure(config: pytest.Config) -> None:
         keep_alarm_handler()
     if not hands_out:
         _register_html(config)
-    path = config.getoption("--lstm-xfail")
     try:
-        config.stash[_XFAILS] = read_expected(path) if path else []
+        config.stash[_XFAILS] = read_expected(options.xfail) if options.xfail else []
     except ExpectedError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
 def implementations(config: pytest.Config) -> list[Implementation]:
     """The implementations the options choose: each adapter at each dtype (imports a TARGET)."""
-    limit, declared = config.getoption("--lstm-timeout"), config.getoption("--lstm-precision")
-    return [Implementation(a, d, limit, declared) for a in selected_adapters(config)
-            for d in _split(config.getoption("--lstm-dtypes"))]
+    options = options_from_pytest(config)
+    return [Implementation(a, d, options.timeout, options.precision) for a in selected_adapters(config)
+            for d in _split(options.dtypes)]
 
 
 def _hands_out(config: pytest.Config) -> bool:
@@ -182,11 +180,12 @@ def _hands_out(config: pytest.Config) -> bool:
 
 
 def _register_html(config: pytest.Config) -> None:
-    if config.getoption("--lstm-html") and not hasattr(config, "workerinput"):
+    options = options_from_pytest(config)
+    if options.html and not hasattr(config, "workerinput"):
         from lstm_verify.report.html import HtmlReport
 
         adapters = list(dict.fromkeys(i.adapter for i in config.stash[_IMPLS]))
-        config.pluginmanager.register(HtmlReport(config.getoption("--lstm-html"), options_from_pytest(config), adapters))
+        config.pluginmanager.register(HtmlReport(options.html, options, adapters))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -287,7 +286,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.user_properties += [("lstm_impl", impl.id), ("lstm_property", item.originalname)]
     observations(item.originalname, item.stash.get(_ACTIVE, ()))  # what the comparisons of this check see, from here
     item.stash[_COMPILE_START] = compile_seconds(impl)
-    reason = properties.skip_reason(item.function, impl, item.config.getoption("--lstm-profile"))
+    reason = properties.skip_reason(item.function, impl, options_from_pytest(item.config).profile)
     if reason:
         pytest.skip(reason)
 
@@ -382,7 +381,7 @@ def _expected_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.T
     else:
         report.wasxfail = reason
         report.user_properties.append(("lstm_outcome", "xpassed"))
-        if item.config.getoption("--lstm-strict-xfails"):
+        if options_from_pytest(item.config).strict_xfails:
             report.outcome, report.longrepr = "failed", f"[XPASS(strict)] the expected failure did not happen: {reason}"
         return
     report.outcome, report.wasxfail = "skipped", reason

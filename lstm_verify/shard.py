@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from lstm_verify.config import options_from_pytest
+
 COSTS = Path(__file__).with_name("costs.json")
 DEFAULT_COST = 1.0
 """Seconds assumed for a property the cost table does not know."""
@@ -64,7 +66,7 @@ def cost_table(records: list[dict]) -> dict[str, dict[str, float]]:
 
 @pytest.hookimpl(trylast=True)  # after -k and other selections, so the shards split what is left
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    shard = config.getoption("--lstm-shard")
+    shard = options_from_pytest(config).shard
     if not shard:
         return
     k, n = parse_shard(shard)

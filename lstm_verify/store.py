@@ -256,7 +256,7 @@ class Store:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         options = options_from_pytest(config)
-        self.folder = Path(config.getoption("--lstm-cache-dir"))
+        self.folder = Path(options_from_pytest(config).cache_dir)
         self.inputs = Inputs(options, config.getoption("hypothesis_seed", None))
         self.serve = not options.fresh and not config.getoption("collectonly")  # --collect-only lists every check
         self.worker = hasattr(config, "workerinput")
