@@ -66,8 +66,8 @@ def _entries_file(entries: list[Expected] | None) -> Iterator[str | None]:
         return
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as folder:
         path = Path(folder) / "expected.toml"
-        path.write_text("".join("[[expected]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in vars(e).items() if v)
-                                for e in entries))
+        path.write_text("".join("[[expected]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in vars(e).items()
+                                                    if v != "") for e in entries))
         yield str(path)
 
 

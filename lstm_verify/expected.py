@@ -16,7 +16,8 @@ with its implementation and case); ``raises`` instead names an exception the law
 matches is recorded and the law goes on, so a known difference carves out its part of a law only:
 the rest of the law is still checked. The check is then *xfailed*, showing what actually failed
 beside the stated reason; a violation no entry matches fails it as usual; a law that breaks none of
-its entries is *xpassed* (``--strict-xfails`` fails the run on it). An entry whose ``versions`` do not
+its ``always`` entries is *xpassed* (``--strict-xfails`` fails the run on it), while an entry
+declared ``always = false`` (a difference only some inputs show) lets such a run pass. An entry whose ``versions`` do not
 hold for the installed library is not applied, and a failure of its law says so.
 """
 
@@ -50,6 +51,10 @@ class Expected:
     """An implementation id (``name-dtype``); empty: every implementation it is declared for."""
     versions: str = ""
     """A requirement such as ``onnx==1.23.2`` or ``onnxruntime>=1.30,<1.33``: measured there."""
+    always: bool = True
+    """False for a difference only some inputs show (an overflow past a threshold that a run's
+    examples may not reach): a run that does not meet it passes, where an ``always`` entry that
+    does not happen is an unexpected pass."""
 
     def __post_init__(self) -> None:
         where = f"expected failure of {self.law or '?'}"
@@ -116,14 +121,17 @@ def read_expected(path: str | Path) -> list[Expected]:
     unknown = sorted(set(data) - {"expected"})
     if unknown or not isinstance(entries, list):
         raise ExpectedError(f"{path}: expected only [[expected]] tables, found {', '.join(unknown) or 'expected'}")
-    known = {"law", "reason", "match", "raises", "implementation", "versions"}
+    known = {"law", "reason", "match", "raises", "implementation", "versions", "always"}
     out = []
     for number, entry in enumerate(entries, 1):
         extra = sorted(set(entry) - known)
         if extra:
             raise ExpectedError(f"{path}: entry {number}: unknown keys {', '.join(extra)}; known: {', '.join(sorted(known))}")
         try:
-            out.append(Expected(**{"law": "", "reason": "", **{k: str(v) for k, v in entry.items()}}))
+            if not isinstance(entry.get("always", True), bool):
+                raise ExpectedError(f"always must be true or false, got {entry['always']!r}")
+            out.append(Expected(**{"law": "", "reason": "", **{k: v if k == "always" else str(v)
+                                                               for k, v in entry.items()}}))
         except ExpectedError as exc:
             raise ExpectedError(f"{path}: entry {number}: {exc}") from None
     return out

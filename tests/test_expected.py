@@ -62,6 +62,15 @@ def test_an_expected_failure_that_does_not_happen_is_xpassed_and_strict_fails_th
     assert "1 xpassed" in run.stdout
 
 
+def test_a_difference_only_some_inputs_show_passes_when_the_examples_miss_it():
+    entry = Expected("test_gate_ranges", "shows past a threshold", match=GATE_RANGE, always=False)
+    gate = statuses(check_impl(step, "numpy-step", dtypes=["float64"], profile="dev", xfail=[entry]))["test_gate_ranges"]
+    assert gate.status == "passed"
+    caught = statuses(check_impl(hard_sigmoid, "numpy-step", dtypes=["float64"], profile="dev",
+                                 xfail=[entry]))["test_gate_ranges"]
+    assert caught.status == "xfailed"
+
+
 def test_an_entry_carves_out_its_part_of_a_law_only():
     """The violation an entry matches is recorded and the law goes on; another part still fails it."""
     impl = implementation("numpy", "float64")

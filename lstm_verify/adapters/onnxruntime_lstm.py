@@ -44,10 +44,11 @@ class OnnxRuntimeAdapter(OnnxAdapter):
     def known_differences(self, dtype: str) -> list[Expected]:
         return [*super().known_differences(dtype), Expected(
             "test_activations_agree_with_reference", versions=self.measured,
-            match=r"non-finite values.*Activation\(name='Softplus'",
+            match=r"non-finite values.*Activation\(name='Softplus'", always=False,
             reason="its Softplus is log(1 + exp(x)) in float32 and overflows for x > 88.7: with h = Softplus, "
                    "c_1 = 89 gives h_1 = inf where softplus(89) = 89 (onnxruntime 1.32.0, CPU; every other "
-                   "activation in every role agrees within the error bound)")]
+                   "activation in every role agrees within the error bound); only examples whose cell passes "
+                   "88.7 with h = Softplus show it, and a run's examples may not reach one")]
 
     def compile(self, model: onnx.ModelProto) -> Run:
         options = onnxruntime.SessionOptions()
