@@ -35,7 +35,7 @@ def test_long_range_tracks_skip_adapters_without_gradients(benchmarks):
             suite.setup(adapter)
             ran.append(adapter)
         else:
-            with pytest.raises(NotImplementedError, match="lacks gradients, training, as the laws do"):
+            with pytest.raises(NotImplementedError, match="declares no (gradients|training)"):
                 suite.setup(adapter)
     assert "numpy" in ran
 

@@ -94,7 +94,8 @@ def test_a_different_hypothesis_seed_reruns_every_check(tree, impls):
            inputs[1].digest("test_gate_ranges", "properties.test_gates", impl)
 
 
-STEP = "from tests.catalogue.numpy_steps import {name} as step\n"
+STEP = (f"import sys\nsys.path.insert(0, {str(Path(__file__).parents[1])!r})  # the kit's checkout, for tests.catalogue\n"
+        "from tests.catalogue.numpy_steps import {name} as step\n")
 
 
 def check(tmp_path: Path, capsys: pytest.CaptureFixture, *more: str) -> tuple[int, list[dict]]:
