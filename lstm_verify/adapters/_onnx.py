@@ -44,6 +44,14 @@ IGNORABLE: dict[str, tuple[tuple[str, str], ...]] = {
 }
 """What a runtime may silently ignore of an ``LSTM`` node: each law that shows it, and the pattern of
 the violation it causes there (a wrong value, never a refusal)."""
+UNCLIPPED = ("zero weights, b_g = 3, c_0 = 2, clip=0.5 give the unclipped h_1 = 0.4524, c_1 = 1.4975 where the "
+             "specification gives 0.2311, 1.2311")
+"""The evidence a runtime ignores ``clip``: this case, measured on each runtime that lists it, gives the
+unclipped LSTM's values."""
+UNCOUPLED = ("input_forget=1, b_i = 2, b_g = 1, c_0 = 1 give the uncoupled c_1 = 1.1708 where f = 1 - i gives "
+             "0.7900")
+"""The evidence a runtime ignores ``input_forget``: this case, measured on each runtime that lists it,
+gives the uncoupled LSTM's value."""
 Run = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
 

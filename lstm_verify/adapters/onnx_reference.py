@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 from onnx.reference import ReferenceEvaluator
 
-from lstm_verify.adapters._onnx import ACTIVATION_ATTRIBUTES, OnnxAdapter, Run
+from lstm_verify.adapters._onnx import ACTIVATION_ATTRIBUTES, UNCLIPPED, OnnxAdapter, Run
 
 
 class OnnxReferenceAdapter(OnnxAdapter):
@@ -22,8 +22,7 @@ class OnnxReferenceAdapter(OnnxAdapter):
                          "the row's own last step gives 0.11), and a backward direction reads the row from the padded "
                          "end, so its Y is wrong too (0.389 for -0.020); at every opset, Y_h of a row of length 1 of 4 "
                          "is the padded end's (-0.155 for 0.028)",
-        "clip": "zero weights, b_g = 3, c_0 = 2, clip=0.5 give the unclipped h_1 = 0.4524, c_1 = 1.4975 where the "
-                "specification gives 0.2311, 1.2311",
+        "clip": UNCLIPPED,
         "input_forget": "input_forget=1 gives the uncoupled h (0.1831 for 0.1709)",
         ACTIVATION_ATTRIBUTES: "f = Relu computes sigmoid (h 0.133 where Relu gates give 0)",
     }

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import onnx
 
-from lstm_verify.adapters._onnx import OnnxAdapter, Run
+from lstm_verify.adapters._onnx import UNCLIPPED, UNCOUPLED, OnnxAdapter, Run
 from lstm_verify.expected import Expected
 
 MEASURED = "opencv-python-headless 5.0.0.93, CPU"
@@ -35,10 +35,8 @@ class OpenCvAdapter(OnnxAdapter):
     ignores = {
         "sequence_lens": "with sequence_lens=[1] over 2 steps, Y_h is the state after the padded step (0.0941 where "
                          "the row's own last step gives 0.1817) and Y[1] is that state, not 0",
-        "clip": "zero weights, b_g = 3, c_0 = 2, clip=0.5 give the unclipped h_1 = 0.4524, c_1 = 1.4975 where the "
-                "specification gives 0.2311, 1.2311",
-        "input_forget": "input_forget=1, b_i = 2, b_g = 1, c_0 = 1 give the uncoupled c_1 = 1.1708 where f = 1 - i "
-                        "gives 0.7900",
+        "clip": UNCLIPPED,
+        "input_forget": UNCOUPLED,
     }
 
     def known_differences(self, dtype: str) -> list[Expected]:

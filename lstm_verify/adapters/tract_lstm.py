@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import tract
 
-from lstm_verify.adapters._onnx import ACTIVATION_ATTRIBUTES, OnnxAdapter, Run
+from lstm_verify.adapters._onnx import ACTIVATION_ATTRIBUTES, UNCLIPPED, UNCOUPLED, OnnxAdapter, Run
 from lstm_verify.expected import Expected
 
 DATUM = {"float32": "f32", "float64": "f64", "int32": "i32"}
@@ -37,10 +37,8 @@ class TractAdapter(OnnxAdapter):
         "direction=reverse": "direction='reverse' runs forward: over x = [1, 0] with g = tanh(x), Y = [0.1817, "
                              "0.0941] and Y_h = 0.0941, the forward run's, where the specification gives Y = [0.1817, "
                              "0] and Y_h = Y[0] = 0.1817",
-        "clip": "zero weights, b_g = 3, c_0 = 2, clip=0.5 give the unclipped h_1 = 0.4524, c_1 = 1.4975 where the "
-                "specification gives 0.2311, 1.2311",
-        "input_forget": "input_forget=1, b_i = 2, b_g = 1, c_0 = 1 give the uncoupled c_1 = 1.1708 where f = 1 - i "
-                        "gives 0.7900",
+        "clip": UNCLIPPED,
+        "input_forget": UNCOUPLED,
         ACTIVATION_ATTRIBUTES: "the cell is always sigmoid/tanh/tanh: g = Relu with b_g = 3, c_0 = 1 gives c_1 = "
                                "0.9975 = 0.5 + 0.5 tanh(3) where Relu gives 2",
     }
