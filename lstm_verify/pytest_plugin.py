@@ -236,24 +236,26 @@ def _impl(item: pytest.Item) -> Implementation | None:
     return impl if isinstance(impl, Implementation) else None
 
 
-def expected_failures(impl: Implementation, law: str, entries: list[Expected]) -> tuple[list[Expected], list[str]]:
-    """The expected failures in force for ``law`` on ``impl`` (the adopter's ``entries`` and the
-    adapter's known differences), and those declared for it but not applied, each with why
-    (the installed library is outside the versions it was measured on)."""
-    declared = [e for e in [*entries, *impl.adapter.known_differences(impl.dtype)] if e.applies_to(law, impl.id)]
-    active = [e for e in declared if not e.version_mismatch()]
-    return active, [f"{e.describe()}: {e.version_mismatch()}" for e in declared if e.version_mismatch()]
+def _in_force(entries: list[Expected], law: str, impl_id: str) -> tuple[list[Expected], list[str]]:
+    """Of ``entries`` (the adopter's and the adapter's known differences), those in force for ``law``
+    on ``impl_id``, and those declared for it but not applied, each with why (the installed library is
+    outside the versions it was measured on)."""
+    declared = [(e, e.version_mismatch()) for e in entries if e.applies_to(law, impl_id)]
+    return ([e for e, mismatch in declared if not mismatch],
+            [f"{e.describe()}: {mismatch}" for e, mismatch in declared if mismatch])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     checks = []
+    entries: dict[str, list[Expected]] = {}  # per implementation: built once, not once per law
     for item in items:
         impl = _impl(item)
         if impl is None:
             continue
         checks.append((item.originalname, impl.id))
-        item.stash[_ACTIVE], item.stash[_INACTIVE] = expected_failures(impl, item.originalname,
-                                                                       config.stash[_XFAILS])
+        if impl.id not in entries:
+            entries[impl.id] = [*config.stash[_XFAILS], *impl.adapter.known_differences(impl.dtype)]
+        item.stash[_ACTIVE], item.stash[_INACTIVE] = _in_force(entries[impl.id], item.originalname, impl.id)
     for key in unmatched(config.stash[_XFAILS], checks):
         warnings.warn(pytest.PytestWarning(f"expected-failure entry {key} matches no check"), stacklevel=2)
     if checks:
@@ -366,9 +368,10 @@ def _expected_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.T
     entry in force (and none other failed the law) or the law ended in an entry's exception, with
     what happened; *xpassed* when entries were in force and nothing they describe happened (a
     failure under ``--lstm-strict-xfails``), unless every one of them is a difference only some
-    inputs show (``always=False``): then it passed. Any other failure stays a failure."""
+    inputs show (``always=False``): then it passed. Any other failure stays a failure, and a skip
+    decided inside the law (a training law stopped) stays a skip."""
     entries = item.stash.get(_ACTIVE, ())
-    if not entries:
+    if not entries or report.skipped:
         return
     reason = "; ".join(dict.fromkeys(e.reason for e in entries))
     if report.failed:

@@ -132,3 +132,18 @@ def test_an_adapter_asked_for_by_name_that_cannot_run_exits_3_naming_it():
         pytest.skip("this machine has CUDA")
     assert run.returncode == NOTHING_CHECKED, run.stdout + run.stderr
     assert "lstm-verify: torch-cell-cuda: " in run.stderr and "nothing was checked" in run.stderr
+
+
+def test_a_skip_inside_the_law_stays_a_skip_whatever_is_expected():
+    """A law that skips after it started (a training law stopped because another law failed) checked
+    nothing: an expected failure in force does not turn that into an unexpected pass."""
+    from types import SimpleNamespace
+
+    from lstm_verify.checks import Observations
+    from lstm_verify.pytest_plugin import _ACTIVE, _expected_outcome
+
+    item = SimpleNamespace(stash={_ACTIVE: (Expected("test_delayed_xor_solvable", "never trains", match="."),)})
+    report = pytest.TestReport("properties/test_x.py::test_delayed_xor_solvable[a-float32]", ("x", 0, "t"), {},
+                               "skipped", ("x", 0, "Skipped: training stopped"), "call")
+    _expected_outcome(item, SimpleNamespace(excinfo=None), report, Observations())
+    assert report.skipped and not hasattr(report, "wasxfail") and not report.user_properties
