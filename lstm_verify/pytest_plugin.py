@@ -23,7 +23,7 @@ from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.board import open_board, post
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.checks import Observations, observations, sizes_covered
-from lstm_verify.config import (SHRINK_SECONDS, Options, add_pytest_options, options_from_pytest, reproducer)
+from lstm_verify.config import SHRINK_SECONDS, add_pytest_options, options_from_pytest, reproducer
 from lstm_verify.error_model import PrecisionError, precision
 from lstm_verify.expected import Expected, ExpectedError, read_expected, unmatched
 from lstm_verify.guard import (end_without_teardown, keep_alarm_handler, keep_freed_memory, limit_memory,

@@ -379,5 +379,5 @@ def test_kind_onnx_runs_on_the_deployment_runtimes(two_node_model, runtime, modu
     plain, clipped = target_adapters(str(two_node_model), "onnx", runtime=runtime)
     assert (plain.name, clipped.name, type(plain).name) == ("two/0", "two/dec", runtime)
     PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(plain, "float32"))
-    with pytest.raises(LawViolation, match=rf"\[two/dec-float32; .*\(known difference: .* ignores clip"):
+    with pytest.raises(LawViolation, match=r"\[two/dec-float32; .*\(known difference: .* ignores clip"):
         PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(clipped, "float32"))

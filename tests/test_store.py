@@ -5,7 +5,6 @@ stored, --fresh and a clean cache folder run everything)."""
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest

@@ -44,7 +44,7 @@ class TimeVerdict:
     def setup(self, name: str, adapter: str) -> None:
         from hypothesis import settings
 
-        import lstm_verify.pytest_plugin  # noqa: F401  (registers the profiles)
+        import lstm_verify.config  # noqa: F401  (registers the profiles)
         from lstm_verify.implementation import implementation
 
         settings.register_profile("asv", parent=settings.get_profile("ci"), database=None)
@@ -124,7 +124,7 @@ class TrackCompiles:
         import jax.monitoring
         from hypothesis import settings
 
-        import lstm_verify.pytest_plugin  # noqa: F401  (registers the profiles)
+        import lstm_verify.config  # noqa: F401  (registers the profiles)
         import properties
         from lstm_verify.implementation import implementation
 

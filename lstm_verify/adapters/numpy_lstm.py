@@ -94,7 +94,7 @@ class NumpyModel(Model):
     def _backward(self, run: _Run, gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         """BPTT of ``sum_t <gh_t, h_t> + <gc, c_T>`` over a forward in input time order."""
         gh, gc = np.asarray(gh, self.dtype), np.asarray(gc, self.dtype)
-        n, inputs = self.hidden, self.w.shape[0] - self.hidden
+        inputs = self.w.shape[0] - self.hidden
         dw, db = np.zeros_like(self.w), np.zeros_like(self.b)
         dxs = np.zeros((len(run.inputs), gc.shape[0], inputs), self.dtype)
         dh, dc = np.zeros_like(gc), gc
