@@ -25,7 +25,6 @@ UNSEEN = {
     ("float16_accumulation", "float32", "tf32"): "TF32 operands are coarser than float16 accumulation",
     ("float16_accumulation", "float16", "ieee"): "float16 accumulation is the float16 dtype's own arithmetic",
     ("float16_accumulation", "bfloat16", "ieee"): "bfloat16 storage is coarser than float16 accumulation",
-    ("hard_sigmoid", "bfloat16", "ieee"): "a slope-0.2 hard sigmoid is within bfloat16's 8 bits of the sigmoid",
 }
 """(defect, dtype, precision) where the docs say the bound cannot see the defect, and why."""
 
