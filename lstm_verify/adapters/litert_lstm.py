@@ -26,7 +26,7 @@ ops, in the two forms a converted LSTM takes:
 
 Weights are constants of the converted model, as deployed. Converting costs seconds (2.5 s
 under load), so each form is converted once per shape (``litert``: I, H; ``litert-fused``: I,
-H, B) with marker weights (element k of the parameters is 2^23 + k, exact in float32) and
+H, B) with marker weights (element k of the parameters is 2^23 + k, or -k from 2^23 on: exact in float32) and
 every constant buffer made of markers is a gather of the parameters: a model's weights are
 written into those buffers of the flatbuffer (as ``torch-onnx`` reads an export). A buffer
 mixing markers with other values (the converter folding arithmetic into a weight) is refused.
@@ -54,7 +54,19 @@ from lstm_verify.expected import Expected  # noqa: E402
 from lstm_verify.layouts import KERAS, Native  # noqa: E402
 
 MARKER = 2.0 ** 23
-"""Element k of the parameters converts as ``MARKER + k``: every integer up to 2^24 is exact in float32."""
+"""Element k of the parameters converts as ``MARKER + k``, and from k = 2^23 on as ``-(k)``: every
+integer in [2^23, 2^24) is exact in float32, so 2^24 parameters have distinct markers (H = I = 1024
+has 8.4M)."""
+
+
+def encode(k: np.ndarray) -> np.ndarray:
+    """The markers of parameter indices ``k`` (:data:`MARKER`)."""
+    return np.where(k < MARKER, MARKER + k, -k).astype(np.float64)
+
+
+def decode(values: np.ndarray) -> np.ndarray:
+    """The parameter indices of marker ``values``; -1 or a fraction for other values."""
+    return np.where(values >= 0, values - MARKER, np.where(values <= -MARKER, -values, -1.0))
 NAMES = ("w_ih", "w_hh", "b")
 """The native parameters in the order the markers number them (Keras's kernel, recurrent kernel, bias)."""
 FUSED = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -86,7 +98,9 @@ def markers(input_size: int, hidden: int, dtype: str) -> dict[str, tf.Tensor]:
     """Marker parameters in Keras's storage: element k (over :data:`NAMES`, flattened) is MARKER + k."""
     shapes = {"w_ih": (input_size, 4 * hidden), "w_hh": (hidden, 4 * hidden), "b": (4 * hidden,)}
     sizes = np.cumsum([0, *(int(np.prod(shapes[n])) for n in NAMES)])
-    return {n: tf.constant((MARKER + np.arange(sizes[k], sizes[k + 1])).reshape(shapes[n]), dtype)
+    if sizes[-1] > 2 * MARKER:
+        raise ValueError(f"{sizes[-1]} parameters: markers number at most {2 * MARKER:.0f}")
+    return {n: tf.constant(encode(np.arange(sizes[k], sizes[k + 1])).reshape(shapes[n]), dtype)
             for k, n in enumerate(NAMES)}
 
 
@@ -130,7 +144,7 @@ def marker_buffers(flatbuffer: bytes, size: int) -> list[tuple[int, np.ndarray]]
         if not field or table.VectorLen(field) % 4:
             continue
         start = table.Vector(field)
-        values = np.frombuffer(flatbuffer, "<f4", table.VectorLen(field) // 4, start).astype(np.float64) - MARKER
+        values = decode(np.frombuffer(flatbuffer, "<f4", table.VectorLen(field) // 4, start).astype(np.float64))
         hit = (values >= 0) & (values < size) & (values == np.round(values))
         if hit.all():
             found.append((start, values.astype(np.int64)))
