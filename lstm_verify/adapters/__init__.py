@@ -28,6 +28,8 @@ BUILTIN: dict[str, str] = {
     "torch-onnx-dynamo": "lstm_verify.adapters.torch_onnx:dynamo",
     "haiku": "lstm_verify.adapters.haiku_lstm:HaikuAdapter",
     "tf-block": "lstm_verify.adapters.tf_block:TfBlockAdapter",
+    "litert": "lstm_verify.adapters.litert_lstm:LiteRtAdapter",
+    "litert-fused": "lstm_verify.adapters.litert_lstm:LiteRtFusedAdapter",
 }
 
 

@@ -1,0 +1,293 @@
+"""LiteRT (TensorFlow Lite, ``ai_edge_litert.interpreter.Interpreter``) running an LSTM that
+TensorFlow's converter (``tf.lite.TFLiteConverter``, default settings) made from plain TensorFlow
+ops, in the two forms a converted LSTM takes:
+
+* ``litert``: a ``tf.function`` looping over time (``tf.while_loop`` of matmuls, sigmoid and
+  tanh), converted with ``from_concrete_functions``: a ``WHILE`` whose body holds the cell's
+  ordinary ops. Time and batch are dynamic (``resize_tensor_input``).
+* ``litert-fused``: the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` kernel. The converter emits it
+  only for a function that declares itself Keras's LSTM layer, read in
+  tensorflow/compiler/mlir/lite/transforms/prepare_composite_functions_tf.cc
+  (``PrepareCompositeFunctionsPass::runOnOperation`` -> ``ConvertTFAPIImplements`` ->
+  ``CheckFusableKerasLstm``) and tensorflow/compiler/mlir/lite/utils/lstm_utils.cc
+  (``ConvertKerasLSTMLayer``): the function's ``tf.api_implements`` attribute starts with
+  ``lstm_`` (``tf.function(experimental_attributes={"api_implements": "lstm_<id>", "time_major":
+  True})``; ``time_major`` is required), its arguments are (inputs, h_0, c_0, kernel (I, 4H),
+  recurrent kernel (H, 4H), bias (4H)) with static shapes for all but the inputs (so a fixed
+  batch), it returns five results of which callers use only the first two (last output, whole
+  sequence), and the model is converted ``from_saved_model`` (``from_concrete_functions`` inlines
+  the function first and emits a ``WHILE``). The body is replaced by the fused op, so what the
+  function computes does not matter; its kernel is split into gate blocks i, f, c, o (Keras's
+  storage). ``ConvertKerasLSTMLayer`` sets ``cell_clip`` = 10: the cell state is clipped to
+  [-10, 10] after each update (a known difference). The op takes h_0 and c_0 as its state
+  tensors and writes the final state back into them (measured: they hold h_T and c_T after
+  ``invoke``, within 2e-7 of the reference); the final state is read there. Each conversion
+  is checked to hold the op (``_get_ops_details``).
+
+Weights are constants of the converted model, as deployed. Converting costs seconds (2.5 s
+under load), so each form is converted once per shape (``litert``: I, H; ``litert-fused``: I,
+H, B) with marker weights (element k of the parameters is 2^23 + k, or -k from 2^23 on: exact in float32) and
+every constant buffer made of markers is a gather of the parameters: a model's weights are
+written into those buffers of the flatbuffer (as ``torch-onnx`` reads an export). A buffer
+mixing markers with other values (the converter folding arithmetic into a weight) is refused.
+
+float32 only: the other dtypes are refused by LiteRT or its converter, whose message is the
+skip. One interpreter thread, LiteRT's default XNNPACK delegate (as deployed).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from functools import cache
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from ai_edge_litert import schema_py_generated as schema  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
+from lstm_verify.expected import Expected  # noqa: E402
+from lstm_verify.layouts import KERAS, Native  # noqa: E402
+
+MARKER = 2.0 ** 23
+"""Element k of the parameters converts as ``MARKER + k``, and from k = 2^23 on as ``-(k)``: every
+integer in [2^23, 2^24) is exact in float32, so 2^24 parameters have distinct markers (H = I = 1024
+has 8.4M)."""
+
+
+def encode(k: np.ndarray) -> np.ndarray:
+    """The markers of parameter indices ``k`` (:data:`MARKER`)."""
+    return np.where(k < MARKER, MARKER + k, -k).astype(np.float64)
+
+
+def decode(values: np.ndarray) -> np.ndarray:
+    """The parameter indices of marker ``values``; -1 or a fraction for other values."""
+    return np.where(values >= 0, values - MARKER, np.where(values <= -MARKER, -values, -1.0))
+NAMES = ("w_ih", "w_hh", "b")
+"""The native parameters in the order the markers number them (Keras's kernel, recurrent kernel, bias)."""
+FUSED = "UNIDIRECTIONAL_SEQUENCE_LSTM"
+MEASURED = "ai-edge-litert==2.3.0"
+
+
+def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
+               bias: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """The LSTM over xs (T, B, I) from (h, c) in plain ops: ``(h_T, hs, h_T, c_T, 0)``, the results of
+    Keras's ``standard_lstm`` (the signature the fusion expects). The first step runs outside the
+    loop, so hs never starts empty."""
+    def cell(x: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        i, f, g, o = tf.split(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias, 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(c), c
+
+    def body(t: tf.Tensor, h: tf.Tensor, c: tf.Tensor, hs: tf.Tensor) -> tuple:
+        h, c = cell(xs[t], h, c)
+        return t + 1, h, c, tf.concat([hs, h[None]], 0)
+
+    h, c = cell(xs[0], h, c)
+    _, h, c, hs = tf.while_loop(lambda t, *_: t < tf.shape(xs)[0], body, (tf.constant(1), h, c, h[None]),
+                                shape_invariants=(tf.TensorShape([]), h.shape, c.shape,
+                                                  tf.TensorShape([None, *h.shape])))
+    return h, hs, h, c, tf.zeros([])
+
+
+def markers(input_size: int, hidden: int, dtype: str) -> dict[str, tf.Tensor]:
+    """Marker parameters in Keras's storage: element k (over :data:`NAMES`, flattened) is MARKER + k."""
+    shapes = {"w_ih": (input_size, 4 * hidden), "w_hh": (hidden, 4 * hidden), "b": (4 * hidden,)}
+    sizes = np.cumsum([0, *(int(np.prod(shapes[n])) for n in NAMES)])
+    if sizes[-1] > 2 * MARKER:
+        raise ValueError(f"{sizes[-1]} parameters: markers number at most {2 * MARKER:.0f}")
+    return {n: tf.constant(encode(np.arange(sizes[k], sizes[k + 1])).reshape(shapes[n]), dtype)
+            for k, n in enumerate(NAMES)}
+
+
+def convert_loop(input_size: int, hidden: int, dtype: str) -> bytes:
+    """The ``WHILE`` form: ``(xs, h, c) -> (hs, h_T, c_T)``, time and batch dynamic."""
+    weights = markers(input_size, hidden, dtype)
+    signature = [tf.TensorSpec([None, None, input_size], dtype), *[tf.TensorSpec([None, hidden], dtype)] * 2]
+
+    @tf.function(input_signature=signature)
+    def run(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple:
+        _, hs, h, c, _ = keras_lstm(xs, h, c, weights["w_ih"], weights["w_hh"], weights["b"])
+        return hs, h, c
+    return tf.lite.TFLiteConverter.from_concrete_functions([run.get_concrete_function()], run).convert()
+
+
+def convert_fused(input_size: int, hidden: int, batch: int, dtype: str) -> bytes:
+    """The fused form: ``(xs, h, c) -> hs``, time dynamic, batch fixed; h and c are the op's state."""
+    weights = markers(input_size, hidden, dtype)
+    layer = tf.function(keras_lstm, experimental_attributes={"api_implements": f"lstm_{uuid.uuid4().hex}",
+                                                             "time_major": True, "go_backwards": False})
+    signature = [tf.TensorSpec([None, batch, input_size], dtype), *[tf.TensorSpec([batch, hidden], dtype)] * 2]
+
+    @tf.function(input_signature=signature)
+    def run(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
+        return layer(xs, h, c, weights["w_ih"], weights["w_hh"], weights["b"])[1]
+    module = tf.Module()
+    module.run = run
+    with tempfile.TemporaryDirectory() as folder:
+        tf.saved_model.save(module, folder, signatures=run.get_concrete_function())
+        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+
+
+def marker_buffers(flatbuffer: bytes, size: int) -> list[tuple[int, np.ndarray]]:
+    """``(byte offset, parameter indices)`` of every float32 buffer of the model made of markers;
+    a buffer that holds markers and other values is refused."""
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    found = []
+    for k in range(model.BuffersLength()):
+        table = model.Buffers(k)._tab
+        field = table.Offset(4)  # Buffer.data
+        if not field or table.VectorLen(field) % 4:
+            continue
+        start = table.Vector(field)
+        values = decode(np.frombuffer(flatbuffer, "<f4", table.VectorLen(field) // 4, start).astype(np.float64))
+        hit = (values >= 0) & (values < size) & (values == np.round(values))
+        if hit.all():
+            found.append((start, values.astype(np.int64)))
+        elif hit.any():
+            raise ValueError(f"buffer {k} of the converted model mixes parameters with other values: the converter "
+                             f"computed with a weight, which this adapter cannot substitute")
+    return found
+
+
+class Program:
+    """One converted flatbuffer and where the parameters lie in it."""
+
+    def __init__(self, flatbuffer: bytes, size: int) -> None:
+        self.flatbuffer, self.patches = flatbuffer, marker_buffers(flatbuffer, size)
+
+    def interpreter(self, native: Native) -> Interpreter:
+        """An interpreter of the model holding ``native``'s parameters as its constants."""
+        flat = np.concatenate([np.asarray(native[n], np.float32).ravel() for n in NAMES])
+        model = bytearray(self.flatbuffer)
+        for start, index in self.patches:
+            model[start:start + 4 * len(index)] = flat[index].astype("<f4").tobytes()
+        return Interpreter(model_content=bytes(model), num_threads=1)
+
+
+class LiteRtModel(SequenceModel):
+    """One parameter set on LiteRT: an interpreter per program (per batch for the fused form)."""
+
+    def __init__(self, adapter: LiteRtAdapter, native: Native) -> None:
+        self.adapter, self.native = adapter, native
+        self.input_size, self.hidden = native["w_ih"].shape[0], native["w_hh"].shape[0]
+        self.interpreters: dict[tuple, Interpreter] = {}
+
+    def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
+                 reverse: bool = False) -> tuple[np.ndarray, State]:
+        if lengths is not None or reverse:
+            raise NotImplementedError("the converted LSTM runs whole sequences forward only")
+        key = self.adapter.key(self.input_size, self.hidden, xs.shape[1])
+        if key not in self.interpreters:
+            self.interpreters[key] = self.adapter.program(*key).interpreter(self.native)
+        interpreter = self.interpreters[key]
+        inputs = {d["name"].split("_")[-1].split(":")[0]: d["index"] for d in interpreter.get_input_details()}
+        feeds = {"xs": xs, "h": state[0], "c": state[1]}
+        for name, value in feeds.items():
+            interpreter.resize_tensor_input(inputs[name], value.shape)
+        interpreter.allocate_tensors()
+        for name, value in feeds.items():
+            interpreter.set_tensor(inputs[name], np.ascontiguousarray(value, np.float32))
+        interpreter.invoke()
+        outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+        return self.adapter.results(interpreter, inputs, outputs)
+
+
+class LiteRtAdapter(Adapter):
+    """The ``WHILE`` form (see the module docstring)."""
+
+    name = "litert"
+    requires = ("tensorflow", "ai_edge_litert")
+    distributions = ("tensorflow-cpu", "ai-edge-litert")
+    layout = KERAS
+    capabilities = Capabilities(dtypes=("float32",), sequence=True, optional_state=False)
+    operator = "WHILE"
+    """The op every conversion must hold."""
+
+    def __init__(self) -> None:
+        self._programs: dict[tuple, Program] = {}
+
+    def key(self, input_size: int, hidden: int, batch: int) -> tuple:
+        """What a conversion is made for: the sizes the converted model fixes."""
+        return input_size, hidden
+
+    def convert(self, *key: int) -> bytes:
+        return convert_loop(*key, "float32")
+
+    def program(self, *key: int) -> Program:
+        """The converted model for ``key``, converted once; refused without :attr:`operator`."""
+        if key not in self._programs:
+            flatbuffer = self.convert(*key)
+            ops = {op["op_name"] for op in Interpreter(model_content=flatbuffer)._get_ops_details()}
+            if self.operator not in ops:
+                raise RuntimeError(f"the converter emitted {sorted(ops)}, without {self.operator}")
+            size = 4 * key[1] * (key[0] + key[1] + 1)
+            self._programs[key] = Program(flatbuffer, size)
+        return self._programs[key]
+
+    def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
+                ) -> tuple[np.ndarray, State]:
+        """``(hs, (h_T, c_T))`` of one invoke."""
+        hs, h, c = outputs
+        return hs, (h, c)
+
+    def precision(self, dtype: str) -> str:
+        """Its float32 sigmoid and tanh are not correctly rounded: measured through each form on 200001
+        points of [-30, 30] (x through one gate's unit weight, the other gates saturated, so c_1 is
+        the activation), tanh is up to 2.5e-7 (``litert``) and 2.9e-7 (``litert-fused``) off, 4.2 and
+        4.8 ulps of 2^-24 where the ``ieee`` model allows 4, sigmoid 8.6e-8 and 1.4e-7; neither leaves
+        its range. Declared as onnxruntime's MLAS activations are (:data:`MEASURED`)."""
+        return "approximate-activations"
+
+    def version(self) -> str:
+        return f"tensorflow {tf.__version__} (converter), ai-edge-litert {_litert_version()}"
+
+    def unsupported(self, dtype: str) -> str | None:
+        return None if dtype in self.capabilities.dtypes else _refusal(type(self), dtype)
+
+    def load(self, native: Native, dtype: str) -> Model:
+        return LiteRtModel(self, native)
+
+
+class LiteRtFusedAdapter(LiteRtAdapter):
+    """The fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` form (see the module docstring)."""
+
+    name = "litert-fused"
+    operator = FUSED
+
+    def key(self, input_size: int, hidden: int, batch: int) -> tuple:
+        return input_size, hidden, batch
+
+    def convert(self, *key: int) -> bytes:
+        return convert_fused(*key, "float32")
+
+    def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
+                ) -> tuple[np.ndarray, State]:
+        """The op writes its final state into its state tensors, the model's inputs h and c."""
+        return outputs[0], (interpreter.get_tensor(inputs["h"]), interpreter.get_tensor(inputs["c"]))
+
+
+@cache
+def _litert_version() -> str:
+    import importlib.metadata
+    return importlib.metadata.version("ai-edge-litert")
+
+
+@cache
+def _refusal(adapter: type[LiteRtAdapter], dtype: str) -> str:
+    """LiteRT's (or its converter's) own message for a one-unit LSTM of this form at ``dtype``."""
+    try:
+        flatbuffer = (convert_fused(1, 1, 1, dtype) if adapter.operator == FUSED else convert_loop(1, 1, dtype))
+        interpreter = Interpreter(model_content=flatbuffer)
+        interpreter.allocate_tensors()
+        interpreter.invoke()
+    except Exception as exc:  # noqa: BLE001 -- whatever LiteRT raises is the reason
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith(("Some ops are not supported", "TF Select ops", "error:"))]
+        return f"{type(exc).__name__}: {' '.join(said or lines[:1])}"
+    return f"{adapter.name} is declared for float32 only"
+
