@@ -28,6 +28,7 @@ BUILTIN: dict[str, str] = {
     "torch-onnx-dynamo": "lstm_verify.adapters.torch_onnx:dynamo",
     "haiku": "lstm_verify.adapters.haiku_lstm:HaikuAdapter",
     "tf-block": "lstm_verify.adapters.tf_block:TfBlockAdapter",
+    "tf-block-via-tf2onnx": "lstm_verify.adapters.tf2onnx_lstm:TfBlockViaTf2Onnx",
 }
 
 
