@@ -11,8 +11,8 @@ in a TF1 while loop of ``Enter`` frames with constant weights (``rewriter/lstm_r
 also declines ``cell_clip`` and peepholes: "current LSTM op cannot handle clip") or the body of
 Keras' TF2 LSTM (``rewriter/lstm_tf2_rewriter.py``); here the scan becomes an ONNX ``Loop`` whose
 body is the cell written out op by op by the ``LSTMBlockCell`` handler (``onnx_opset/rnn.py``:
-Concat, MatMul, Split, Sigmoid, Tanh, Clip on the cell state). ``BlockLSTM`` has no handler
-("Unsupported ops"), so the fused sequence op cannot be converted at all. The handler writes its
+Concat, MatMul, Split, Sigmoid, Tanh, Clip on the cell state). ``BlockLSTM`` has no handler: tf2onnx
+logs "Unsupported ops" and leaves TensorFlow's op in the ONNX graph, which no runtime runs. The handler writes its
 constants (``forget_bias``, the zero peepholes) in float32, so a float16 cell converts to a graph
 onnxruntime refuses: that dtype skips with onnxruntime's message.
 """
