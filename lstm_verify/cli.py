@@ -18,13 +18,13 @@ import sys
 import time
 from typing import NoReturn
 
-from lstm_verify import bench, export, laws
+from lstm_verify import bench, conformance, export, laws
 from lstm_verify.cache import CacheDirError, use_cache_dir
 from lstm_verify.config import BY_NAME, TARGET_OPTIONS, add_cli_arguments, add_target_arguments, options_from_args
 from lstm_verify.error_model import PrecisionError, precision
 from lstm_verify.expected import ExpectedError, read_expected, unmatched
 from lstm_verify.guard import end_without_teardown
-from lstm_verify.results import NOTHING_CHECKED, exit_status, unchecked
+from lstm_verify.results import CHECKED, NOTHING_CHECKED, exit_status, unchecked
 from lstm_verify.targets import TargetError, check_target_arguments, layout_table, resolve
 
 
@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     laws_table = sub.add_parser("laws", help="print the table of laws, from the laws' own docstrings and marks")
     laws_table.add_argument("--write", metavar="FILE", help=f"replace the table between {laws.START} and "
                                                             f"{laws.END} in FILE instead (docs/laws.md)")
+    table = sub.add_parser("matrix", help="the conformance table: deployment columns x features, each cell "
+                                          "measured by the laws (docs/conformance.md)")
+    table.add_argument("--from", dest="source", metavar="REPORT.json",
+                       help="read a previous run's --json report instead of running the laws")
+    table.add_argument("--write", metavar="FILE", help=f"replace the table between {conformance.START} and "
+                                                       f"{conformance.END} in FILE instead (docs/conformance.md)")
+    table.add_argument("--json", metavar="PATH", help="write the run's records (what --from reads)")
+    table.add_argument("-n", "--workers", default="1", help="parallel workers: a number or 'auto'")
     vectors = sub.add_parser("export", help="write golden vectors (npz, JSON, manifest.json) for other languages, "
                                             "or ONNX backend tests")
     vectors.add_argument("directory", metavar="DIR", help="where to write them (created if missing)")
@@ -108,7 +116,32 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(laws.render())
         return 0
+    if args.command == "matrix":
+        return _matrix(args)
     return _export(args) if args.command == "export" else _check(args)
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    """Exit 0 with the table printed or written, 2 when the report cannot be read, 3 when no
+    check of the table's laws ran."""
+    from lstm_verify.config import options_from_env
+    from lstm_verify.runner import run_suite
+
+    if args.source:
+        try:
+            results = conformance.read(args.source)
+        except (OSError, ValueError, TypeError) as exc:
+            print(f"lstm-verify: cannot read {args.source}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        options = options_from_env(adapters=",".join(conformance.COLUMNS))
+        results = run_suite(options, args.workers, pytest_extra=("-k", " or ".join(conformance.LAWS)))[1]
+        _write_reports(argparse.Namespace(json=args.json, markdown=None), results)
+    if args.write:
+        conformance.write(args.write, results)
+    else:
+        print(conformance.render(results))
+    return 0 if any(r.status in CHECKED for r in results) else NOTHING_CHECKED
 
 
 def _export(args: argparse.Namespace) -> int:

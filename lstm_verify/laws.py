@@ -41,12 +41,13 @@ def render() -> str:
     return "\n".join(rows)
 
 
-def replace_table(text: str, table: str) -> str:
-    """``text`` with what lies between :data:`START` and :data:`END` replaced by ``table``."""
-    pattern = re.compile(f"{re.escape(START)}\n.*?{re.escape(END)}", re.S)
+def replace_table(text: str, table: str, start: str = START, end: str = END) -> str:
+    """``text`` with what lies between ``start`` and ``end`` (the laws' markers by default) replaced
+    by ``table``."""
+    pattern = re.compile(f"{re.escape(start)}\n.*?{re.escape(end)}", re.S)
     if not pattern.search(text):
-        raise ValueError(f"no {START} ... {END} block")
-    return pattern.sub(lambda _: f"{START}\n{table}\n{END}", text, count=1)
+        raise ValueError(f"no {start} ... {end} block")
+    return pattern.sub(lambda _: f"{start}\n{table}\n{end}", text, count=1)
 
 
 def write(path: str | Path) -> None:

@@ -27,7 +27,8 @@ gate-block order for torch's shapes (``c`` may stand for ``g``: ONNX's order is 
 declares the reading of its nodes' ``clip`` to check there.
 
 ``onnx`` takes an ONNX model and yields one adapter per ``LSTM`` node (:func:`onnx_adapters`);
-``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime.
+``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime,
+``--via tf2onnx`` a ``tf-step`` function through ``tf2onnx.convert.from_function`` and onnxruntime.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ from lstm_verify.reference import Variant
 
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino", "opencv", "tract")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
-VIAS = ("onnx",)
-"""What ``--via`` takes: ``onnx`` checks a ``torch-lstm`` TARGET exported with torch.onnx.export."""
+VIAS = {"onnx": "torch-lstm", "tf2onnx": "tf-step"}
+"""What ``--via`` takes, and the kind it converts: ``onnx`` checks a ``torch-lstm`` TARGET exported with
+torch.onnx.export, ``tf2onnx`` a ``tf-step`` TARGET converted by tf2onnx, each run by onnxruntime."""
 
 
 class TargetError(Exception):
@@ -244,8 +246,14 @@ def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str
 
 
 def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
-    from lstm_verify.adapters.tf_step import TfStepAdapter
     caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
+    if via:
+        try:
+            from lstm_verify.adapters.tf2onnx_lstm import step_adapter
+        except ImportError as exc:
+            raise TargetError(f"--via tf2onnx needs tf2onnx and onnxruntime: {exc}") from None
+        return [step_adapter(obj, name, layout, caps)]
+    from lstm_verify.adapters.tf_step import TfStepAdapter
     return [TfStepAdapter(obj, name, layout, sequence, caps)]
 
 
@@ -276,10 +284,11 @@ class Kind:
 KIND_REGISTRY: dict[str, Kind] = {
     "torch-cell": Kind("a class Cls(input_size, hidden_size), called cell(x, (h, c)) -> (h, c)", _torch_cell),
     "torch-lstm": Kind("an nn.LSTM-compatible class (sequence-first), parameters named with _l0", _torch_lstm,
-                       vias=VIAS),
+                       vias=("onnx",)),
     "numpy-step": Kind("step(x, h, c, *weights) -> (h, c) on NumPy arrays", _numpy_step),
     "jax-step": Kind("step(params, x, (h, c)) -> (h, c) on JAX arrays, params a dict", _jax_step),
-    "tf-step": Kind("step(params, x, (h, c)) -> (h, c) on TensorFlow tensors, params a dict", _tf_step),
+    "tf-step": Kind("step(params, x, (h, c)) -> (h, c) on TensorFlow tensors, params a dict", _tf_step,
+                    vias=("tf2onnx",)),
     "onnx": Kind("an .onnx file, a ModelProto, or a function returning one: each LSTM node", _onnx,
                  callable_target=False),
     "adapter": Kind("an lstm_verify.adapters.Adapter subclass of your own (docs/adapters.md)", _adapter,
@@ -299,7 +308,8 @@ def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | Non
         raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
     spec = KIND_REGISTRY[kind]
     if via is not None and via not in spec.vias:
-        raise TargetError(f"--via takes {' or '.join(VIAS)} with --kind torch-lstm; got --via {via} --kind {kind}")
+        raise TargetError(f"--via takes {' or '.join(f'{v} with --kind {k}' for v, k in VIAS.items())}; "
+                          f"got --via {via} --kind {kind}")
     if spec.callable_target:
         _callable(obj)
     default = "model" if kind == "onnx" else getattr(obj, "name", None) if kind == "adapter" else None
@@ -341,7 +351,7 @@ def chosen_adapters(args: Any) -> list[Adapter] | None:
     of an ONNX model), or None without a TARGET; a TargetError when they name nothing runnable."""
     if not args.target:
         if args.via:
-            raise TargetError("--via takes a TARGET of --kind torch-lstm")
+            raise TargetError(f"--via takes a TARGET of --kind {' or '.join(dict.fromkeys(VIAS.values()))}")
         return None
     return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime)
 

@@ -70,3 +70,52 @@ def test_tf_block_skips_the_dtypes_tensorflow_refuses_with_its_message(dtype):
     assert implementation("tf-block", dtype).skip_reason() == (
         f"tf.raw_ops.LSTMBlockCell: Value for attr 'T' of {'double' if dtype == 'float64' else dtype} is not in the "
         "list of allowed values: half, float")
+
+
+def _op_types(graph) -> set[str]:
+    """Every node's op type in ``graph`` and in the graphs its nodes hold (a Loop's body)."""
+    found = set()
+    for node in graph.node:
+        found.add(node.op_type)
+        for attribute in node.attribute:
+            if attribute.g.node:
+                found |= _op_types(attribute.g)
+    return found
+
+
+def test_tf2onnx_writes_the_block_cell_as_a_loop_of_its_ops_and_refuses_block_lstm():
+    """What tf2onnx 1.17.0 emits for the tf-block-via-tf2onnx column: an ONNX Loop whose body is
+    LSTMBlockCell op by op (onnx_opset/rnn.py), no LSTM node; the fused BlockLSTM has no handler
+    (tf2onnx logs "Unsupported ops" and leaves TensorFlow's op in the ONNX graph)."""
+    tf = pytest.importorskip("tf2onnx") and __import__("tensorflow")
+    from lstm_verify.adapters.tf2onnx_lstm import block_cell, convert
+    from lstm_verify.params import Params
+    from lstm_verify.reference import PLAIN
+
+    native = {k: v.astype(np.float32) for k, v in TF1.to_native(Params.zeros(2, 3)).items()}
+    ops = _op_types(convert(block_cell(PLAIN), native, 3, "float32").graph)
+    assert "Loop" in ops and {"MatMul", "Sigmoid", "Tanh"} <= ops and "LSTM" not in ops, ops
+
+    def fused(params, x, h, c):
+        zeros = tf.zeros_like(params["b"][:3])
+        out = tf.raw_ops.BlockLSTM(seq_len_max=tf.constant(1, tf.int64), x=x[None], cs_prev=c, h_prev=h,
+                                   w=params["w"], wci=zeros, wcf=zeros, wco=zeros, b=params["b"])
+        return out.h[0], out.cs[0]
+    assert "BlockLSTM" in _op_types(convert(fused, native, 3, "float32").graph)  # left as TF's op
+
+
+def test_tf_step_via_tf2onnx_checks_the_converted_step(unshrunk):
+    """``--kind tf-step --via tf2onnx``: a correct step passes through the converter, one whose
+    gates use the wrong activation fails, in the converted graph."""
+    pytest.importorskip("tf2onnx")
+    import tensorflow as tf
+
+    from lstm_verify.targets import adapter_for
+    from tests.catalogue.tf_steps import step
+
+    good = adapter_for(step, "tf-step", via="tf2onnx")
+    assert good.name == "step-via-tf2onnx" and not good.capabilities.gradients
+    PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(good, "float32"))
+    bad = adapter_for(partial(step, sigmoid=tf.tanh), "tf-step", name="tanh_gates", via="tf2onnx")
+    with pytest.raises(LawViolation):
+        PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(bad, "float32"))

@@ -30,6 +30,7 @@ BUILTIN: dict[str, str] = {
     "tf-block": "lstm_verify.adapters.tf_block:TfBlockAdapter",
     "litert": "lstm_verify.adapters.litert_lstm:LiteRtAdapter",
     "litert-fused": "lstm_verify.adapters.litert_lstm:LiteRtFusedAdapter",
+    "tf-block-via-tf2onnx": "lstm_verify.adapters.tf2onnx_lstm:TfBlockViaTf2Onnx",
 }
 
 

@@ -36,16 +36,25 @@ NO_CLIP = -1.0
 """``cell_clip`` that clips nothing (the ops clip when it is positive)."""
 
 
+def attributes(forget_bias: float, variant: Variant) -> dict[str, object]:
+    """The ops' attributes that say ``variant`` (peepholes, ``cell_clip``) with ``forget_bias``."""
+    return {"forget_bias": forget_bias, "use_peephole": variant.peepholes,
+            "cell_clip": NO_CLIP if variant.clip is None else float(variant.clip)}
+
+
+def peepholes(native: Native, variant: Variant) -> list[np.ndarray]:
+    """``wci, wcf, wco``: the native ``p`` split, or zeros without peepholes."""
+    hidden = len(native["b"]) // 4
+    return np.split(native["p"] if variant.peepholes else np.zeros(3 * hidden, native["b"].dtype), 3)
+
+
 class TfBlockModel(Model):
     """The native parameters as tensors, run by ``LSTMBlockCell`` (a step) or ``BlockLSTM``."""
 
     def __init__(self, native: Native, forget_bias: float, variant: Variant) -> None:
         self.w, self.b = tf.constant(native["w"]), tf.constant(native["b"])
-        hidden = len(native["b"]) // 4
-        peepholes = native["p"] if variant.peepholes else np.zeros(3 * hidden, native["b"].dtype)
-        self.wci, self.wcf, self.wco = (tf.constant(p) for p in np.split(peepholes, 3))
-        self.attrs = {"forget_bias": forget_bias, "use_peephole": variant.peepholes,
-                      "cell_clip": NO_CLIP if variant.clip is None else float(variant.clip)}
+        self.wci, self.wcf, self.wco = (tf.constant(p) for p in peepholes(native, variant))
+        self.attrs = attributes(forget_bias, variant)
 
     def _weights(self) -> dict[str, tf.Tensor]:
         return {"w": self.w, "wci": self.wci, "wcf": self.wcf, "wco": self.wco, "b": self.b}
@@ -101,6 +110,8 @@ class TfBlockAdapter(Adapter):
                                 optional_state=False, variants=True)
     clip_reading = "cell"
     """What ``cell_clip`` clips (:data:`~lstm_verify.reference.CLIP_READINGS`)."""
+    clip_source = "lstm_ops.h, LSTMBlockCellFpropWithEigen"
+    """Where the cell's clip is computed: the evidence for :attr:`clip_reading`."""
 
     def version(self) -> str:
         """``tensorflow-cpu`` and ``tensorflow`` are both the module ``tensorflow``."""
@@ -122,7 +133,7 @@ class TfBlockAdapter(Adapter):
         if variant.clip is None or variant.clip_reading == self.clip_reading:
             return None
         return (f"{self.name}'s cell_clip reads clip as {self.clip_reading!r}: it "
-                f"{CLIP_READINGS[self.clip_reading][1]} (lstm_ops.h, LSTMBlockCellFpropWithEigen)")
+                f"{CLIP_READINGS[self.clip_reading][1]} ({self.clip_source})")
 
     def known_differences(self, dtype: str) -> list[Expected]:
         """``test_clip_agrees_with_reference`` in the specification's reading: ``cell_clip`` clips the
