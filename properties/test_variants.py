@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lstm_verify import reference
 from lstm_verify.agreement import as_stack, row_references
-from lstm_verify.checks import assert_close
+from lstm_verify.checks import assert_close, assert_shape
 from lstm_verify.implementation import Implementation
 from lstm_verify.probes import PEEPHOLE_GATES, probe_peephole, probe_peephole_bound
 from lstm_verify.reference import Variant
@@ -132,6 +132,8 @@ def test_batch_major_equals_time_major(impl, case, data):
     want_hs, (want_h, want_c) = _run_onnx(time_major, case, directions, lengths)
     hs, (h, c) = _run_onnx(batch_major, case, directions, lengths)
     context = (case, f"directions={directions}", f"lengths={lengths if lengths is None else lengths.tolist()}")
+    for name, got, want in (("Y", hs, want_hs), ("Y_h", h, want_h), ("Y_c", c, want_c)):
+        assert_shape(f"{name} (layout=1, read time-major)", got, np.shape(want), impl, context)
     rows = row_references(impl, *as_stack(case, directions), lengths)
     for b, (_, (bound_hs, bound_h, bound_c)) in enumerate(rows):
         n = len(bound_hs)

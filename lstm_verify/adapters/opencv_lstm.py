@@ -60,9 +60,15 @@ class OpenCvAdapter(OnnxAdapter):
                             f"'Activation function [...] is not supported', and the classic importer it falls back "
                             f"to asserts constant weights ('constBlobs.count(name) == 1', parseLSTM) ({MEASURED})"),
             Expected("test_batch_major_equals_time_major", versions=self.measured,
-                     raises=r"ImplementationError: .*inp\.data != out\.data in function 'transposeND'",
-                     reason=f"layout=1 fails in its own output transpose: 'Assertion failed) inp.data != out.data in "
-                            f"function transposeND' ({MEASURED})"),
+                     raises=r"ImplementationError: .*(inp\.data != out\.data in function 'transposeND'|"
+                            r"different count of elements in function 'reshape')",
+                     reason=f"layout=1 fails in its own transposes: with two directions 'Assertion failed) inp.data "
+                            f"!= out.data in function transposeND', with one over more than one step 'Requested and "
+                            f"source matrices have different count of elements in function reshape' ({MEASURED})"),
+            Expected("test_batch_major_equals_time_major", versions=self.measured, always=False,
+                     match=r"^Y_c \(layout=1, read time-major\)\.shape=\(1, 1, \d+\), but should be \(1, \d+, \d+\)",
+                     reason=f"layout=1 with one direction over one step runs, but Y_c comes back with a batch axis of "
+                            f"1 ((1, 1, H) for a batch of 4; Y and Y_h are right) ({MEASURED})"),
         ]
 
     def compile(self, model: onnx.ModelProto) -> Run:
