@@ -26,8 +26,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 from lstm_verify.api import check_impl, parametrize_with_impls  # noqa: E402
 from lstm_verify.implementation import Implementation, implementation  # noqa: E402
 from lstm_verify.params import Case, Grads, Params  # noqa: E402
+from lstm_verify.reference import Variant  # noqa: E402
 from lstm_verify.targets import capabilities  # noqa: E402
 
-__all__ = ["Case", "Grads", "Implementation", "Params", "capabilities", "check_impl", "implementation",
+__all__ = ["Case", "Grads", "Implementation", "Params", "Variant", "capabilities", "check_impl", "implementation",
            "parametrize_with_impls"]
 __version__ = "0.1.0"

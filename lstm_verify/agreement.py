@@ -9,7 +9,7 @@ most implementations; a cache smaller than the ladder, scanned in order, would n
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 from typing import Any
 
@@ -23,38 +23,45 @@ from lstm_verify.reference import Variant
 
 
 @lru_cache(maxsize=64)
-def _arrays(case: Case) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
-    """``case.arrays()``, read-only: implementations get copies (:meth:`Implementation.cast`)."""
+def _arrays(case: Case, peepholes: bool = False) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
+    """``case.arrays()`` (with the case's peepholes when asked), read-only: implementations get
+    copies (:meth:`Implementation.cast`)."""
     params, *states = case.arrays()
+    params = replace(params, p=case.peepholes()) if peepholes else params
     for a in (*(getattr(params, f.name) for f in fields(params)), *states):
         if a is not None:
             a.flags.writeable = False
     return (params, *states)
 
 
+def _impl_arrays(impl: Implementation, case: Case) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`Implementation.arrays`, read-only and computed once."""
+    return _arrays(case, impl.variant.peepholes)
+
+
 @lru_cache(maxsize=64)
 def _forward(case: Case, variant: Variant, steps: int) -> reference.Trace:
-    params, xs, h0, c0 = _arrays(case)
+    params, xs, h0, c0 = _arrays(case, variant.peepholes)
     return reference.lstm_forward(params, xs[:steps], h0, c0, variant=variant)
 
 
 @lru_cache(maxsize=256)
 def _forward_bounds(case: Case, dtype: str, precision: str, variant: Variant, steps: int
                     ) -> error_model.ForwardBounds:
-    params, xs, h0, c0 = _arrays(case)
+    params, xs, h0, c0 = _arrays(case, variant.peepholes)
     return error_model.forward_bounds(params, xs[:steps], h0, c0, dtype, precision, variant)
 
 
 @lru_cache(maxsize=16)
-def _backward(case: Case) -> Grads:
-    params, xs, h0, c0 = _arrays(case)
-    return reference.lstm_backward(params, xs, h0, c0, *case.loss_weights())
+def _backward(case: Case, variant: Variant) -> Grads:
+    params, xs, h0, c0 = _arrays(case, variant.peepholes)
+    return reference.lstm_backward(params, xs, h0, c0, *case.loss_weights(), variant=variant)
 
 
 @lru_cache(maxsize=64)
-def _gradient_bounds(case: Case, dtype: str, precision: str) -> Grads:
-    params, xs, h0, c0 = _arrays(case)
-    return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision)
+def _gradient_bounds(case: Case, dtype: str, precision: str, variant: Variant) -> Grads:
+    params, xs, h0, c0 = _arrays(case, variant.peepholes)
+    return error_model.gradient_bounds(params, xs, h0, c0, *case.loss_weights(), dtype, precision, variant)
 
 
 def reference_run(impl: Implementation, case: Case, steps: int | None = None
@@ -84,9 +91,10 @@ def sequence_expected(impl: Implementation, case: Case) -> Expected:
 
 def gradients_expected(impl: Implementation, case: Case) -> Expected:
     """The reference's BPTT over ``case``: ``dL/d<name>`` for the inputs, the initial state and
-    every parameter, L = ``sum_t <gh_t, h_t> + <gc, c_T>`` with ``case.loss_weights()``."""
-    bounds = dict(_gradient_bounds(case, impl.dtype, impl.precision).items())
-    return {f"dL/d{name}": (want, bounds[name]) for name, want in _backward(case).items()}
+    every parameter (the peepholes too, where the variant has them), L = ``sum_t <gh_t, h_t> + <gc, c_T>``
+    with ``case.loss_weights()``."""
+    bounds = dict(_gradient_bounds(case, impl.dtype, impl.precision, impl.variant).items())
+    return {f"dL/d{name}": (want, bounds[name]) for name, want in _backward(case, impl.variant).items()}
 
 
 def outputs_agree(got: dict[str, np.ndarray], expected: Expected, impl: Implementation, context: Any,
@@ -100,7 +108,7 @@ def outputs_agree(got: dict[str, np.ndarray], expected: Expected, impl: Implemen
 
 def step_results(impl: Implementation, case: Case) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """One step of ``case`` from its non-zero state: ``(name, got, want, bound)`` for h and c."""
-    params, xs, h0, c0 = _arrays(case)
+    params, xs, h0, c0 = _impl_arrays(impl, case)
     expected = step_expected(impl, case)
     h, c = impl.load(params).step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     return [("h", h, *expected["h"]), ("c", c, *expected["c"])]
@@ -117,7 +125,7 @@ def sequence_agrees(impl: Implementation, case: Case, chunk: int | None = None) 
     """The run over ``case`` (the sequence API where there is one) gives the reference's h_t and
     c_T; with ``chunk``, fed in chunks of that many steps, (h, c) carried from one to the next."""
     __tracebackhide__ = True
-    params, xs, h0, c0 = _arrays(case)
+    params, xs, h0, c0 = _impl_arrays(impl, case)
     expected = sequence_expected(impl, case)
     pieces, state = [], (h0, c0)
     for start in range(0, case.steps, chunk or case.steps):
@@ -132,7 +140,7 @@ def gradients_agree(impl: Implementation, case: Case) -> None:
     """Gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` over ``case`` with respect to the inputs, the
     initial state and every parameter give the reference's BPTT."""
     __tracebackhide__ = True
-    params, xs, h0, c0 = _arrays(case)
+    params, xs, h0, c0 = _impl_arrays(impl, case)
     got = impl.grads(params, xs, h0, c0, *case.loss_weights())
     outputs_agree({f"dL/d{name}": g for name, g in got.items()}, gradients_expected(impl, case), impl, case)
 

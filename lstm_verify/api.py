@@ -19,39 +19,46 @@ from lstm_verify.adapters import Adapter
 from lstm_verify.config import DEFAULT_PROFILE, DTYPES, options_from_env
 from lstm_verify.expected import Expected, read_expected, unmatched
 from lstm_verify.implementation import Implementation
+from lstm_verify.reference import Variant, spell_variant
 from lstm_verify.results import Result
 from lstm_verify.runner import run_suite
 from lstm_verify.targets import adapters_for, resolve, target_adapters
 
 
 def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None, via: str | None = None,
-               runtime: str | None = None, dtypes: Iterable[str] = DTYPES, precision: str | None = None,
-               profile: str = DEFAULT_PROFILE, xfail: str | Path | Iterable[Expected] | None = None,
-               strict_xfails: bool = False, workers: int | str = 0) -> list[Result]:
+               runtime: str | None = None, variant: str | Variant | None = None, dtypes: Iterable[str] = DTYPES,
+               precision: str | None = None, profile: str = DEFAULT_PROFILE,
+               xfail: str | Path | Iterable[Expected] | None = None, strict_xfails: bool = False,
+               workers: int | str = 0) -> list[Result]:
     """Run the whole suite on ``target`` and return one :class:`Result` per property, implementation
     and dtype (an ONNX model: one implementation per LSTM node).
 
     ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers), the class or
     function itself, or an :class:`~lstm_verify.adapters.Adapter` instance of your own (both run in
     this process). ``via="onnx"``: a ``torch-lstm`` class checked through torch.onnx.export and
-    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime. ``precision``: what it promises beyond its
+    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime. ``variant``: the cell it computes, a
+    :class:`~lstm_verify.reference.Variant` or ``--variant``'s spelling (``"peepholes,clip=3:cell"``),
+    replacing what it declares. ``precision``: what it promises beyond its
     dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE. ``xfail``: a
     TOML file of expected failures, or :class:`~lstm_verify.expected.Expected` entries. Keywords left
     out take their ``LSTM_VERIFY_*`` environment variable, as on the command line. Results are
     returned whatever they say: :func:`lstm_verify.results.exit_status` gives the command line's
     verdict on them (3: nothing was checked)."""
     entries = list(xfail) if xfail is not None and not isinstance(xfail, (str, Path)) else None
+    variant = spell_variant(variant) if isinstance(variant, Variant) else variant
     with _entries_file(entries) as written:
         path = written or (str(xfail) if xfail is not None else None)
-        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, dtypes=",".join(dtypes),
+        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, variant=variant,
+                                   dtypes=",".join(dtypes),
                                    precision=precision, profile=profile, xfail=path, strict_xfails=strict_xfails)
         declared = entries if entries is not None else read_expected(path) if path else []
         if isinstance(target, str):
-            target_adapters(target, kind, layout, via=via, runtime=runtime)  # fail here, in one line, if it cannot load
+            target_adapters(target, kind, layout, via=via, runtime=runtime,
+                            variant=variant)  # fail here, in one line, if it cannot load
             results = run_suite(replace(options, impl=resolve(target)), workers)[1]
         else:
             adapters = [target] if isinstance(target, Adapter) else adapters_for(target, kind, layout, via=via,
-                                                                                  runtime=runtime)
+                                                                                  runtime=runtime, variant=variant)
             results = run_suite(options, adapters=adapters)[1]
     for key in unmatched(declared, [(r.property, r.implementation) for r in results]):
         warnings.warn(f"expected-failure entry {key} matches no check", UserWarning, stacklevel=2)

@@ -100,6 +100,9 @@ OPTIONS: tuple[Option, ...] = (
            choices="RUNTIMES"),
     Option("layout", "how TARGET stores its parameters: a named layout (haiku, keras, ...: `lstm-verify layouts`) "
                      "or a gate-block order (iofc); default torch", metavar="LAYOUT"),
+    Option("variant", "the LSTM variant TARGET computes, replacing what it declares: peepholes, clip=C[:spec|gates|cell], "
+                      "input-forget, f=/g=/h=ACTIVATION[:ALPHA[:BETA]], comma-separated (docs/variants-and-precisions.md)",
+           metavar="VARIANT"),
     Option("adapters", "built-in adapters to check (comma-separated, or 'all')", default="all"),
     Option("dtypes", "comma-separated dtypes", default=",".join(DTYPES)),
     Option("precision", "what TARGET promises beyond its dtype, for its error bound: ieee, tf32, "
@@ -180,7 +183,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | 
                             type=(types or {}).get(o.name, o.type), help=f"{o.help}; env {o.env}")
 
 
-TARGET_OPTIONS = ("kind", "via", "runtime", "layout")
+TARGET_OPTIONS = ("kind", "via", "runtime", "layout", "variant")
 """The options that, with TARGET, name what to run."""
 
 
@@ -198,7 +201,7 @@ def options_from_args(args: argparse.Namespace, **given: Any) -> Options:
     return Options(**{**values, **given})
 
 
-REPRODUCED = ("impl", "kind", "via", "runtime", "layout", "precision", "profile")
+REPRODUCED = ("impl", "kind", "via", "runtime", "layout", "variant", "precision", "profile")
 """The options a failure's reproducer repeats."""
 
 

@@ -252,6 +252,19 @@ class _Arithmetic:
     def one_minus(self, a: _E) -> _E:
         return self._round(1.0 - a.v, a.e.copy())
 
+    def derivative(self, z: _E, y: _E, fn: Activation) -> _E:
+        """``fn'(z)``, where ``y = fn(z)``: ``y (1 - y)`` for sigmoid and ``1 - y^2`` for tanh, as
+        implementations compute them; for the other activations ``fn'(z)`` itself, its error the
+        change of ``fn'`` over ``z``'s error (its second derivative's, or a kink's jump, to first
+        order) and the activation's own."""
+        if fn == PLAIN.f:
+            return self.mul(y, self.one_minus(y))
+        if fn == PLAIN.h:
+            return self.one_minus_square(y)
+        v = fn.grad(z.v)
+        change = np.maximum(np.abs(fn.grad(z.v + z.e) - v), np.abs(fn.grad(z.v - z.e) - v))
+        return _E(v, change + self.u.activation * np.maximum(np.abs(v), 1.0) + self.u.approximate)
+
 
 BRIDGE = 1.1
 """The mean square of a sum's partial sums, past their drift ``(k / n) z``, taken as ``BRIDGE^2 sum_k t_k^2``:
@@ -280,6 +293,11 @@ def _concat(parts: list[_E], axis: int) -> _E:
     return _E(np.concatenate([p.v for p in parts], axis), np.concatenate([p.e for p in parts], axis))
 
 
+def _masked(a: _E, mask: np.ndarray | float) -> _E:
+    """``a`` through a clip's derivative (1 where it does not bite, 0 where it does): exact."""
+    return a if isinstance(mask, float) else _E(a.v * mask, a.e * mask)
+
+
 @dataclass(frozen=True)
 class ForwardBounds:
     """Bounds on |got - want| for the reference's hs and cs, each (T, B, H)."""
@@ -299,64 +317,89 @@ class _Model:
         return self.ar.stored(np.concatenate([p.w_ih.T, p.w_hh.T, p.b_ih[None], p.b_hh[None]]))
 
     def forward(self, p: Params, xs: _E, h: _E, c: _E, variant: Variant = PLAIN
-                ) -> tuple[list[_E], list[_E], list[_E]]:
-        """hs, cs and gates (i, f, g, o concatenated) of every step, as values with errors, for the
-        plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
+                ) -> tuple[list[_E], list[_E], list[_E], list[list[_E]]]:
+        """hs, cs, gates (i, f, g, o concatenated) and the gates' pre-activations (the peephole
+        terms added, before any clip; f's None when coupled) of every step, as values with errors,
+        for the plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
         ar, w = self.ar, self._weights(p)
         w_hr = ar.stored(p.w_hr.T) if p.w_hr is not None else None
         peep = ar.stored(p.p.reshape(3, -1)) if variant.peepholes else None
         ones = ar.exact(np.ones((h.v.shape[0], 2)))
         hidden = p.hidden_size
-        hs, cs, gates = [], [], []
+        hs, cs, gates, pres = [], [], [], []
 
-        def gate(z: _E, k: int, fn: Activation, cell: _E | None = None) -> _E:
+        def gate(z: _E, k: int, fn: Activation, cell: _E | None = None) -> tuple[_E, _E]:
             z = z[:, k * hidden:(k + 1) * hidden]
             if cell is not None and peep is not None:
                 z = ar.add(z, ar.mul(peep["ifo".index("ifgo"[k])], cell))
-            return ar.activation(ar.clip(z, variant, "gates"), fn)
+            return z, ar.activation(ar.clip(z, variant, "gates"), fn)
 
         for t in range(xs.v.shape[0]):
             z = ar.matmul(_concat([xs[t], h, ones], axis=1), w)
-            i = gate(z, 0, variant.f, c)
-            f = ar.one_minus(i) if variant.input_forget else gate(z, 1, variant.f, c)
-            g = gate(z, 2, variant.g)
+            zi, i = gate(z, 0, variant.f, c)
+            zf, f = (None, ar.one_minus(i)) if variant.input_forget else gate(z, 1, variant.f, c)
+            zg, g = gate(z, 2, variant.g)
             c = ar.clip(ar.add(ar.mul(f, c), ar.mul(i, g)), variant, "cell")
-            o = gate(z, 3, variant.f, c)
+            zo, o = gate(z, 3, variant.f, c)
             h = ar.mul(o, ar.activation(ar.clip(c, variant, "h"), variant.h))
             if w_hr is not None:
                 h = ar.matmul(h, w_hr)
             hs.append(h)
             cs.append(c)
             gates.append(_concat([i, f, g, o], axis=1))
-        return hs, cs, gates
+            pres.append([zi, zf, zg, zo])
+        return hs, cs, gates, pres
 
-    def backward(self, p: Params, xs: _E, h0: _E, c0: _E, gh: _E, gc: _E) -> Grads:
-        """Error scales of every gradient of the reference's BPTT (see :func:`reference.lstm_backward`)."""
+    def backward(self, p: Params, xs: _E, h0: _E, c0: _E, gh: _E, gc: _E, variant: Variant = PLAIN) -> Grads:
+        """Error scales of every gradient of the reference's BPTT, in ``variant`` (see
+        :func:`reference.lstm_backward`): a clip that bites passes no gradient, exactly."""
         ar, hidden = self.ar, p.hidden_size
-        hs, cs, gates = self.forward(p, xs, h0, c0)
+        hs, cs, gates, pres = self.forward(p, xs, h0, c0, variant)
         w_ih, w_hh = ar.stored(p.w_ih), ar.stored(p.w_hh)
+        peep = ar.stored(p.p.reshape(3, -1)) if variant.peepholes else None
         ones = ar.exact(np.ones((1, h0.v.shape[0])))
-        dw_ih = dw_hh = db = None
+        dw_ih = dw_hh = db = dp = None
         dxs = []
         dh_next, dc_next = ar.exact(np.zeros_like(h0.v)), gc
+
+        def dz(d: _E, z: _E, y: _E, fn: Activation) -> _E:
+            """``d`` through the activation ``y = fn(clip(z))``."""
+            return ar.mul(d, _masked(ar.derivative(ar.clip(z, variant, "gates"), y, fn), variant.inside(z.v, "gates")))
+
         for t in reversed(range(xs.v.shape[0])):
             i, f, g, o = (gates[t][:, k * hidden:(k + 1) * hidden] for k in range(4))
-            c_prev, h_prev = (cs[t - 1], hs[t - 1]) if t else (c0, h0)
-            tanh_c = ar.activation(cs[t], PLAIN.h)
+            zi, zf, zg, zo = pres[t]
+            c, (c_prev, h_prev) = cs[t], ((cs[t - 1], hs[t - 1]) if t else (c0, h0))
+            h_in = ar.clip(c, variant, "h")
+            h_act = ar.activation(h_in, variant.h)
             dh = ar.add(gh[t], dh_next)
-            dc = ar.add(dc_next, ar.mul(ar.mul(dh, o), ar.one_minus_square(tanh_c)))
-            dz = _concat([ar.mul(ar.mul(dc, g), ar.mul(i, ar.one_minus(i))),
-                          ar.mul(ar.mul(dc, c_prev), ar.mul(f, ar.one_minus(f))),
-                          ar.mul(ar.mul(dc, i), ar.one_minus_square(g)),
-                          ar.mul(ar.mul(dh, tanh_c), ar.mul(o, ar.one_minus(o)))], axis=1)
-            dz_t = _E(dz.v.T, dz.e.T)
-            terms = ar.matmul(dz_t, xs[t]), ar.matmul(dz_t, h_prev), ar.matmul(ones, dz)
+            dzo = dz(ar.mul(dh, h_act), zo, o, variant.f)
+            dc = ar.add(dc_next, ar.mul(ar.mul(dh, o), _masked(ar.derivative(h_in, h_act, variant.h),
+                                                               variant.inside(c.v, "h"))))
+            if peep is not None:
+                dc = ar.add(dc, ar.mul(dzo, peep[2]))
+            dc = _masked(dc, variant.inside(f.v * c_prev.v + i.v * g.v, "cell"))
+            di, df = ar.mul(dc, g), ar.mul(dc, c_prev)
+            if variant.input_forget:  # f = 1 - i
+                di, dzf = ar.add(di, _E(-df.v, df.e)), ar.exact(np.zeros_like(df.v))
+            else:
+                dzf = dz(df, zf, f, variant.f)
+            dzi = dz(di, zi, i, variant.f)
+            dzg = dz(ar.mul(dc, i), zg, g, variant.g)
+            dzs = _concat([dzi, dzf, dzg, dzo], axis=1)
+            dz_t = _E(dzs.v.T, dzs.e.T)
+            terms = ar.matmul(dz_t, xs[t]), ar.matmul(dz_t, h_prev), ar.matmul(ones, dzs)
             dw_ih, dw_hh, db = terms if dw_ih is None else (ar.add(a, b) for a, b in zip((dw_ih, dw_hh, db), terms))
-            dxs.append(ar.matmul(dz, w_ih))
-            dh_next = ar.matmul(dz, w_hh)
+            dxs.append(ar.matmul(dzs, w_ih))
+            dh_next = ar.matmul(dzs, w_hh)
             dc_next = ar.mul(dc, f)
+            if peep is not None:
+                dc_next = ar.add(dc_next, ar.add(ar.mul(dzi, peep[0]), ar.mul(dzf, peep[1])))
+                step = _concat([ar.matmul(ones, ar.mul(dzk, ck)) for dzk, ck in ((dzi, c_prev), (dzf, c_prev),
+                                                                                 (dzo, c))], axis=1)
+                dp = step if dp is None else ar.add(dp, step)
         return Grads(np.stack([d.e for d in reversed(dxs)]), dh_next.e, dc_next.e, dw_ih.e, dw_hh.e,
-                     db.e[0], db.e[0].copy())
+                     db.e[0], db.e[0].copy(), None if dp is None else dp.e[0])
 
 
 def _states(model: _Model, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[_E, _E, _E]:
@@ -378,7 +421,7 @@ def forward_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarra
                    prec: Precision | str | None = "ieee", variant: Variant = PLAIN) -> ForwardBounds:
     """Bounds on |implementation - reference| for every h_t and c_t of a run over xs (T, B, I)."""
     model, k = _model(dtype, prec)
-    hs, cs, _ = model.forward(params, *_states(model, xs, h0, c0), variant)
+    hs, cs, *_ = model.forward(params, *_states(model, xs, h0, c0), variant)
     return ForwardBounds(k * np.stack([h.e for h in hs]), k * np.stack([c.e for c in cs]))
 
 
@@ -402,7 +445,7 @@ def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0:
         for d, p in enumerate(layer):
             n = l * len(layer) + d
             order = slice(None, None, -1 if d else 1)
-            hs, cs, _ = model.forward(p, inputs[order], model.ar.stored(h0[n]), model.ar.stored(c0[n]), variant)
+            hs, cs, *_ = model.forward(p, inputs[order], model.ar.stored(h0[n]), model.ar.stored(c0[n]), variant)
             outs.append(_E(np.stack([h.v for h in hs])[order], np.stack([h.e for h in hs])[order]))
             h_n.append(hs[-1].e)
             c_n.append(cs[-1].e)
@@ -411,8 +454,10 @@ def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0:
 
 
 def gradient_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray,
-                    gc: np.ndarray, dtype: str, prec: Precision | str | None = "ieee") -> Grads:
-    """Bounds on |implementation - reference| for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``."""
+                    gc: np.ndarray, dtype: str, prec: Precision | str | None = "ieee", variant: Variant = PLAIN
+                    ) -> Grads:
+    """Bounds on |implementation - reference| for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``
+    (dL/dp too, where ``variant`` has peepholes)."""
     model, k = _model(dtype, prec)
-    g = model.backward(params, *_states(model, xs, h0, c0), model.ar.stored(gh), model.ar.stored(gc))
+    g = model.backward(params, *_states(model, xs, h0, c0), model.ar.stored(gh), model.ar.stored(gc), variant)
     return Grads(*(k * a for _, a in g.items()))

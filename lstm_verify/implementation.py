@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -14,7 +14,7 @@ from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.error_model import ForwardBounds
 from lstm_verify.guard import DEFAULT_TIME_LIMIT, GuardedModel, guarded_call
 from lstm_verify.layouts import canonical_grads
-from lstm_verify.params import Grads, Params
+from lstm_verify.params import Case, Grads, Params
 from lstm_verify.reference import Variant
 
 
@@ -54,6 +54,11 @@ class Implementation:
         """How it computes, beyond its dtype (:mod:`lstm_verify.error_model`): ``ieee``, ``tf32``..."""
         return self.declared_precision or self.adapter.precision(self.dtype)
 
+    def arrays(self, case: Case) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
+        """``case.arrays()``, the parameters with the case's peepholes where :attr:`variant` reads them."""
+        params, xs, h0, c0 = case.arrays()
+        return (replace(params, p=case.peepholes()) if self.variant.peepholes else params), xs, h0, c0
+
     def cast(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """Fresh copies of ``arrays`` in this implementation's dtype."""
         return [np.array(a, dtype=numpy_dtype(self.dtype)) for a in arrays]
@@ -84,8 +89,8 @@ class Implementation:
 
     def gradient_bounds(self, params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
                         gh: np.ndarray, gc: np.ndarray) -> Grads:
-        """The bounds for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``."""
-        return error_model.gradient_bounds(params, xs, h0, c0, gh, gc, self.dtype, self.precision)
+        """The bounds for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``, in this implementation's variant."""
+        return error_model.gradient_bounds(params, xs, h0, c0, gh, gc, self.dtype, self.precision, self.variant)
 
     def load(self, params: Params, split_seed: int = 0) -> Model:
         """Load canonical ``params`` through the adapter's layout (two native biases get a random

@@ -177,8 +177,11 @@ KNOWN: dict[str, Layout] = {lay.name: lay for lay in (TORCH, ONNX, KERAS, HAIKU,
                                                               EQUINOX)}
 
 TARGET_NAMES: dict[str, str] = {"w_ih": "weight_ih", "w_hh": "weight_hh", "w": "weight", "b_ih": "bias_ih",
-                                "b_hh": "bias_hh", "b": "bias", "w_hr": "weight_hr"}
-"""The name under which a TARGET (and torch's modules) holds each native parameter."""
+                                "b_hh": "bias_hh", "b": "bias", "w_hr": "weight_hr", "p": "weight_peephole"}
+"""The name under which a TARGET (and torch's modules) holds each native parameter: ``weight_peephole``
+(3H,) only for a variant with peepholes, the blocks p_i, p_f, p_o in the layout's gate order without g
+(:attr:`Layout.peephole_order`: torch's i f o, ONNX's i o f as its ``P``, tf1's i f o as
+``LSTMBlockCell``'s ``wci, wcf, wco``)."""
 
 WRONG_ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations(GATES) if "".join(p) != GATES)
 """The 23 gate-block orders that are not the canonical one."""

@@ -88,11 +88,14 @@ def selected_adapters(config: pytest.Config) -> list[Adapter]:
     if options.impl:
         try:
             return target_adapters(options.impl, options.kind, options.layout, via=options.via,
-                                   runtime=options.runtime)
+                                   runtime=options.runtime, variant=options.variant)
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
     if options.via:
         raise pytest.UsageError("--lstm-via takes a --lstm-impl TARGET of --lstm-kind torch-lstm")
+    if options.variant:
+        raise pytest.UsageError("--lstm-variant says what a --lstm-impl TARGET computes: the built-in adapters "
+                                "declare their own")
     names = _split(options.adapters)
     names = list(BUILTIN) if names == ["all"] else names
     unknown = sorted(set(names) - set(BUILTIN))

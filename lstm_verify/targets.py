@@ -37,15 +37,17 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+
+import numpy as np
 
 from lstm_verify.adapters import Adapter, Capabilities
 from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
-from lstm_verify.reference import Variant
+from lstm_verify.reference import CLIP_READINGS, PLAIN, Variant, parse_variant
 
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino", "opencv", "tract")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
@@ -126,23 +128,30 @@ def parse_layout(spec: str | None) -> Layout:
                           f"({', '.join(KNOWN)}); got {spec!r}") from None
 
 
-def native_shapes(layout: Layout) -> dict[str, str]:
-    """The shape of each parameter a TARGET receives in ``layout``, by its name, in symbols."""
+def native_shapes(layout: Layout, peepholes: bool = False) -> dict[str, str]:
+    """The shape of each parameter a TARGET receives in ``layout`` (with ``peepholes``, the cell's
+    ``weight_peephole`` too), by its name, in symbols."""
     inputs, hidden = 5, 7  # distinct sizes, so that every number stands for one symbol
-    symbols = {inputs: "I", hidden: "H", 4 * hidden: "4H", inputs + hidden: "I+H" if layout.fused == "xh" else "H+I"}
-    native = layout.to_native(Params.zeros(inputs, hidden))
+    symbols = {inputs: "I", hidden: "H", 3 * hidden: "3H", 4 * hidden: "4H",
+               inputs + hidden: "I+H" if layout.fused == "xh" else "H+I"}
+    params = Params.zeros(inputs, hidden)
+    native = layout.to_native(replace(params, p=np.zeros(3 * hidden)) if peepholes else params)
     return {TARGET_NAMES[k]: "(" + ", ".join(symbols[n] for n in v.shape) + ")" for k, v in native.items()}
 
 
 def layout_table() -> str:
-    """Every ``--layout`` and the parameters a TARGET receives in it, as a Markdown table."""
-    rows = ["| `--layout` | gate blocks | parameters (torch-lstm: name + `_l0`) | forget gate |",
-            "| --- | --- | --- | --- |"]
+    """Every ``--layout`` and the parameters a TARGET receives in it, as a Markdown table: with
+    ``peepholes`` in its variant, also ``weight_peephole`` (3H), the blocks p_i, p_f, p_o in the
+    layout's gate order without g."""
+    rows = ["| `--layout` | gate blocks | parameters (torch-lstm: name + `_l0`) | forget gate | "
+            "`weight_peephole` (3H) blocks |",
+            "| --- | --- | --- | --- | --- |"]
     named = [(f"`{name}`", " ".join(layout.gate_order), layout) for name, layout in KNOWN.items()]
     for spec, gates, layout in [*named, ("an order: `iofc`, `ifog` ...", "as given", TORCH)]:
         shapes = ", ".join(f"`{name}` {shape}" for name, shape in native_shapes(layout).items())
         offset = f"σ(z + {layout.forget_offset:g})" if layout.forget_offset else "σ(z)"
-        rows.append(f"| {spec} | {gates} | {shapes} | {offset} |")
+        peepholes = "as given, without g" if spec.startswith("an order") else " ".join(layout.peephole_order)
+        rows.append(f"| {spec} | {gates} | {shapes} | {offset} | {peepholes} |")
     return "\n".join(rows)
 
 
@@ -153,7 +162,8 @@ DECLARED = "lstm_verify_capabilities"
 
 def capabilities(*, optional_state: bool = False, unbatched: bool = False, sequence: Callable | None = None,
                  lengths: bool = False, reverse: bool = False, dtypes: tuple[str, ...] | None = None,
-                 clip: float | None = None, clip_reading: str = "spec") -> Callable[[F], F]:
+                 variant: Variant = PLAIN, clip: float | None = None, clip_reading: str = "spec"
+                 ) -> Callable[[F], F]:
     """Declare what a ``numpy-step``, ``jax-step`` or ``tf-step`` function supports, so the laws that need it run::
 
         @lstm_verify.capabilities(optional_state=True, unbatched=True, sequence=run, reverse=True)
@@ -168,14 +178,16 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
     ``dtypes``: the storage dtypes it computes in, of :data:`~lstm_verify.dtypes.STORAGE`
     (default: float32 and float64 for numpy-step, all four for jax-step and tf-step); a numpy-step function
     declaring ``bfloat16`` receives and must return ``ml_dtypes.bfloat16`` arrays.
-    ``clip``: the cell clips at [-clip, clip], in ``clip_reading`` (of
-    :data:`~lstm_verify.reference.CLIP_READINGS`: ``spec``, every activation's input as the ONNX
-    operator says; ``gates``, the gate pre-activations only; ``cell``, the cell state itself, as
-    TensorFlow's ``LSTMBlockCell(cell_clip=)``): the laws hold it to that cell. For ``--kind onnx``
-    (a function returning the model) ``clip_reading`` alone: the reading its nodes' ``clip`` is
-    checked in (default the specification's)."""
+    ``variant``: the cell it computes, a :class:`~lstm_verify.reference.Variant` (peepholes, clip in
+    one of the :data:`~lstm_verify.reference.CLIP_READINGS`, coupled input and forget gates, other
+    activations); every law holds it to that cell, and one with peepholes receives them as
+    ``weight_peephole`` (:func:`layout_table`). A torch-cell or torch-lstm class declares its
+    ``variant`` alone. ``clip``, ``clip_reading``: shorthand for ``variant=Variant(clip=...,
+    clip_reading=...)`` (and folded into ``variant``). For ``--kind onnx`` (a function returning the
+    model) ``clip_reading`` alone: the reading its nodes' ``clip`` is checked in (default the
+    specification's)."""
     declared = {"optional_state": optional_state, "unbatched": unbatched, "sequence": sequence,
-                "lengths": lengths, "reverse": reverse, "dtypes": dtypes, "clip": clip,
+                "lengths": lengths, "reverse": reverse, "dtypes": dtypes, "variant": variant, "clip": clip,
                 "clip_reading": clip_reading}
 
     def mark(fn: F) -> F:
@@ -184,14 +196,47 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
     return mark
 
 
-def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, Callable | None]:
-    """The capabilities a function kind's TARGET declares (on top of the kind's ``fixed`` ones),
-    and its sequence function."""
-    declared = dict(getattr(fn, DECLARED, {}))
+def target_variant(spelled: str | Variant | None) -> Variant | None:
+    """The variant ``--variant`` (or ``check_impl(variant=)``) gives, None when it gives none; a
+    TargetError, in one line, for a spelling :func:`~lstm_verify.reference.parse_variant` does not read."""
+    if spelled is None or spelled == "" or isinstance(spelled, Variant):
+        return spelled or None
+    try:
+        return parse_variant(spelled)
+    except ValueError as exc:
+        raise TargetError(f"--variant: {exc}") from None
+
+
+def declared_variant(declared: dict[str, Any], given: Variant | None) -> Variant:
+    """The cell a TARGET computes: ``given`` (``--variant``) if any, else what it declares with
+    :func:`capabilities` (``variant``, and ``clip`` / ``clip_reading`` folded into it)."""
+    variant, clip, reading = declared.get("variant", PLAIN), declared.get("clip"), declared.get("clip_reading", "spec")
+    if not isinstance(variant, Variant):
+        raise TargetError(f"the declared variant must be an lstm_verify.Variant, got a {type(variant).__name__}")
+    if clip is not None and variant.clip is not None:
+        raise TargetError("the declared clip is given twice: as clip= and in variant=")
+    if reading not in CLIP_READINGS:
+        raise TargetError(f"the declared clip_reading must be one of {', '.join(CLIP_READINGS)}; got {reading!r}")
+    if clip is not None:
+        variant = replace(variant, clip=clip, clip_reading=reading)
+    return variant if given is None else given
+
+
+def _declared(obj: Any) -> dict[str, Any]:
+    """What ``obj`` declares with :func:`capabilities`, its names checked."""
+    declared = dict(getattr(obj, DECLARED, {}))
     known = tuple(inspect.signature(capabilities).parameters)
     unknown = sorted(set(declared) - set(known))
     if unknown:
         raise TargetError(f"{DECLARED} declares unknown capabilities {', '.join(unknown)}; known: {', '.join(known)}")
+    return declared
+
+
+def declared_capabilities(fn: Callable, variant: Variant | None = None, **fixed: object
+                          ) -> tuple[Capabilities, Callable | None]:
+    """The capabilities a function kind's TARGET declares (on top of the kind's ``fixed`` ones;
+    ``variant``, ``--variant``'s, replaces the declared one), and its sequence function."""
+    declared = _declared(fn)
     sequence = declared.pop("sequence", None)
     if sequence is not None and not callable(sequence):
         raise TargetError(f"the declared sequence must be a function, got a {type(sequence).__name__}")
@@ -204,10 +249,9 @@ def declared_capabilities(fn: Callable, **fixed: object) -> tuple[Capabilities, 
         if unknown or not dtypes:
             raise TargetError(f"the declared dtypes must be some of {', '.join(STORAGE)}; got {', '.join(unknown) or 'none'}")
         fixed = {**fixed, "dtypes": dtypes}
-    try:
-        variant = Variant(clip=declared.pop("clip", None), clip_reading=declared.pop("clip_reading", "spec"))
-    except ValueError as exc:
-        raise TargetError(f"the declared {exc}") from None
+    variant = declared_variant(declared, variant)
+    for name in ("variant", "clip", "clip_reading"):
+        declared.pop(name, None)
     flags = {"optional_state": False, **{k: bool(v) for k, v in declared.items()}}
     return Capabilities(sequence=sequence is not None, variant=variant, **fixed, **flags), sequence
 
@@ -217,36 +261,54 @@ def _callable(obj: Any) -> None:
         raise TargetError(f"the target is not callable (a {type(obj).__name__})")
 
 
-def _torch_cell(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+def _with_variant(adapter: Adapter, obj: Any, variant: Variant | None) -> list[Adapter]:
+    """A torch kind's adapter computing the variant its class declares (``variant``, ``clip`` and
+    ``clip_reading`` only: the kind fixes the rest), or ``variant`` (``--variant``)."""
+    declared = _declared(obj)
+    others = sorted(set(declared) - {"variant", "clip", "clip_reading"})
+    if others:
+        raise TargetError(f"a torch-cell or torch-lstm class declares its variant alone, not {', '.join(others)}")
+    adapter.capabilities = replace(adapter.capabilities, variant=declared_variant(declared, variant))
+    return [adapter]
+
+
+def _torch_cell(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+                variant: Variant | None) -> list[Adapter]:
     from lstm_verify.adapters.torch_cell import TorchCellAdapter
-    return [TorchCellAdapter(obj, name, layout)]
+    return _with_variant(TorchCellAdapter(obj, name, layout), obj, variant)
 
 
-def _torch_lstm(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+def _torch_lstm(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+                variant: Variant | None) -> list[Adapter]:
     if via:
+        if variant is not None or getattr(obj, DECLARED, None):
+            raise TargetError("--via onnx checks the plain LSTM torch.onnx.export writes: it takes no variant")
         try:
             from lstm_verify.adapters.torch_onnx import TorchOnnxAdapter
         except ImportError as exc:
             raise TargetError(f"--via onnx needs the onnx extra: {exc}") from None
         return [TorchOnnxAdapter(obj, name=f"{name}-via-onnx", layout=layout)]
     from lstm_verify.adapters.torch_lstm import TorchLSTMAdapter
-    return [TorchLSTMAdapter(obj, name, layout)]
+    return _with_variant(TorchLSTMAdapter(obj, name, layout), obj, variant)
 
 
-def _numpy_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+def _numpy_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+                variant: Variant | None) -> list[Adapter]:
     from lstm_verify.adapters.numpy_step import NumpyStepAdapter
-    caps, sequence = declared_capabilities(obj)
+    caps, sequence = declared_capabilities(obj, variant)
     return [NumpyStepAdapter(obj, name, layout, sequence, caps)]
 
 
-def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+              variant: Variant | None) -> list[Adapter]:
     from lstm_verify.adapters.jax_step import JaxStepAdapter
-    caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
+    caps, sequence = declared_capabilities(obj, variant, gradients=True, training=True, dtypes=STORAGE)
     return [JaxStepAdapter(obj, name, layout, sequence, caps)]
 
 
-def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
-    caps, sequence = declared_capabilities(obj, gradients=True, training=True, dtypes=STORAGE)
+def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+             variant: Variant | None) -> list[Adapter]:
+    caps, sequence = declared_capabilities(obj, variant, gradients=True, training=True, dtypes=STORAGE)
     if via:
         try:
             from lstm_verify.adapters.tf2onnx_lstm import step_adapter
@@ -257,11 +319,17 @@ def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str 
     return [TfStepAdapter(obj, name, layout, sequence, caps)]
 
 
-def _onnx(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+def _onnx(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+          variant: Variant | None) -> list[Adapter]:
+    if variant is not None:
+        raise TargetError("an ONNX model's LSTM nodes say their variant: --kind onnx takes no --variant")
     return onnx_adapters(obj, name, runtime)
 
 
-def _adapter(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None) -> list[Adapter]:
+def _adapter(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
+             variant: Variant | None) -> list[Adapter]:
+    if variant is not None:
+        raise TargetError("an adapter declares its own variant (its capabilities): --kind adapter takes no --variant")
     adapter = obj() if isinstance(obj, type) else obj
     if not isinstance(adapter, Adapter):
         raise TargetError(f"--kind adapter takes an lstm_verify.adapters.Adapter subclass or instance, "
@@ -275,8 +343,8 @@ class Kind:
 
     target: str
     """What the TARGET is, in a phrase."""
-    build: Callable[[Any, str, Layout, str | None, str | None], list[Adapter]]
-    """``(target, name, layout, via, runtime) -> adapters``."""
+    build: Callable[[Any, str, Layout, str | None, str | None, Variant | None], list[Adapter]]
+    """``(target, name, layout, via, runtime, variant) -> adapters`` (``variant``: ``--variant``'s, or None)."""
     callable_target: bool = True
     vias: tuple[str, ...] = ()
 
@@ -299,11 +367,14 @@ KINDS = tuple(KIND_REGISTRY)
 
 
 def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
-                 via: str | None = None, runtime: str | None = None) -> list[Adapter]:
+                 via: str | None = None, runtime: str | None = None,
+                 variant: str | Variant | None = None) -> list[Adapter]:
     """The adapters that run ``obj`` (a class, a function, a model or an adapter) as ``kind``
     (:data:`KIND_REGISTRY`): one, or one per LSTM node of an ``onnx`` model. ``via="onnx"``: a
     ``torch-lstm`` class exported with torch.onnx.export and run by onnxruntime. ``runtime``: see
-    :func:`onnx_adapters`."""
+    :func:`onnx_adapters`. ``variant``: the cell it computes (a Variant, or ``--variant``'s
+    spelling), replacing what it declares with :func:`capabilities`."""
+    variant = target_variant(variant)
     if kind not in KIND_REGISTRY:
         raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
     spec = KIND_REGISTRY[kind]
@@ -313,7 +384,8 @@ def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | Non
     if spec.callable_target:
         _callable(obj)
     default = "model" if kind == "onnx" else getattr(obj, "name", None) if kind == "adapter" else None
-    return spec.build(obj, name or default or getattr(obj, "__name__", kind), parse_layout(layout), via, runtime)
+    return spec.build(obj, name or default or getattr(obj, "__name__", kind), parse_layout(layout), via, runtime,
+                      variant)
 
 
 def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Adapter]:
@@ -332,8 +404,8 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
         raise TargetError(f"--kind onnx needs the onnx extra: {exc}") from None
     reading = "spec"
     if callable(model):
-        if declared_capabilities(model)[0].variant.clip is not None:
-            raise TargetError("an ONNX model's nodes say their clip: declare clip_reading alone")
+        if declared_variant(_declared(model), None) != PLAIN:
+            raise TargetError("an ONNX model's nodes say their variant and clip: declare clip_reading alone")
         reading, model = getattr(model, DECLARED, {}).get("clip_reading", reading), model()
     if not isinstance(model, onnx.ModelProto):
         raise TargetError(f"the target is not an ONNX ModelProto (a {type(model).__name__})")
@@ -352,13 +424,17 @@ def chosen_adapters(args: Any) -> list[Adapter] | None:
     if not args.target:
         if args.via:
             raise TargetError(f"--via takes a TARGET of --kind {' or '.join(dict.fromkeys(VIAS.values()))}")
+        if args.variant:
+            raise TargetError("--variant says what a TARGET computes: the built-in adapters declare their own")
         return None
-    return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime)
+    return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime,
+                           variant=args.variant)
 
 
 def check_target_arguments(args: Any) -> None:
     """What :func:`chosen_adapters` checks without importing TARGET: a TargetError for a TARGET
-    that is malformed or names no file, a ``--via`` without one, or an unknown ``--layout``.
+    that is malformed or names no file, a ``--via`` or ``--variant`` without one, an unknown
+    ``--layout`` or a ``--variant`` that does not parse.
     ``lstm-verify check`` calls this before pytest starts and leaves the import to the run
     (:func:`lstm_verify.pytest_plugin.pytest_sessionstart`)."""
     if not args.target:
@@ -368,10 +444,11 @@ def check_target_arguments(args: Any) -> None:
     else:
         _spec_parts(args.target)
     parse_layout(args.layout)
+    target_variant(args.variant)
 
 
 def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
-                    runtime: str | None = None) -> list[Adapter]:
+                    runtime: str | None = None, variant: str | Variant | None = None) -> list[Adapter]:
     """The adapters that run TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for
     ``onnx``) as ``kind``: see :func:`adapters_for`."""
     if kind == "onnx" and spec.endswith(".onnx"):
@@ -379,7 +456,7 @@ def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str
         target, name = onnx.load(_existing(spec)), Path(spec).stem
     else:
         target, name = load_object(spec), spec.rpartition(":")[2]
-    return adapters_for(target, kind, layout, name, via=via, runtime=runtime)
+    return adapters_for(target, kind, layout, name, via=via, runtime=runtime, variant=variant)
 
 
 def _one(adapters: list[Adapter]) -> Adapter:
@@ -390,12 +467,12 @@ def _one(adapters: list[Adapter]) -> Adapter:
 
 
 def adapter_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
-                via: str | None = None, runtime: str | None = None) -> Adapter:
+                via: str | None = None, runtime: str | None = None, variant: str | Variant | None = None) -> Adapter:
     """:func:`adapters_for` where one adapter is wanted (a TargetError if ``obj`` holds several)."""
-    return _one(adapters_for(obj, kind, layout, name, via=via, runtime=runtime))
+    return _one(adapters_for(obj, kind, layout, name, via=via, runtime=runtime, variant=variant))
 
 
 def target_adapter(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
-                   runtime: str | None = None) -> Adapter:
+                   runtime: str | None = None, variant: str | Variant | None = None) -> Adapter:
     """:func:`target_adapters` where one adapter is wanted (a TargetError if TARGET holds several)."""
-    return _one(target_adapters(spec, kind, layout, via=via, runtime=runtime))
+    return _one(target_adapters(spec, kind, layout, via=via, runtime=runtime, variant=variant))

@@ -62,7 +62,8 @@ def input_gradient_profile(impl: Implementation, lag: int = 60, hidden: int = 16
     rng = np.random.default_rng(seed)
     k = 1.0 / np.sqrt(2 + hidden)
     lstm_params = Params(rng.uniform(-k, k, (4 * hidden, 2)), rng.uniform(-k, k, (4 * hidden, hidden)),
-                         rng.uniform(-k, k, 4 * hidden), np.zeros(4 * hidden)).with_gate_biases(f=1.0)
+                         rng.uniform(-k, k, 4 * hidden), np.zeros(4 * hidden),
+                         p=np.zeros(3 * hidden) if impl.variant.peepholes else None).with_gate_biases(f=1.0)
     rnn_params = (rng.uniform(-k, k, (hidden, 2)), rng.uniform(-k, k, (hidden, hidden)), rng.uniform(-k, k, hidden))
     readout = rng.uniform(-1.0, 1.0, (2, hidden)) / np.sqrt(hidden)
     xs = rng.normal(size=(lag, batch, 2))
@@ -239,10 +240,12 @@ class LSTMNet:
         self.impl, self.hidden, self.forget_bias = impl, hidden, forget_bias
 
     def init(self, rng: np.random.Generator, inputs: int) -> dict[str, np.ndarray]:
-        return dict(Params.uniform_init(inputs, self.hidden, rng, self.forget_bias).items())
+        """The usual initialisation; peepholes, where the implementation's variant has them, start at zero."""
+        weights = dict(Params.uniform_init(inputs, self.hidden, rng, self.forget_bias).items())
+        return {**weights, "p": np.zeros(3 * self.hidden)} if self.impl.variant.peepholes else weights
 
     def _params(self, w: dict[str, np.ndarray]) -> Params:
-        return Params(w["w_ih"], w["w_hh"], w["b_ih"], w["b_hh"])
+        return Params(w["w_ih"], w["w_hh"], w["b_ih"], w["b_hh"], p=w.get("p"))
 
     def last_hidden(self, w: dict[str, np.ndarray], xs: np.ndarray) -> np.ndarray:
         zeros = np.zeros((xs.shape[1], self.hidden))
@@ -258,7 +261,7 @@ class LSTMNet:
             gh = np.zeros((len(xs), *zeros.shape))
             gh[-1] = dh_last
             g = pullback(gh, zeros)
-            return {n: getattr(g, n) for n in ("w_ih", "w_hh", "b_ih", "b_hh")}
+            return {n: getattr(g, n) for n in w if n in ("w_ih", "w_hh", "b_ih", "b_hh", "p")}
         return np.asarray(h_last, np.float64), backward
 
 

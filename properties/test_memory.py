@@ -19,7 +19,7 @@ def test_step_independent_of_memory_layout(impl, case):
     Custom kernels read memory through a pointer as if it were contiguous; a caller who slices
     a batch-first tensor at step t passes a strided view, and the kernel reads other steps'
     inputs. Every example runs every layout."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     want, bound = reference_run(impl, case)
     model = impl.load(params)
     for layout, view in LAYOUTS.items():
@@ -38,7 +38,7 @@ def test_sequence_independent_of_memory_layout(impl, case):
 
     ``x.transpose(0, 1)`` of batch-first data is the most common way to feed a time-major API,
     and it is not contiguous. Every example runs every layout."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     want, bound = reference_run(impl, case)
     model = impl.load(params)
     for layout, view in LAYOUTS.items():
@@ -67,7 +67,7 @@ def test_results_not_overwritten(impl, case):
     An implementation that writes every result into one buffer it reuses (a preallocated
     output, a workspace returned as is) silently changes the caller's earlier h and c -- the
     states a caller keeps for beam search, for a second pass, or to feed back next step."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     kept = []
     for t, x in enumerate(xs):

@@ -23,7 +23,7 @@ def test_saturation_finite_and_bounded(impl, case):
 
     Gates saturate in real training; a sigmoid or tanh written as exp(x)/(1+exp(x)) gives
     inf/inf = NaN there, and an unsquashed readout gives |h| > 1."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     hs, (_, c) = impl.run(params, xs, h0, c0)
     assert_finite("hs", hs, impl, case)
     assert_finite("c_T", c, impl, case)

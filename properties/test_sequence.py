@@ -20,7 +20,7 @@ def test_streaming_equals_whole(impl, case, split):
 
     This is the O(1)-per-step streaming inference users rely on; an implementation that
     drops or resets the state it is handed breaks it."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     k = max(1, min(case.steps - 1, round(split * case.steps)))
     want, bound = reference_run(impl, case)
     first, (h_mid, c_mid) = impl.run(params, xs[:k], h0, c0)
@@ -38,7 +38,7 @@ def test_cell_loop_equals_sequence(impl, case):
 
     A library's fused sequence kernel and its step are two code paths; a converter or a
     custom kernel often gets one of them right."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     want, bound = reference_run(impl, case)
     hs, (_, c) = model.sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
@@ -63,7 +63,7 @@ def test_deterministic(impl):
     outputs in 21 of 200 trials, none of 200 with the ladder's case)."""
     for k, (batch, input_size, hidden_size) in enumerate(SHAPES + (DETERMINISM_SHAPE,)):
         case = Case(batch, input_size, hidden_size, steps=3, seed=k)
-        params, xs, h0, c0 = case.arrays()
+        params, xs, h0, c0 = impl.arrays(case)
         hs, (_, c) = impl.run(params, xs, h0, c0)
         again, (_, c_again) = impl.run(params, xs, h0, c0)
         assert_identical("hs (second run)", again, hs, impl, case)
@@ -111,7 +111,7 @@ def test_reverse_equals_forward_on_reversed_input(impl, case):
     Reverse mode is the backward half of every bidirectional layer; libraries differ in the
     order they return its outputs, and an adapter or converter that guesses wrong passes
     every forward check."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     want, bound = impl.expected(params, xs[::-1], h0, c0)
     hs, (h, c) = impl.load(params).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)), reverse=True)
     assert_close("hs (reverse, input time order)", hs, want.hs[::-1], bound.hs[::-1], impl, case)

@@ -16,7 +16,7 @@ def test_state_shapes(impl, case):
 
     A batch of one that loses its axis (a stray squeeze) breaks every caller that indexes
     the batch."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     assert_shape("h", h, (case.batch, case.hidden_size), impl, case)
@@ -35,7 +35,7 @@ def test_dtype_preserved(impl, case):
     An implementation that silently upcasts (or downcasts) changes its callers' memory
     and precision without telling them; a default state made in the library's default dtype
     (float32, or float64 under JAX's x64) does it only to callers who pass no state."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     h, c = model.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     results = {"h": h, "c": c}
@@ -58,7 +58,7 @@ def test_default_state_is_zeros(impl, case):
     Users of nn.LSTMCell-like APIs rely on the default, and most calls of nn.LSTM-like ones pass
     no state at all; an implementation that defaults to whatever it saw last leaks one sequence
     into the next."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     zeros = np.zeros((case.batch, case.hidden_size))
     want, bound = impl.expected(params, xs, zeros, zeros)
@@ -82,7 +82,7 @@ def test_no_state_between_calls(impl, case):
     State cached inside the object (a stored h, a running buffer, a 'stateful' sequence API that
     continues from its last call whatever state it is given) makes results depend on call
     history."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     fresh = impl.load(params)
     want_h, want_c = fresh.step(*impl.cast(xs[0]), tuple(impl.cast(h0, c0)))
     if impl.capabilities.sequence:
@@ -107,7 +107,7 @@ def test_inputs_not_modified(impl, case):
 
     In-place updates of the caller's arrays corrupt the caller's data and any state they
     keep for the next step."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     args = impl.cast(xs, h0, c0)
     before = [a.copy() for a in args]
@@ -129,7 +129,7 @@ def test_batch_rows_independent(impl, case):
     depend on its neighbours. Both runs are held to the reference within their bound rather than
     to each other within twice it: half the slack, which bfloat16 needs (at twice the bound, up
     to 11 % of a check's values had a bound as wide as their array's values)."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     want, bound = reference_run(impl, case)
     hs, (_, c) = impl.run(params, xs, h0, c0)
     assert_close("hs (batch)", hs, want.hs, bound.hs, impl, case)
@@ -149,7 +149,7 @@ def test_unbatched_input(impl, case):
     The adapter declares unbatched input; it must then mean the same computation. Held to the
     reference within its bound, not to the implementation's batched row within twice it: in
     bfloat16 that slack let up to 27 % of a check's values pass at any value of their size."""
-    params, xs, h0, c0 = case.arrays()
+    params, xs, h0, c0 = impl.arrays(case)
     model = impl.load(params)
     want, bound = reference_run(impl, case)
     h, c = model.step(*impl.cast(xs[0, 0]), tuple(impl.cast(h0[0], c0[0])))

@@ -1,5 +1,9 @@
 """The ONNX ``LSTM`` operator's variants and options: peepholes, clip, coupled gates, activation
-overrides, ``layout=1`` and every opset, each against the reference's :class:`Variant`."""
+overrides, ``layout=1`` and every opset, each against the reference's :class:`Variant`.
+
+An implementation that loads any variant (the ONNX runtimes, TensorFlow's fused ops) is checked in
+the variant each law draws; one that computes a variant of its own (a TARGET's declared or
+``--variant``) in that variant, by each law about a feature it has."""
 
 from dataclasses import replace
 
@@ -18,36 +22,40 @@ from lstm_verify.strategies import activations, cases
 
 
 def check_variant(impl, case, variant: Variant, reverse: bool) -> None:
-    """The implementation's sequence (forward or reverse) under ``variant`` against the reference's;
-    a skip where the implementation cannot build ``variant``."""
+    """The implementation's run (its sequence API, forward or reverse, else a loop of its step) under
+    ``variant`` (its own, unless it loads any) against the reference's; a skip where the
+    implementation cannot build ``variant``."""
+    variant = variant if impl.capabilities.variants else impl.variant
     reason = impl.adapter.unsupported_variant(variant)
     if reason:
         pytest.skip(reason)
-    reverse = reverse and impl.capabilities.reverse  # a runtime without reverse runs forward only
+    sequence = impl.capabilities.sequence
+    reverse = reverse and sequence and impl.capabilities.reverse  # forward only without a reverse sequence API
     params, xs, h0, c0 = case.arrays()
     params = replace(params, p=case.peepholes()) if variant.peepholes else params
     order = slice(None, None, -1 if reverse else 1)
     want, bound = impl.expected(params, xs[order], h0, c0, variant)
-    hs, (h, c) = impl.load_variant(params, variant).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)),
-                                                              reverse=reverse)
+    model, state = impl.load_variant(params, variant), tuple(impl.cast(h0, c0))
+    hs, (h, c) = (model.sequence(*impl.cast(xs), state, reverse=reverse) if sequence
+                  else impl.loop(model, xs, state))
     context = (case, variant, f"reverse={reverse}")
     assert_close("hs", hs, want.hs[order], bound.hs[order], impl, context)
     assert_close("final h", h, want.hs[-1], bound.hs[-1], impl, context)
     assert_close("final c", c, want.cs[-1], bound.cs[-1], impl, context)
 
 
-@pytest.mark.requires("sequence", "variants")
+@pytest.mark.requires("peepholes")
 @given(case=cases(steps=(1, 3, 8)), reverse=st.booleans())
 def test_peepholes_agree_with_reference(impl, case, reverse):
-    """With peepholes P = [p_i, p_o, p_f] (ONNX's order), every h_t and the final (h, c) match the
-    reference: i and f read c_{t-1}, o reads the new c_t.
+    """With peepholes P (the blocks p_i, p_f, p_o in the layout's order: ONNX's i, o, f), every h_t
+    and the final (h, c) match the reference: i and f read c_{t-1}, o reads the new c_t.
 
     Which cell each peephole reads and which gate each block of P belongs to are where ports of
     peephole LSTMs go wrong; with P zero, as in every exported model, nothing shows."""
     check_variant(impl, case, Variant(peepholes=True), reverse)
 
 
-@pytest.mark.requires("sequence", "variants")
+@pytest.mark.requires("clip")
 @given(case=cases(steps=(1, 3, 8), weight_scales=(1.0, 3.0)), clip=st.sampled_from((0.5, 1.0, 2.5)),
        reverse=st.booleans())
 def test_clip_agrees_with_reference(impl, case, clip, reverse):
@@ -62,7 +70,7 @@ def test_clip_agrees_with_reference(impl, case, clip, reverse):
     check_variant(impl, case, Variant(clip=clip, clip_reading=impl.variant.clip_reading), reverse)
 
 
-@pytest.mark.requires("sequence", "variants")
+@pytest.mark.requires("input_forget")
 @given(case=cases(steps=(1, 3, 8)), peepholes=st.booleans(), reverse=st.booleans())
 def test_coupled_gates_agree_with_reference(impl, case, peepholes, reverse):
     """With ``input_forget=1`` the forget gate is 1 - i (coupled), whatever f's own weights and
@@ -73,7 +81,7 @@ def test_coupled_gates_agree_with_reference(impl, case, peepholes, reverse):
     check_variant(impl, case, Variant(input_forget=True, peepholes=peepholes), reverse)
 
 
-@pytest.mark.requires("sequence", "variants")
+@pytest.mark.requires("activations")
 @given(case=cases(steps=(1, 3)), f=activations(), g=activations(), h=activations(), reverse=st.booleans())
 def test_activations_agree_with_reference(impl, case, f, g, h, reverse):
     """With the activation list overridden (f for i, f, o; g for the candidate; h for the readout:
@@ -85,7 +93,7 @@ def test_activations_agree_with_reference(impl, case, f, g, h, reverse):
     check_variant(impl, case, Variant(f, g, h), reverse)
 
 
-@pytest.mark.requires("variants")
+@pytest.mark.requires("peephole_probe")
 @given(z=st.lists(st.floats(0.5, 4.0) | st.floats(-4.0, -0.5), min_size=4, max_size=4).map(np.array))
 def test_peephole_order(impl, z):
     """Driving one peephole at a time (zero weights, c_0 = 1), the gate it feeds reads sigmoid(z):

@@ -112,7 +112,8 @@ SYBIL = Sybil(parsers=[PythonCodeBlockParser(), CodeBlockParser("bash", run_shel
 def test_every_block_of_the_page_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     document = SYBIL.parse(page)
-    document.namespace.update(passes=passes, adapter_passes=adapter_passes, __name__="docs_example",
+    document.namespace.update(passes=passes, adapter_passes=adapter_passes, run_laws=run_laws,
+                              assert_passed=assert_passed, __name__="docs_example",
                               __file__=str(tmp_path / "benchmarks" / "example.py"))
     for example in document.examples():
         try:

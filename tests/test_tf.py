@@ -17,7 +17,8 @@ from lstm_verify.params import Case  # noqa: E402
 from lstm_verify.reference import Variant  # noqa: E402
 from properties.test_variants import check_variant  # noqa: E402
 from tests.catalogue import Entry  # noqa: E402
-from tests.catalogue.tf_steps import block_step  # noqa: E402
+from lstm_verify.targets import adapter_for  # noqa: E402
+from tests.catalogue.tf_steps import CELL_CLIP, block_step, cell_clip_block_step  # noqa: E402
 
 PROPERTIES = properties.collect()
 
@@ -63,6 +64,20 @@ def test_tf_block_cell_clip_clips_the_cell_state(clip, peepholes):
         check_variant(impl, case, Variant(peepholes=peepholes, clip=clip, clip_reading="cell"), reverse=False)
     with pytest.raises(LawViolation, match="clip_reading='spec'"):
         check_variant(impl, case, Variant(peepholes=peepholes, clip=clip), reverse=False)
+
+
+def test_a_cell_clip_target_passes_as_the_variant_it_computes_and_fails_as_plain(unshrunk):
+    """``BlockLSTM(cell_clip=1)`` as a tf-step declaring nothing: checked with ``--variant
+    clip=1:cell`` (TensorFlow clips the cell state) it passes the step and clip laws; checked as the
+    plain LSTM, or with the specification's reading of clip, it fails."""
+    def impl(variant):
+        return Implementation(adapter_for(cell_clip_block_step, "tf-step", "tf1", variant=variant), "float32")
+    for law in ("test_step_agrees_with_reference", "test_clip_agrees_with_reference"):
+        PROPERTIES[law](impl=impl(f"clip={CELL_CLIP:g}:cell"))
+    with pytest.raises(LawViolation, match=r"^[hc]\[.*cell_clip_block_step"):
+        PROPERTIES["test_step_agrees_with_reference"](impl=impl(None))
+    with pytest.raises(LawViolation):
+        PROPERTIES["test_clip_agrees_with_reference"](impl=impl(f"clip={CELL_CLIP:g}"))
 
 
 @pytest.mark.parametrize("dtype", ("float64", "bfloat16"))

@@ -29,7 +29,7 @@ import numpy as np
 
 from lstm_verify.layouts import Layout, Native
 from lstm_verify.expected import Expected
-from lstm_verify.reference import PLAIN, Variant
+from lstm_verify.reference import PLAIN, Variant, spell_variant
 
 State = tuple[np.ndarray, np.ndarray]
 Pullback = Callable[[np.ndarray, np.ndarray], "NativeGrads"]
@@ -45,9 +45,11 @@ class Capabilities:
     takes per-row lengths of a right-padded batch; ``reverse``: it can run from the last step
     to the first. ``bidirectional``, ``layers``, ``projection``: :meth:`Adapter.load_stack`
     builds two directions per layer, several layers, an output projection (torch ``proj_size``).
-    ``variant``: the cell the implementation computes (an ONNX model's attributes; laws that need
-    sigmoid/tanh gates require ``sigmoid_tanh``); ``variants``: :meth:`Adapter.load_variant` loads
-    any :class:`~lstm_verify.reference.Variant`. ``opsets`` and ``batch_major``: an ONNX runtime's
+    ``variant``: the cell the implementation computes (an ONNX model's attributes, a TARGET's
+    declared variant; laws that need sigmoid/tanh gates require ``sigmoid_tanh``); ``variants``:
+    :meth:`Adapter.load_variant` loads any :class:`~lstm_verify.reference.Variant`. The variant laws
+    require ``peepholes``, ``clip``, ``input_forget`` or ``activations``: loading any variant, or
+    computing one with that feature. ``opsets`` and ``batch_major``: an ONNX runtime's
     opsets and its ``layout=1``, reached through ``adapter.at(opset=, layout=)``.
     """
 
@@ -72,6 +74,32 @@ class Capabilities:
     def sigmoid_tanh(self) -> bool:
         """The plain cell: sigmoid gates, tanh candidate and readout, no peepholes, clip or coupling."""
         return self.variant == PLAIN
+
+    @property
+    def peepholes(self) -> bool:
+        """It loads any variant, or its own has peepholes."""
+        return self.variants or self.variant.peepholes
+
+    @property
+    def clip(self) -> bool:
+        """It loads any variant, or its own clips."""
+        return self.variants or self.variant.clip is not None
+
+    @property
+    def input_forget(self) -> bool:
+        """It loads any variant, or its own couples the input and forget gates."""
+        return self.variants or self.variant.input_forget
+
+    @property
+    def activations(self) -> bool:
+        """It loads any variant, or its own has other activations than sigmoid, tanh, tanh."""
+        return self.variants or (self.variant.f, self.variant.g, self.variant.h) != (PLAIN.f, PLAIN.g, PLAIN.h)
+
+    @property
+    def peephole_probe(self) -> bool:
+        """It loads any variant, or its own is peepholes alone: a single peephole can be driven
+        through sigmoid gates (:mod:`lstm_verify.probes`)."""
+        return self.variants or self.variant == Variant(peepholes=True)
 
 
 @dataclass(frozen=True)
@@ -178,8 +206,10 @@ class Adapter(ABC):
 
     def unsupported_variant(self, variant: Variant) -> str | None:
         """Why :meth:`load_variant` cannot build ``variant`` (an option the library does not have),
-        or None: the law asking for it is skipped with the reason. Only for adapters whose
-        capabilities claim ``variants``."""
+        or None: the law asking for it is skipped with the reason. Without the ``variants``
+        capability, every variant but its own."""
+        if not self.capabilities.variants and variant != self.capabilities.variant:
+            return f"{self.name} computes its own variant only ({spell_variant(self.capabilities.variant) or 'plain'})"
         return None
 
     def explain(self, variant: Variant) -> str | None:
@@ -193,9 +223,12 @@ class Adapter(ABC):
         """Build the implementation holding ``native`` parameters, computing in ``dtype``."""
 
     def load_variant(self, native: Native, dtype: str, variant: Variant) -> Model:
-        """Build the implementation computing ``variant`` (``native`` holds ``p`` with peepholes).
-        Only for adapters whose capabilities claim ``variants``."""
-        raise NotImplementedError(f"{self.name} loads no LSTM variants")
+        """Build the implementation computing ``variant`` (``native`` holds ``p`` with peepholes):
+        its own variant is :meth:`load`; any other only for adapters whose capabilities claim
+        ``variants``."""
+        if variant == self.capabilities.variant:
+            return self.load(native, dtype)
+        raise NotImplementedError(f"{self.name} loads no LSTM variants but its own")
 
     def load_stack(self, layers: list[list[Native]], dtype: str) -> Model:
         """Build a stacked and/or bidirectional LSTM: ``layers[l][d]`` holds layer l, direction d

@@ -1,5 +1,6 @@
 """A user's NumPy step ``step(x, h, c, *weights) -> (h, c)``: the weights are the layout's native
-arrays in :data:`ARGUMENTS` order (torch's layout: ``weight_ih, weight_hh, bias_ih, bias_hh``)."""
+arrays in :data:`ARGUMENTS` order (torch's layout: ``weight_ih, weight_hh, bias_ih, bias_hh``, then
+``weight_peephole`` for a variant with peepholes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, State, sequence_keywords
 from lstm_verify.layouts import TORCH, Layout, Native
 
-ARGUMENTS = ("w_ih", "w_hh", "w", "b_ih", "b_hh", "b")
+ARGUMENTS = ("w_ih", "w_hh", "w", "b_ih", "b_hh", "b", "p")
 """The order of the native arrays after ``x, h, c`` (those the layout has)."""
 
 

@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from lstm_verify import capabilities
+from lstm_verify import Variant, capabilities
 
 
 def step(params, x, state, sigmoid=jax.nn.sigmoid):
@@ -81,3 +81,31 @@ def declared_step(params, x, state=None):
         zeros = jnp.zeros((*x.shape[:-1], params["weight_hh"].shape[1]), x.dtype)
         state = (zeros, zeros)
     return step(params, x, state)
+
+
+PEEPHOLE_CELL_CLIP = Variant(peepholes=True, clip=1.0, clip_reading="cell")
+
+
+def _peephole_cell_clip(params, x, state, peepholes):
+    h, c = state
+    z = x @ params["weight_ih"].T + params["bias_ih"] + h @ params["weight_hh"].T + params["bias_hh"]
+    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
+    p_i, p_f, p_o = jnp.split(peepholes, 3)
+    c = jnp.clip(jax.nn.sigmoid(zf + p_f * c) * c + jax.nn.sigmoid(zi + p_i * c) * jnp.tanh(zg), -1.0, 1.0)
+    return jax.nn.sigmoid(zo + p_o * c) * jnp.tanh(c), c
+
+
+@capabilities(variant=PEEPHOLE_CELL_CLIP)
+def peephole_cell_clip_step(params, x, state):
+    """Correct: TensorFlow's ``LSTMBlockCell(use_peephole=True, cell_clip=1)`` written in JAX, torch's
+    layout, ``weight_peephole`` the blocks p_i, p_f, p_o: the cell clipped after its update, o's
+    peephole and h reading the clipped cell."""
+    return _peephole_cell_clip(params, x, state, params["weight_peephole"])
+
+
+@capabilities(variant=PEEPHOLE_CELL_CLIP)
+def frozen_peephole_step(params, x, state):
+    """``peephole_cell_clip_step`` with its peephole weights behind ``lax.stop_gradient`` (frozen as
+    constants, as a port that builds them outside the traced parameters does): the forward is
+    exact, dL/dp is zero and training never moves them."""
+    return _peephole_cell_clip(params, x, state, jax.lax.stop_gradient(params["weight_peephole"]))

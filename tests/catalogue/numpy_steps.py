@@ -1,12 +1,12 @@
 """NumPy steps as users write them: ``step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)``.
-``step``, ``step_sigmoid_via_tanh``, ``declared_step``, ``storage_step``, ``spec_clip_step`` and ``cell_clip_step``
-are correct; every other one carries one real bug."""
+``step``, ``step_sigmoid_via_tanh``, ``declared_step``, ``storage_step``, ``spec_clip_step``, ``cell_clip_step``
+and ``peephole_step`` are correct; every other one carries one real bug."""
 
 import functools
 
 import numpy as np
 
-from lstm_verify import capabilities
+from lstm_verify import Variant, capabilities
 from lstm_verify.dtypes import STORAGE
 
 
@@ -133,6 +133,26 @@ def gates_only_clip_step(x, h, c, *weights):
     """Declares ONNX's clip in the specification's reading, but clips the gate pre-activations
     only, as onnxruntime and OpenVINO do: h reads the unclipped cell."""
     return _clipping(x, h, c, weights, ("gates",))
+
+
+def _peephole_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, p_i, p_f, p_o):
+    zi, zf, zg, zo = np.split(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh, 4, axis=-1)
+    c = _sigmoid(zf + p_f * c) * c + _sigmoid(zi + p_i * c) * np.tanh(zg)
+    return _sigmoid(zo + p_o * c) * np.tanh(c), c
+
+
+@capabilities(variant=Variant(peepholes=True))
+def peephole_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, weight_peephole):
+    """Correct: a peephole LSTM, ``weight_peephole`` (3H) the blocks p_i, p_f, p_o (torch's layout's
+    order); i and f read the previous cell, o the new one."""
+    return _peephole_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, *np.split(weight_peephole, 3, axis=-1))
+
+
+@capabilities(variant=Variant(peepholes=True))
+def dropped_forget_peephole(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, weight_peephole):
+    """A peephole LSTM without the forget gate's peephole (a port that kept only i's and o's)."""
+    p_i, p_f, p_o = np.split(weight_peephole, 3, axis=-1)
+    return _peephole_step(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, p_i, np.zeros_like(p_f), p_o)
 
 
 def overflowing_tanh(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
