@@ -25,8 +25,8 @@ from lstm_verify.targets import adapters_for, resolve, target_adapters
 
 
 def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None, via: str | None = None,
-               runtime: str | None = None, dtypes: Iterable[str] = DTYPES, precision: str | None = None,
-               profile: str = DEFAULT_PROFILE, xfail: str | Path | Iterable[Expected] | None = None,
+               runtime: str | None = None, device: str | None = None, dtypes: Iterable[str] = DTYPES,
+               precision: str | None = None, profile: str = DEFAULT_PROFILE, xfail: str | Path | Iterable[Expected] | None = None,
                strict_xfails: bool = False, workers: int | str = 0) -> list[Result]:
     """Run the whole suite on ``target`` and return one :class:`Result` per property, implementation
     and dtype (an ONNX model: one implementation per LSTM node).
@@ -34,8 +34,9 @@ def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = No
     ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers), the class or
     function itself, or an :class:`~lstm_verify.adapters.Adapter` instance of your own (both run in
     this process). ``via="onnx"``: a ``torch-lstm`` class checked through torch.onnx.export and
-    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime. ``precision``: what it promises beyond its
-    dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE. ``xfail``: a
+    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime; ``device``: where it runs (``"cuda"``,
+    ``"gpu:1"``, ...: :mod:`lstm_verify.devices`; default the CPU). ``precision``: what it promises
+    beyond its dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE. ``xfail``: a
     TOML file of expected failures, or :class:`~lstm_verify.expected.Expected` entries. Keywords left
     out take their ``LSTM_VERIFY_*`` environment variable, as on the command line. Results are
     returned whatever they say: :func:`lstm_verify.results.exit_status` gives the command line's
@@ -43,15 +44,17 @@ def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = No
     entries = list(xfail) if xfail is not None and not isinstance(xfail, (str, Path)) else None
     with _entries_file(entries) as written:
         path = written or (str(xfail) if xfail is not None else None)
-        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, dtypes=",".join(dtypes),
-                                   precision=precision, profile=profile, xfail=path, strict_xfails=strict_xfails)
+        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, device=device,
+                                   dtypes=",".join(dtypes), precision=precision, profile=profile, xfail=path,
+                                   strict_xfails=strict_xfails)
         declared = entries if entries is not None else read_expected(path) if path else []
         if isinstance(target, str):
-            target_adapters(target, kind, layout, via=via, runtime=runtime)  # fail here, in one line, if it cannot load
+            # fail here, in one line, if it cannot load
+            target_adapters(target, kind, layout, via=via, runtime=options.runtime, device=options.device)
             results = run_suite(replace(options, impl=resolve(target)), workers)[1]
         else:
-            adapters = [target] if isinstance(target, Adapter) else adapters_for(target, kind, layout, via=via,
-                                                                                  runtime=runtime)
+            adapters = [target] if isinstance(target, Adapter) else adapters_for(
+                target, kind, layout, via=via, runtime=options.runtime, device=options.device)
             results = run_suite(options, adapters=adapters)[1]
     for key in unmatched(declared, [(r.property, r.implementation) for r in results]):
         warnings.warn(f"expected-failure entry {key} matches no check", UserWarning, stacklevel=2)
@@ -90,7 +93,8 @@ class Law:
 
 def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", layout: str | None = None,
                            dtypes: Iterable[str] = DTYPES, precision: str | None = None, *,
-                           via: str | None = None, runtime: str | None = None) -> pytest.MarkDecorator:
+                           via: str | None = None, runtime: str | None = None,
+                           device: str | None = None) -> pytest.MarkDecorator:
     """Parametrise a test over (implementation, law) pairs, ids ``law[name-dtype]``::
 
         @parametrize_with_impls([MyCell], kind="torch-cell")
@@ -99,7 +103,7 @@ def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", lay
     """
     def load(target: Any) -> list[Adapter]:
         return (target_adapters if isinstance(target, str) else adapters_for)(target, kind, layout, via=via,
-                                                                              runtime=runtime)
+                                                                              runtime=runtime, device=device)
     impls = [Implementation(a, d, declared_precision=precision) for t in targets for a in load(t) for d in dtypes]
     laws = [Law(name, fn) for name, fn in properties.collect().items()]
     return pytest.mark.parametrize("impl, law", [pytest.param(i, law, id=f"{law.name}[{i.id}]")

@@ -98,6 +98,9 @@ OPTIONS: tuple[Option, ...] = (
                   "onnxruntime)", choices="VIAS"),
     Option("runtime", "--kind onnx: the runtime to run the model's LSTM nodes on (default onnxruntime)",
            choices="RUNTIMES"),
+    Option("device", "where TARGET runs: cpu (default), cuda or cuda:N (torch kinds), gpu or gpu:N (jax-step), "
+                     "GPU:N (tf-step), float32 with TF32 off; an accelerator's column names it (my_cell-cuda-float32)",
+           metavar="DEVICE"),
     Option("layout", "how TARGET stores its parameters: a named layout (haiku, keras, ...: `lstm-verify layouts`) "
                      "or a gate-block order (iofc); default torch", metavar="LAYOUT"),
     Option("adapters", "built-in adapters to check (comma-separated, or 'all')", default="all"),
@@ -198,7 +201,7 @@ def options_from_args(args: argparse.Namespace, **given: Any) -> Options:
     return Options(**{**values, **given})
 
 
-REPRODUCED = ("impl", "kind", "via", "runtime", "layout", "precision", "profile")
+REPRODUCED = ("impl", "kind", "via", "runtime", "device", "layout", "precision", "profile")
 """The options a failure's reproducer repeats."""
 
 

@@ -88,11 +88,11 @@ def selected_adapters(config: pytest.Config) -> list[Adapter]:
     if options.impl:
         try:
             return target_adapters(options.impl, options.kind, options.layout, via=options.via,
-                                   runtime=options.runtime)
+                                   runtime=options.runtime, device=options.device)
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
-    if options.via:
-        raise pytest.UsageError("--lstm-via takes a --lstm-impl TARGET of --lstm-kind torch-lstm")
+    if options.via or options.device:
+        raise pytest.UsageError(f"--lstm-{'via' if options.via else 'device'} takes a --lstm-impl TARGET")
     names = _split(options.adapters)
     names = list(BUILTIN) if names == ["all"] else names
     unknown = sorted(set(names) - set(BUILTIN))
