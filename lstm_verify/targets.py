@@ -323,36 +323,37 @@ def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | Non
     if spec.callable_target:
         _callable(obj)
     guess = looks_like(obj)
-    if guess and guess != kind and kind in CLEAR_KINDS:
+    if guess in CLEAR_TARGETS and guess != kind and spec.framework:
         raise TargetError(f"the target looks like {_kind_phrase(guess)}, not --kind {kind}{_DEFAULT_NOTE[kind]}: "
                           f"pass --kind {guess}")
     default = "model" if kind == "onnx" else getattr(obj, "name", None) if kind == "adapter" else None
     name = name or default or getattr(obj, "__name__", kind)
     try:
         missing = where.missing()
-        adapters = spec.build(obj, "-".join(filter(None, (name, where.label))), parse_layout(layout), via, runtime,
-                              where)
+        if missing:
+            raise TargetError(f"--device {device}: {missing}")
+        return spec.build(obj, "-".join(filter(None, (name, where.label))), parse_layout(layout), via, runtime, where)
     except ImportError as exc:
         looks = f"; the target looks like {_kind_phrase(guess)}" if guess and guess != kind else ""
         raise TargetError(f"--kind {kind}{_DEFAULT_NOTE[kind]} needs {exc.name or exc}, which is not installed"
                           f"{looks}; kinds: {', '.join(KINDS)}") from None
-    if missing:
-        raise TargetError(f"--device {device}: {missing}")
-    return adapters
 
 
 DEFAULT_KIND = "torch-cell"
 """The kind of a TARGET given without ``--kind``."""
 _DEFAULT_NOTE = {k: " (the default)" if k == DEFAULT_KIND else "" for k in KIND_REGISTRY}
-CLEAR_KINDS = ("torch-cell", "torch-lstm", "jax-step", "tf-step")
-"""The kinds whose TARGET a function of another framework, an ONNX model or an adapter cannot be:
-one given them is refused with the kind it looks like (:func:`looks_like`)."""
+CLEAR_TARGETS = ("jax-step", "tf-step", "onnx", "adapter")
+"""What :func:`looks_like` tells for certain: a TARGET that is one of these, given as the kind of
+a framework (:attr:`Kind.framework`: torch-cell, torch-lstm, jax-step, tf-step), is refused with
+the kind it looks like. (A function that uses NumPy alone may reach its framework through a
+module of its own: that guess only comes with a missing library's message.)"""
 
 
 def looks_like(obj: Any) -> str | None:
-    """The kind ``obj`` clearly is, or None: an Adapter (``adapter``), an ONNX ModelProto
-    (``onnx``), or a function whose module uses JAX (``jax-step``), TensorFlow (``tf-step``) or
-    NumPy alone (``numpy-step``) of the frameworks."""
+    """The kind ``obj`` looks like, or None: an Adapter (``adapter``), an ONNX ModelProto
+    (``onnx``), or a function whose module's names (modules, and the functions it imported) come
+    from JAX (``jax-step``), TensorFlow (``tf-step``) or NumPy alone (``numpy-step``) of the
+    frameworks."""
     if isinstance(obj, Adapter) or (isinstance(obj, type) and issubclass(obj, Adapter)):
         return "adapter"
     if type(obj).__name__ == "ModelProto" and type(obj).__module__.startswith("onnx"):
@@ -360,7 +361,8 @@ def looks_like(obj: Any) -> str | None:
     fn = inspect.unwrap(obj) if callable(obj) else None
     if not inspect.isfunction(fn):
         return None
-    used = {v.__name__.partition(".")[0] for v in fn.__globals__.values() if inspect.ismodule(v)}
+    used = {(v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None) or "").partition(".")[0]
+            for v in fn.__globals__.values() if inspect.ismodule(v) or callable(v)}
     frameworks = used & {"jax", "tensorflow", "torch", "onnx"}
     if len(frameworks) == 1 and frameworks <= {"jax", "tensorflow"}:
         return "jax-step" if "jax" in frameworks else "tf-step"
