@@ -26,7 +26,8 @@ from lstm_verify.targets import adapters_for, resolve, target_adapters
 
 def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None, via: str | None = None,
                runtime: str | None = None, device: str | None = None, dtypes: Iterable[str] = DTYPES,
-               precision: str | None = None, profile: str = DEFAULT_PROFILE, xfail: str | Path | Iterable[Expected] | None = None,
+               precision: str | None = None, profile: str = DEFAULT_PROFILE,
+               xfail: str | Path | Iterable[Expected] | None = None,
                strict_xfails: bool = False, workers: int | str = 0) -> list[Result]:
     """Run the whole suite on ``target`` and return one :class:`Result` per property, implementation
     and dtype (an ONNX model: one implementation per LSTM node).

@@ -86,8 +86,6 @@ class Device:
         return f"{self.framework} sees {seen} on this machine"
 
 
-CPU = Device(None)
-
 
 def parse_device(spec: str | None, framework: str | None, kind: str = "") -> Device:
     """The device ``spec`` names (None or '': the CPU) for a TARGET of ``framework`` (None: a kind

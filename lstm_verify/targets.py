@@ -28,6 +28,8 @@ declares the reading of its nodes' ``clip`` to check there.
 
 ``onnx`` takes an ONNX model and yields one adapter per ``LSTM`` node (:func:`onnx_adapters`);
 ``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime.
+``--device`` runs a TARGET of a kind with a framework (:attr:`Kind.framework`) on an accelerator
+(:mod:`lstm_verify.devices`).
 """
 
 from __future__ import annotations

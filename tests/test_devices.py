@@ -168,6 +168,6 @@ def test_native_start_up_logs_are_kept_out_and_everything_else_passes(capfd):
              b"I0000 00:00:1796602018.766848   28112 port.cc:153] oneDNN custom operations are on.\n")
     with without_native_noise():
         os.write(2, noise + b"a real complaint\n")
-        subprocess.run([sys.executable, "-c", f"import os; os.write(2, {noise!r} + b'E0000 00:00:1.0 7 x.cc:1] an error\\n')"],
-                       check=True)
+        child = f"import os; os.write(2, {noise!r} + b'E0000 00:00:1.0 7 x.cc:1] an error\\n')"
+        subprocess.run([sys.executable, "-c", child], check=True)
     assert capfd.readouterr().err == "a real complaint\nE0000 00:00:1.0 7 x.cc:1] an error\n"
