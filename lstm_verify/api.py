@@ -26,8 +26,8 @@ from lstm_verify.targets import adapters_for, resolve, target_adapters
 
 
 def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = None, via: str | None = None,
-               runtime: str | None = None, variant: str | Variant | None = None, dtypes: Iterable[str] = DTYPES,
-               precision: str | None = None, profile: str = DEFAULT_PROFILE,
+               runtime: str | None = None, device: str | None = None, variant: str | Variant | None = None,
+               dtypes: Iterable[str] = DTYPES, precision: str | None = None, profile: str = DEFAULT_PROFILE,
                xfail: str | Path | Iterable[Expected] | None = None, strict_xfails: bool = False,
                workers: int | str = 0) -> list[Result]:
     """Run the whole suite on ``target`` and return one :class:`Result` per property, implementation
@@ -36,7 +36,8 @@ def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = No
     ``target`` is a ``module:attr`` / ``file.py:attr`` string (any number of workers), the class or
     function itself, or an :class:`~lstm_verify.adapters.Adapter` instance of your own (both run in
     this process). ``via="onnx"``: a ``torch-lstm`` class checked through torch.onnx.export and
-    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime. ``variant``: the cell it computes, a
+    onnxruntime; ``runtime``: ``kind="onnx"``'s runtime; ``device``: where it runs (``"cuda"``,
+    ``"gpu:1"``, ...: :mod:`lstm_verify.devices`; default the CPU). ``variant``: the cell it computes, a
     :class:`~lstm_verify.reference.Variant` or ``--variant``'s spelling (``"peepholes,clip=3:cell"``),
     replacing what it declares. ``precision``: what it promises beyond its
     dtype (``"tf32"``, ...; :data:`lstm_verify.error_model.PRECISIONS`), default IEEE. ``xfail``: a
@@ -48,17 +49,18 @@ def check_impl(target: Any, kind: str = "torch-cell", *, layout: str | None = No
     variant = spell_variant(variant) if isinstance(variant, Variant) else variant
     with _entries_file(entries) as written:
         path = written or (str(xfail) if xfail is not None else None)
-        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, variant=variant,
-                                   dtypes=",".join(dtypes),
-                                   precision=precision, profile=profile, xfail=path, strict_xfails=strict_xfails)
+        options = options_from_env(kind=kind, layout=layout, via=via, runtime=runtime, device=device,
+                                   variant=variant, dtypes=",".join(dtypes), precision=precision, profile=profile,
+                                   xfail=path, strict_xfails=strict_xfails)
         declared = entries if entries is not None else read_expected(path) if path else []
         if isinstance(target, str):
-            target_adapters(target, kind, layout, via=via, runtime=runtime,
-                            variant=variant)  # fail here, in one line, if it cannot load
+            # fail here, in one line, if it cannot load
+            target_adapters(target, kind, layout, via=via, runtime=options.runtime, device=options.device,
+                            variant=variant)
             results = run_suite(replace(options, impl=resolve(target)), workers)[1]
         else:
-            adapters = [target] if isinstance(target, Adapter) else adapters_for(target, kind, layout, via=via,
-                                                                                  runtime=runtime, variant=variant)
+            adapters = [target] if isinstance(target, Adapter) else adapters_for(
+                target, kind, layout, via=via, runtime=options.runtime, device=options.device, variant=variant)
             results = run_suite(options, adapters=adapters)[1]
     for key in unmatched(declared, [(r.property, r.implementation) for r in results]):
         warnings.warn(f"expected-failure entry {key} matches no check", UserWarning, stacklevel=2)
@@ -97,7 +99,8 @@ class Law:
 
 def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", layout: str | None = None,
                            dtypes: Iterable[str] = DTYPES, precision: str | None = None, *,
-                           via: str | None = None, runtime: str | None = None) -> pytest.MarkDecorator:
+                           via: str | None = None, runtime: str | None = None,
+                           device: str | None = None) -> pytest.MarkDecorator:
     """Parametrise a test over (implementation, law) pairs, ids ``law[name-dtype]``::
 
         @parametrize_with_impls([MyCell], kind="torch-cell")
@@ -106,7 +109,7 @@ def parametrize_with_impls(targets: Iterable[Any], kind: str = "torch-cell", lay
     """
     def load(target: Any) -> list[Adapter]:
         return (target_adapters if isinstance(target, str) else adapters_for)(target, kind, layout, via=via,
-                                                                              runtime=runtime)
+                                                                              runtime=runtime, device=device)
     impls = [Implementation(a, d, declared_precision=precision) for t in targets for a in load(t) for d in dtypes]
     laws = [Law(name, fn) for name, fn in properties.collect().items()]
     return pytest.mark.parametrize("impl, law", [pytest.param(i, law, id=f"{law.name}[{i.id}]")

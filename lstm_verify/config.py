@@ -98,6 +98,9 @@ OPTIONS: tuple[Option, ...] = (
                   "torch.onnx.export), tf2onnx (a tf-step converted by tf2onnx)", choices="VIAS"),
     Option("runtime", "--kind onnx: the runtime to run the model's LSTM nodes on (default onnxruntime)",
            choices="RUNTIMES"),
+    Option("device", "where TARGET runs: cpu (default), cuda or cuda:N (torch kinds), gpu or gpu:N (jax-step), "
+                     "GPU:N (tf-step), float32 with TF32 off; an accelerator's column names it (my_cell-cuda-float32)",
+           metavar="DEVICE"),
     Option("layout", "how TARGET stores its parameters: a named layout (haiku, keras, ...: `lstm-verify layouts`) "
                      "or a gate-block order (iofc); default torch", metavar="LAYOUT"),
     Option("variant", "the LSTM variant TARGET computes, replacing what it declares: peepholes, clip=C[:spec|gates|cell], "
@@ -201,7 +204,7 @@ def options_from_args(args: argparse.Namespace, **given: Any) -> Options:
     return Options(**{**values, **given})
 
 
-REPRODUCED = ("impl", "kind", "via", "runtime", "layout", "variant", "precision", "profile")
+REPRODUCED = ("impl", "kind", "via", "runtime", "device", "layout", "variant", "precision", "profile")
 """The options a failure's reproducer repeats."""
 
 

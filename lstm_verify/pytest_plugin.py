@@ -88,11 +88,11 @@ def selected_adapters(config: pytest.Config) -> list[Adapter]:
     if options.impl:
         try:
             return target_adapters(options.impl, options.kind, options.layout, via=options.via,
-                                   runtime=options.runtime, variant=options.variant)
+                                   runtime=options.runtime, device=options.device, variant=options.variant)
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
-    if options.via:
-        raise pytest.UsageError("--lstm-via takes a --lstm-impl TARGET of --lstm-kind torch-lstm")
+    if options.via or options.device:
+        raise pytest.UsageError(f"--lstm-{'via' if options.via else 'device'} takes a --lstm-impl TARGET")
     if options.variant:
         raise pytest.UsageError("--lstm-variant says what a --lstm-impl TARGET computes: the built-in adapters "
                                 "declare their own")

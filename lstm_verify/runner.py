@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -62,14 +64,53 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
     output, errors = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as crash_dir:
         collector = Collector(progress, crash_dir if isolated else "")
-        environ = {"LSTM_VERIFY_CRASH_DIR": crash_dir} if isolated else {}
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors), _environ(environ):
+        environ = {"LSTM_VERIFY_CRASH_DIR": crash_dir, **{k: os.environ.get(k, v) for k, v in QUIET.items()}}
+        with (contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors),
+              _environ(environ if isolated else {}), without_native_noise() if isolated else contextlib.nullcontext()):
             code = pytest.main([*args, *pytest_extra], plugins=[collector, *plugins])
     collector.account(int(code))
     for result in collector.results.values():
         result.shard = options.shard or ""
     results = sorted(collector.results.values(), key=lambda r: (r.property, r.implementation))
     return int(code), results, output.getvalue() + errors.getvalue()
+
+
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+"""The environment the processes running the laws get unless it is set: TensorFlow's and XLA's
+native logs, errors only."""
+NATIVE_NOISE = re.compile(rb"WARNING: All log messages before absl::InitializeLog\(\) is called"
+                          rb"|[IW]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |To enable the following instructions: ")
+"""What :func:`without_native_noise` drops: absl's banner and native INFO and WARNING lines (absl's
+format: ``I0000 00:00:1796602018.766848   28112 port.cc:153] oneDNN custom operations are on ...``),
+with the continuation of TensorFlow's CPU-feature notice. TensorFlow 2.21 prints its oneDNN notice
+this way whatever ``TF_CPP_MIN_LOG_LEVEL`` says, once per process and again at its first op."""
+
+
+@contextlib.contextmanager
+def without_native_noise() -> Iterator[None]:
+    """This process's standard error (file descriptor 2, which the xdist workers it starts
+    inherit) through a filter that drops :data:`NATIVE_NOISE` and passes every other line on at
+    once: the frameworks' start-up logs, one set per worker, said nothing about the checks."""
+    sys.stderr.flush()
+    read, write = os.pipe()
+    terminal = os.dup(2)
+    os.dup2(write, 2)
+    os.close(write)
+
+    def forward() -> None:
+        with os.fdopen(read, "rb") as pipe:
+            for line in pipe:
+                if not NATIVE_NOISE.match(line):
+                    os.write(terminal, line)
+    thread = threading.Thread(target=forward, name="lstm-verify-stderr", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)  # the pipe's last writer here: the filter reads to its end
+        thread.join(timeout=5)
+        os.close(terminal)
 
 
 @contextlib.contextmanager

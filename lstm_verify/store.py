@@ -27,9 +27,9 @@ run         the profile, ``--hypothesis-seed``, TARGET with the bytes of its fil
 
 Only the laws of ``properties/`` that the plugin parametrizes are stored (not a test of the
 adopter's own made with :func:`lstm_verify.api.parametrize_with_impls`). The implementation id
-carries the dtype. Not inputs: the hardware (a store copied to a machine
-with another CPU or GPU serves its verdicts there: use ``--fresh``), ``--memory-limit`` (a check
-that passed under one limit is served under another), and the shrinking budget and
+carries the dtype, and ``--device``'s accelerator (``my_cell-cuda-float32``). Not inputs: the
+hardware (a store copied to a machine with another CPU or GPU serves its verdicts there: use
+``--fresh``), ``--memory-limit`` (a check that passed under one limit is served under another), and the shrinking budget and
 ``--strict-xfails`` (they change only failures and unexpected passes, which are never stored).
 
 Stored: ``passed`` and ``xfailed`` verdicts, and skips decided before the law ran (the law does

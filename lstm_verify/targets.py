@@ -29,6 +29,8 @@ declares the reading of its nodes' ``clip`` to check there.
 ``onnx`` takes an ONNX model and yields one adapter per ``LSTM`` node (:func:`onnx_adapters`);
 ``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime,
 ``--via tf2onnx`` a ``tf-step`` function through ``tf2onnx.convert.from_function`` and onnxruntime.
+``--device`` runs a TARGET of a kind with a framework (:attr:`Kind.framework`) on an accelerator
+(:mod:`lstm_verify.devices`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from lstm_verify.adapters import Adapter, Capabilities
+from lstm_verify.devices import Device, DeviceError, parse_device
 from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
@@ -76,8 +79,11 @@ def _existing(path: str) -> Path:
     return Path(path)
 
 
-def _spec_parts(spec: str) -> tuple[str, str]:
+def _spec_parts(spec: str, kind: str | None = None) -> tuple[str, str]:
     """``(module, attr)`` of ``package.module:attr`` or ``path/to/file.py:attr`` (the file must exist)."""
+    if spec.endswith(".onnx"):
+        raise TargetError(f"{spec} is an ONNX model: check it with --kind onnx"
+                          + (f", not --kind {kind}{_DEFAULT_NOTE[kind]}" if kind in KIND_REGISTRY else ""))
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
         raise TargetError(f"TARGET must look like package.module:attr or path/to/file.py:attr, got {spec!r}")
@@ -273,13 +279,13 @@ def _with_variant(adapter: Adapter, obj: Any, variant: Variant | None) -> list[A
 
 
 def _torch_cell(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-                variant: Variant | None) -> list[Adapter]:
+                variant: Variant | None, device: Device) -> list[Adapter]:
     from lstm_verify.adapters.torch_cell import TorchCellAdapter
-    return _with_variant(TorchCellAdapter(obj, name, layout), obj, variant)
+    return _with_variant(TorchCellAdapter(obj, name, layout, device.spec), obj, variant)
 
 
 def _torch_lstm(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-                variant: Variant | None) -> list[Adapter]:
+                variant: Variant | None, device: Device) -> list[Adapter]:
     if via:
         if variant is not None or getattr(obj, DECLARED, None):
             raise TargetError("--via onnx checks the plain LSTM torch.onnx.export writes: it takes no variant")
@@ -287,27 +293,29 @@ def _torch_lstm(obj: Any, name: str, layout: Layout, via: str | None, runtime: s
             from lstm_verify.adapters.torch_onnx import TorchOnnxAdapter
         except ImportError as exc:
             raise TargetError(f"--via onnx needs the onnx extra: {exc}") from None
+        if device.accelerator:
+            raise TargetError(f"--via onnx runs the exported model on onnxruntime's CPU, not --device {device.spec}")
         return [TorchOnnxAdapter(obj, name=f"{name}-via-onnx", layout=layout)]
     from lstm_verify.adapters.torch_lstm import TorchLSTMAdapter
-    return _with_variant(TorchLSTMAdapter(obj, name, layout), obj, variant)
+    return _with_variant(TorchLSTMAdapter(obj, name, layout, device.spec), obj, variant)
 
 
 def _numpy_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-                variant: Variant | None) -> list[Adapter]:
+                variant: Variant | None, device: Device) -> list[Adapter]:
     from lstm_verify.adapters.numpy_step import NumpyStepAdapter
     caps, sequence = declared_capabilities(obj, variant)
     return [NumpyStepAdapter(obj, name, layout, sequence, caps)]
 
 
 def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-              variant: Variant | None) -> list[Adapter]:
+              variant: Variant | None, device: Device) -> list[Adapter]:
     from lstm_verify.adapters.jax_step import JaxStepAdapter
     caps, sequence = declared_capabilities(obj, variant, gradients=True, training=True, dtypes=STORAGE)
-    return [JaxStepAdapter(obj, name, layout, sequence, caps)]
+    return [JaxStepAdapter(obj, name, layout, sequence, caps, device.spec)]
 
 
 def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-             variant: Variant | None) -> list[Adapter]:
+             variant: Variant | None, device: Device) -> list[Adapter]:
     caps, sequence = declared_capabilities(obj, variant, gradients=True, training=True, dtypes=STORAGE)
     if via:
         try:
@@ -316,18 +324,18 @@ def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str 
             raise TargetError(f"--via tf2onnx needs tf2onnx and onnxruntime: {exc}") from None
         return [step_adapter(obj, name, layout, caps)]
     from lstm_verify.adapters.tf_step import TfStepAdapter
-    return [TfStepAdapter(obj, name, layout, sequence, caps)]
+    return [TfStepAdapter(obj, name, layout, sequence, caps, device.spec)]
 
 
 def _onnx(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-          variant: Variant | None) -> list[Adapter]:
+          variant: Variant | None, device: Device) -> list[Adapter]:
     if variant is not None:
         raise TargetError("an ONNX model's LSTM nodes say their variant: --kind onnx takes no --variant")
     return onnx_adapters(obj, name, runtime)
 
 
 def _adapter(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
-             variant: Variant | None) -> list[Adapter]:
+             variant: Variant | None, device: Device) -> list[Adapter]:
     if variant is not None:
         raise TargetError("an adapter declares its own variant (its capabilities): --kind adapter takes no --variant")
     adapter = obj() if isinstance(obj, type) else obj
@@ -343,20 +351,25 @@ class Kind:
 
     target: str
     """What the TARGET is, in a phrase."""
-    build: Callable[[Any, str, Layout, str | None, str | None, Variant | None], list[Adapter]]
-    """``(target, name, layout, via, runtime, variant) -> adapters`` (``variant``: ``--variant``'s, or None)."""
+    build: Callable[[Any, str, Layout, str | None, str | None, Variant | None, Device], list[Adapter]]
+    """``(target, name, layout, via, runtime, variant, device) -> adapters`` (``variant``: ``--variant``'s,
+    or None)."""
+    framework: str | None = None
+    """The framework that runs the TARGET off the CPU (a key of :data:`~lstm_verify.devices.FRAMEWORKS`):
+    what ``--device`` takes; None: the CPU only."""
     callable_target: bool = True
     vias: tuple[str, ...] = ()
 
 
 KIND_REGISTRY: dict[str, Kind] = {
-    "torch-cell": Kind("a class Cls(input_size, hidden_size), called cell(x, (h, c)) -> (h, c)", _torch_cell),
+    "torch-cell": Kind("a class Cls(input_size, hidden_size), called cell(x, (h, c)) -> (h, c)", _torch_cell,
+                       "torch"),
     "torch-lstm": Kind("an nn.LSTM-compatible class (sequence-first), parameters named with _l0", _torch_lstm,
-                       vias=("onnx",)),
+                       "torch", vias=("onnx",)),
     "numpy-step": Kind("step(x, h, c, *weights) -> (h, c) on NumPy arrays", _numpy_step),
-    "jax-step": Kind("step(params, x, (h, c)) -> (h, c) on JAX arrays, params a dict", _jax_step),
+    "jax-step": Kind("step(params, x, (h, c)) -> (h, c) on JAX arrays, params a dict", _jax_step, "jax"),
     "tf-step": Kind("step(params, x, (h, c)) -> (h, c) on TensorFlow tensors, params a dict", _tf_step,
-                    vias=("tf2onnx",)),
+                    "tensorflow", vias=("tf2onnx",)),
     "onnx": Kind("an .onnx file, a ModelProto, or a function returning one: each LSTM node", _onnx,
                  callable_target=False),
     "adapter": Kind("an lstm_verify.adapters.Adapter subclass of your own (docs/adapters.md)", _adapter,
@@ -367,13 +380,14 @@ KINDS = tuple(KIND_REGISTRY)
 
 
 def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
-                 via: str | None = None, runtime: str | None = None,
+                 via: str | None = None, runtime: str | None = None, device: str | None = None,
                  variant: str | Variant | None = None) -> list[Adapter]:
     """The adapters that run ``obj`` (a class, a function, a model or an adapter) as ``kind``
     (:data:`KIND_REGISTRY`): one, or one per LSTM node of an ``onnx`` model. ``via="onnx"``: a
     ``torch-lstm`` class exported with torch.onnx.export and run by onnxruntime. ``runtime``: see
-    :func:`onnx_adapters`. ``variant``: the cell it computes (a Variant, or ``--variant``'s
-    spelling), replacing what it declares with :func:`capabilities`."""
+    :func:`onnx_adapters`. ``device``: where it runs (:mod:`lstm_verify.devices`; default the
+    CPU), which an accelerator's column names (``my_cell-cuda-float32``). ``variant``: the cell it
+    computes (a Variant, or ``--variant``'s spelling), replacing what it declares with :func:`capabilities`."""
     variant = target_variant(variant)
     if kind not in KIND_REGISTRY:
         raise TargetError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
@@ -381,11 +395,66 @@ def adapters_for(obj: Any, kind: str, layout: str | None = None, name: str | Non
     if via is not None and via not in spec.vias:
         raise TargetError(f"--via takes {' or '.join(f'{v} with --kind {k}' for v, k in VIAS.items())}; "
                           f"got --via {via} --kind {kind}")
+    where = _device(device, kind)
     if spec.callable_target:
         _callable(obj)
+    guess = looks_like(obj)
+    if guess in CLEAR_TARGETS and guess != kind and spec.framework:
+        raise TargetError(f"the target looks like {_kind_phrase(guess)}, not --kind {kind}{_DEFAULT_NOTE[kind]}: "
+                          f"pass --kind {guess}")
     default = "model" if kind == "onnx" else getattr(obj, "name", None) if kind == "adapter" else None
-    return spec.build(obj, name or default or getattr(obj, "__name__", kind), parse_layout(layout), via, runtime,
-                      variant)
+    name = name or default or getattr(obj, "__name__", kind)
+    try:
+        missing = where.missing()
+        if missing:
+            raise TargetError(f"--device {device}: {missing}")
+        return spec.build(obj, "-".join(filter(None, (name, where.label))), parse_layout(layout), via, runtime,
+                          variant, where)
+    except ImportError as exc:
+        looks = f"; the target looks like {_kind_phrase(guess)}" if guess and guess != kind else ""
+        raise TargetError(f"--kind {kind}{_DEFAULT_NOTE[kind]} needs {exc.name or exc}, which is not installed"
+                          f"{looks}; kinds: {', '.join(KINDS)}") from None
+
+
+DEFAULT_KIND = "torch-cell"
+"""The kind of a TARGET given without ``--kind``."""
+_DEFAULT_NOTE = {k: " (the default)" if k == DEFAULT_KIND else "" for k in KIND_REGISTRY}
+CLEAR_TARGETS = ("jax-step", "tf-step", "onnx", "adapter")
+"""What :func:`looks_like` tells for certain: a TARGET that is one of these, given as the kind of
+a framework (:attr:`Kind.framework`: torch-cell, torch-lstm, jax-step, tf-step), is refused with
+the kind it looks like. (A function that uses NumPy alone may reach its framework through a
+module of its own: that guess only comes with a missing library's message.)"""
+
+
+def looks_like(obj: Any) -> str | None:
+    """The kind ``obj`` looks like, or None: an Adapter (``adapter``), an ONNX ModelProto
+    (``onnx``), or a function whose module's names (modules, and the functions it imported) come
+    from JAX (``jax-step``), TensorFlow (``tf-step``) or NumPy alone (``numpy-step``) of the
+    frameworks."""
+    if isinstance(obj, Adapter) or (isinstance(obj, type) and issubclass(obj, Adapter)):
+        return "adapter"
+    if type(obj).__name__ == "ModelProto" and type(obj).__module__.startswith("onnx"):
+        return "onnx"
+    fn = inspect.unwrap(obj) if callable(obj) else None
+    if not inspect.isfunction(fn):
+        return None
+    used = {(v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None) or "").partition(".")[0]
+            for v in fn.__globals__.values() if inspect.ismodule(v) or callable(v)}
+    frameworks = used & {"jax", "tensorflow", "torch", "onnx"}
+    if len(frameworks) == 1 and frameworks <= {"jax", "tensorflow"}:
+        return "jax-step" if "jax" in frameworks else "tf-step"
+    return "numpy-step" if not frameworks and "numpy" in used else None
+
+
+def _kind_phrase(kind: str) -> str:
+    return f"--kind {kind} ({KIND_REGISTRY[kind].target})"
+
+
+def _device(device: str | None, kind: str) -> Device:
+    try:
+        return parse_device(device, KIND_REGISTRY[kind].framework, kind)
+    except DeviceError as exc:
+        raise TargetError(str(exc)) from None
 
 
 def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Adapter]:
@@ -421,20 +490,24 @@ def onnx_adapters(model: Any, name: str, runtime: str | None = None) -> list[Ada
 def chosen_adapters(args: Any) -> list[Adapter] | None:
     """The adapters that run the TARGET of :func:`lstm_verify.config.add_target_arguments`' options (one per LSTM node
     of an ONNX model), or None without a TARGET; a TargetError when they name nothing runnable."""
+    device = getattr(args, "device", None)
     if not args.target:
         if args.via:
             raise TargetError(f"--via takes a TARGET of --kind {' or '.join(dict.fromkeys(VIAS.values()))}")
         if args.variant:
             raise TargetError("--variant says what a TARGET computes: the built-in adapters declare their own")
+        if device:
+            raise TargetError("--device takes a TARGET; the built-in adapters run where they say "
+                              "(torch-cell-cuda and torch-lstm-cuda on the GPU)")
         return None
-    return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime,
+    return target_adapters(args.target, args.kind, args.layout, via=args.via, runtime=args.runtime, device=device,
                            variant=args.variant)
 
 
 def check_target_arguments(args: Any) -> None:
     """What :func:`chosen_adapters` checks without importing TARGET: a TargetError for a TARGET
-    that is malformed or names no file, a ``--via`` or ``--variant`` without one, an unknown
-    ``--layout`` or a ``--variant`` that does not parse.
+    that is malformed or names no file, a ``--via``, ``--device`` or ``--variant`` without one, a
+    ``--device`` its kind does not take, an unknown ``--layout`` or a ``--variant`` that does not parse.
     ``lstm-verify check`` calls this before pytest starts and leaves the import to the run
     (:func:`lstm_verify.pytest_plugin.pytest_sessionstart`)."""
     if not args.target:
@@ -442,21 +515,25 @@ def check_target_arguments(args: Any) -> None:
     elif args.kind == "onnx" and args.target.endswith(".onnx"):
         _existing(args.target)
     else:
-        _spec_parts(args.target)
+        _spec_parts(args.target, args.kind)
+    if args.target:
+        _device(getattr(args, "device", None), args.kind)
     parse_layout(args.layout)
     target_variant(args.variant)
 
 
 def target_adapters(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
-                    runtime: str | None = None, variant: str | Variant | None = None) -> list[Adapter]:
+                    runtime: str | None = None, device: str | None = None,
+                    variant: str | Variant | None = None) -> list[Adapter]:
     """The adapters that run TARGET (``module:attr`` or ``file.py:attr``; an ``.onnx`` file for
     ``onnx``) as ``kind``: see :func:`adapters_for`."""
     if kind == "onnx" and spec.endswith(".onnx"):
         import onnx
         target, name = onnx.load(_existing(spec)), Path(spec).stem
     else:
+        _spec_parts(spec, kind)
         target, name = load_object(spec), spec.rpartition(":")[2]
-    return adapters_for(target, kind, layout, name, via=via, runtime=runtime, variant=variant)
+    return adapters_for(target, kind, layout, name, via=via, runtime=runtime, device=device, variant=variant)
 
 
 def _one(adapters: list[Adapter]) -> Adapter:
@@ -467,12 +544,14 @@ def _one(adapters: list[Adapter]) -> Adapter:
 
 
 def adapter_for(obj: Any, kind: str, layout: str | None = None, name: str | None = None, *,
-                via: str | None = None, runtime: str | None = None, variant: str | Variant | None = None) -> Adapter:
+                via: str | None = None, runtime: str | None = None, device: str | None = None,
+                variant: str | Variant | None = None) -> Adapter:
     """:func:`adapters_for` where one adapter is wanted (a TargetError if ``obj`` holds several)."""
-    return _one(adapters_for(obj, kind, layout, name, via=via, runtime=runtime, variant=variant))
+    return _one(adapters_for(obj, kind, layout, name, via=via, runtime=runtime, device=device, variant=variant))
 
 
 def target_adapter(spec: str, kind: str, layout: str | None = None, *, via: str | None = None,
-                   runtime: str | None = None, variant: str | Variant | None = None) -> Adapter:
+                   runtime: str | None = None, device: str | None = None,
+                   variant: str | Variant | None = None) -> Adapter:
     """:func:`target_adapters` where one adapter is wanted (a TargetError if TARGET holds several)."""
-    return _one(target_adapters(spec, kind, layout, via=via, runtime=runtime, variant=variant))
+    return _one(target_adapters(spec, kind, layout, via=via, runtime=runtime, device=device, variant=variant))

@@ -128,7 +128,7 @@ def test_an_adapter_asked_for_by_name_that_cannot_run_exits_3_naming_it():
     run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", "--adapters", "numpy,torch-cell-cuda",
                           "--dtypes", "float64", "-k", "gate_ranges", "--quiet"],
                          capture_output=True, text=True, timeout=300)
-    if "torch-cell-cuda/f64" in run.stdout and "ok" in run.stdout.split("torch-cell-cuda")[-1][:40]:
+    if "torch-cell-cuda-float64" in run.stdout and "ok" in run.stdout.split("torch-cell-cuda")[-1][:40]:
         pytest.skip("this machine has CUDA")
     assert run.returncode == NOTHING_CHECKED, run.stdout + run.stderr
     assert "lstm-verify: torch-cell-cuda: " in run.stderr and "nothing was checked" in run.stderr

@@ -227,7 +227,7 @@ def test_jax_gradients_compile_once_per_shape_whatever_the_length():
     jax = pytest.importorskip("jax")
     import jax.monitoring
     from lstm_verify.adapters.jax_lstm import cell
-    from lstm_verify.adapters.jax_step import JaxFunctions, on_cpu
+    from lstm_verify.adapters.jax_step import JaxFunctions, placed
 
     def own_cell(*args):
         """jax_lstm's cell under a name of its own: jax.jit shares one program cache among the
@@ -241,7 +241,7 @@ def test_jax_gradients_compile_once_per_shape_whatever_the_length():
             compiled[fun_name] += 1
 
     fns, rng, (batch, inputs, hidden) = JaxFunctions(own_cell), np.random.default_rng(0), (3, 2, 5)
-    params = on_cpu({"w_ih": rng.normal(size=(4 * hidden, inputs)), "w_hh": rng.normal(size=(4 * hidden, hidden)),
+    params = placed({"w_ih": rng.normal(size=(4 * hidden, inputs)), "w_hh": rng.normal(size=(4 * hidden, hidden)),
                      "b_ih": rng.normal(size=4 * hidden), "b_hh": rng.normal(size=4 * hidden)}, "float32")
     jax.monitoring.register_event_duration_secs_listener(heard)
     try:

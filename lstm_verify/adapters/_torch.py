@@ -136,12 +136,14 @@ class TorchCellModel(TorchModel):
 
 
 class TorchAdapter(Adapter):
-    """What the torch adapters share: the library and a device; ``cuda`` is unavailable without a GPU."""
+    """What the torch adapters share: the library and a device (``cpu``, ``cuda``, ``cuda:N``); a CUDA
+    device is unavailable on a machine without it."""
 
     requires = ("torch",)
     device = "cpu"
 
     def unavailable(self) -> str | None:
-        if self.device == "cuda" and not torch.cuda.is_available():
-            return "no CUDA device"
+        where = torch.device(self.device)
+        if where.type == "cuda" and (not torch.cuda.is_available() or torch.cuda.device_count() <= (where.index or 0)):
+            return f"no CUDA device {self.device}" if where.index else "no CUDA device"
         return super().unavailable()

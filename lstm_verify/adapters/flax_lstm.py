@@ -21,7 +21,7 @@ import numpy as np
 from flax import linen, nnx
 
 from lstm_verify.adapters.base import Capabilities, Model, SequenceModel, State
-from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel, on_cpu
+from lstm_verify.adapters.jax_step import JaxAdapterBase, JaxFunctions, JaxModel, placed
 from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import FLAX, Native
 from lstm_verify.params import GATES
@@ -126,7 +126,7 @@ class FlaxBidirectionalModel(SequenceModel):
 
     def __init__(self, fn: Callable, natives: list[Native], dtype: str) -> None:
         self.fn, self.dtype = fn, dtype
-        self.params = [on_cpu(native, dtype) for native in natives]
+        self.params = [placed(native, dtype) for native in natives]
         self.hidden_size = len(natives[0]["b"]) // 4
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,

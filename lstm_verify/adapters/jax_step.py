@@ -9,6 +9,7 @@ without one belongs to an adapter that declares no ``optional_state``."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
 from typing import Callable
 
@@ -40,13 +41,14 @@ class JaxFunctions:
     * :attr:`grads`, ``jax.grad`` through a ``lax.scan`` of the cell: what a training loop
       runs, one program per sequence length, timed by ``lstm-verify bench``.
 
-    :attr:`step` and :attr:`pullback` run on the CPU, the adapters' device (:func:`on_cpu`),
-    their arguments placed there by ``in_shardings``: the laws call the step with NumPy arrays
-    and BPTT with the JAX arrays of the step before, and without a placement given those are
-    two programs of the same shape (measured: 12 of a cold float32 verdict's 50 step programs
-    compiled twice). :attr:`cell` is the plain function, for other devices."""
+    :attr:`step` and :attr:`pullback` run on ``device`` (``cpu``, the built-in adapters' device,
+    or ``gpu:N``: :func:`placed`), their arguments placed there by ``in_shardings``: the laws call
+    the step with NumPy arrays and BPTT with the JAX arrays of the step before, and without a
+    placement given those are two programs of the same shape (measured: 12 of a cold float32
+    verdict's 50 step programs compiled twice). :attr:`cell` is the plain function, for other
+    devices."""
 
-    def __init__(self, cell: Cell, sequence: Sequence | None = None) -> None:
+    def __init__(self, cell: Cell, sequence: Sequence | None = None, device: str = "cpu") -> None:
         def scan(params: dict, xs: jax.Array, h: jax.Array, c: jax.Array, lengths: jax.Array | None = None,
                  reverse: bool = False) -> tuple:
             if lengths is not None:
@@ -68,21 +70,26 @@ class JaxFunctions:
             dp, dx, dh, dc = vjp((gh + dh, dc))
             return jax.tree.map(jnp.add, acc, dp), dx, dh, dc
 
-        self.cell, self._pullback = cell, pullback
+        self.cell, self._pullback, self.device = cell, pullback, device
         self.sequence = jax.jit(sequence or scan, static_argnames="reverse")
         self.grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))
 
     @cached_property
     def step(self) -> Callable:
-        """The jitted cell on the CPU (made on first use: naming the CPU device starts JAX's
+        """The jitted cell on :attr:`device` (made on first use: naming a device starts JAX's
         backends, which on a GPU machine would take GPU memory at import)."""
-        return jax.jit(self.cell, in_shardings=_cpu())
+        return jax.jit(self.cell, in_shardings=_placement(self.device))
 
     @cached_property
     def pullback(self) -> Callable:
-        """One step back, jitted on the CPU, ``(params, x, h, c, gh, dh, dc, acc) -> (acc + dparams,
+        """One step back, jitted on :attr:`device`, ``(params, x, h, c, gh, dh, dc, acc) -> (acc + dparams,
         dx, dh, dc)``: the cotangents of the step's (h', c') are ``gh + dh`` and ``dc``."""
-        return jax.jit(self._pullback, in_shardings=_cpu())
+        return jax.jit(self._pullback, in_shardings=_placement(self.device))
+
+    def precision(self) -> AbstractContextManager:
+        """Where every call runs: float32 matmuls in float32 on a GPU, whose default is TF32
+        (``jax.default_matmul_precision("highest")``; JAX makes it part of each program's key)."""
+        return nullcontext() if self.device == "cpu" else jax.default_matmul_precision("highest")
 
     def bptt(self, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray,
              gc: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,47 +108,52 @@ class JaxFunctions:
                 np.asarray(dh), np.asarray(dc))
 
 
-def _cpu() -> jax.sharding.Sharding:
-    return jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+def _placement(device: str) -> jax.sharding.Sharding:
+    platform, _, index = device.partition(":")
+    return jax.sharding.SingleDeviceSharding(jax.devices(platform)[int(index or 0)])
 
 
-def on_cpu(native: Native, dtype: str) -> dict[str, jax.Array]:
-    """``native`` as JAX arrays of ``dtype`` committed to the CPU, so that computations on them run
-    there (the adapters' device) even when JAX has a GPU, whose float32 matmuls default to TF32."""
-    return jax.device_put({k: np.asarray(v, numpy_dtype(dtype)) for k, v in native.items()}, _cpu())
+def placed(native: Native, dtype: str, device: str = "cpu") -> dict[str, jax.Array]:
+    """``native`` as JAX arrays of ``dtype`` committed to ``device`` (``cpu``, ``gpu:N``), so that
+    computations on them run there: on the CPU (the built-in adapters' device) even when JAX has a
+    GPU, whose float32 matmuls default to TF32."""
+    return jax.device_put({k: np.asarray(v, numpy_dtype(dtype)) for k, v in native.items()}, _placement(device))
 
 
 class JaxModel(Model):
-    """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``, on the CPU. No
-    state is passed on as None: the library's own initial state, never zeros filled in here.
-    Inputs and states go in as the kit's NumPy arrays, which the jitted functions place on the
-    CPU with the parameters (a ``jax.device_put`` of them cost 200 µs a call, seven times a
+    """Native parameters (renamed by ``names``) held as JAX arrays of ``dtype``, on the functions'
+    device. No state is passed on as None: the library's own initial state, never zeros filled in
+    here. Inputs and states go in as the kit's NumPy arrays, which the jitted functions place on
+    that device with the parameters (a ``jax.device_put`` of them cost 200 µs a call, seven times a
     jitted step's own cost)."""
 
     def __init__(self, fns: JaxFunctions, native: Native, dtype: str, names: dict[str, str],
                  has_sequence: bool) -> None:
         self.fns, self.dtype, self.names, self.has_sequence = fns, dtype, names, has_sequence
-        self.params = {names[k]: v for k, v in on_cpu(native, dtype).items()}
+        self.params = {names[k]: v for k, v in placed(native, dtype, fns.device).items()}
 
     @staticmethod
     def _state(state: State | None) -> State | tuple[None, None]:
         return (None, None) if state is None else state
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
-        h, c = self.fns.step(self.params, x, *self._state(state))
+        with self.fns.precision():
+            h, c = self.fns.step(self.params, x, *self._state(state))
         return np.asarray(h), np.asarray(c)
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if not self.has_sequence:
             return super().sequence(xs, state)
-        hs, (h, c) = self.fns.sequence(self.params, xs, *self._state(state), lengths, reverse=reverse)
+        with self.fns.precision():
+            hs, (h, c) = self.fns.sequence(self.params, xs, *self._state(state), lengths, reverse=reverse)
         return np.asarray(hs), (np.asarray(h), np.asarray(c))
 
     def grads(self, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         dtype = numpy_dtype(self.dtype)
-        gp, gx, gh0, gc0 = self.fns.bptt(self.params, *(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
+        with self.fns.precision():
+            gp, gx, gh0, gc0 = self.fns.bptt(self.params, *(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
         back = {v: k for k, v in self.names.items()}
         return NativeGrads(np.asarray(gx), np.asarray(gh0), np.asarray(gc0),
                            {back[k]: np.asarray(v) for k, v in gp.items()})
@@ -163,13 +175,13 @@ class JaxStepAdapter(JaxAdapterBase):
     :data:`~lstm_verify.layouts.TARGET_NAMES`; the state is None when the capabilities declare it
     optional. A declared ``sequence(params, xs, (h, c), [lengths=..., reverse=...]) -> (hs, (h, c))``
     is the sequence API; gradients are ``jax.vjp`` of the step, chained back through time
-    (:meth:`JaxFunctions.bptt`)."""
+    (:meth:`JaxFunctions.bptt`). Everything runs on ``device``: ``cpu`` or ``gpu:N``."""
 
     def __init__(self, step: Callable, name: str = "jax-step", layout: Layout = TORCH,
                  sequence: Callable | None = None,
                  capabilities: Capabilities = Capabilities(gradients=True, training=True, optional_state=False,
-                                                           dtypes=STORAGE)
-                 ) -> None:
+                                                           dtypes=STORAGE),
+                 device: str = "cpu") -> None:
         self.name, self.layout, self.capabilities = name, layout, capabilities
 
         def cell(params: dict, x: jax.Array, h: jax.Array | None, c: jax.Array | None) -> tuple:
@@ -179,7 +191,7 @@ class JaxStepAdapter(JaxAdapterBase):
                              lengths: jax.Array | None = None, reverse: bool = False) -> tuple:
             hs, (h, c) = sequence(params, xs, None if h is None else (h, c), **sequence_keywords(lengths, reverse))
             return hs, (h, c)
-        self.fns = JaxFunctions(cell, library_sequence if sequence else None)
+        self.fns = JaxFunctions(cell, library_sequence if sequence else None, device)
 
     def load(self, native: Native, dtype: str) -> Model:
         return JaxModel(self.fns, native, dtype, TARGET_NAMES, has_sequence=self.capabilities.sequence)

@@ -17,20 +17,17 @@ Peepholes ``wci, wcf, wco`` read c_{t-1} (i, f) and the new c_t (o). The ops tak
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import op_def_registry
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow.python.framework import op_def_registry  # noqa: E402
-
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State  # noqa: E402
-from lstm_verify.adapters.tf_step import CPU, tensors  # noqa: E402
-from lstm_verify.expected import Expected  # noqa: E402
-from lstm_verify.layouts import TF1, Native  # noqa: E402
-from lstm_verify.reference import CLIP_READINGS, PLAIN, Variant  # noqa: E402
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State
+from lstm_verify.adapters.tf_step import CPU, tensors
+from lstm_verify.expected import Expected
+from lstm_verify.layouts import TF1, Native
+from lstm_verify.reference import CLIP_READINGS, PLAIN, Variant
 
 NO_CLIP = -1.0
 """``cell_clip`` that clips nothing (the ops clip when it is positive)."""

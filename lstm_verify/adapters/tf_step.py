@@ -3,24 +3,22 @@ traced by ``tf.function`` and gradients by ``tf.GradientTape`` of the step, chai
 time. Used by ``--kind tf-step`` targets, whose ``step(params, x, (h, c))`` takes params named by
 :data:`~lstm_verify.layouts.TARGET_NAMES`.
 
-Everything runs on the CPU (``tf.device``): a GPU build of TensorFlow would run float32 matmuls
-in TF32 there. ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (errors only) before TensorFlow is
-imported, so that workers do not print its start-up log.
+Everything runs on the adapter's device (``tf.device``): the CPU unless ``--device`` names a GPU,
+where the adapter turns TF32 off (``tf.config.experimental.enable_tensor_float_32_execution``, a
+setting of the whole process), as a GPU build of TensorFlow would otherwise run float32 matmuls
+in TF32 there.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State, sequence_keywords  # noqa: E402
-from lstm_verify.dtypes import STORAGE, numpy_dtype  # noqa: E402
-from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native  # noqa: E402
+from lstm_verify.adapters.base import Adapter, Capabilities, Model, NativeGrads, State, sequence_keywords
+from lstm_verify.dtypes import STORAGE, numpy_dtype
+from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native
 
 Cell = Callable[[dict, tf.Tensor, tf.Tensor | None, tf.Tensor | None], tuple[tf.Tensor, tf.Tensor]]
 CPU = "/CPU:0"
@@ -69,16 +67,17 @@ def tensors(*arrays: np.ndarray | None) -> list[tf.Tensor | None]:
 
 
 class TfModel(Model):
-    """Native parameters (renamed by ``names``) held as TF tensors of ``dtype``. No state is passed
-    on as None (only to a function that declares its state optional)."""
+    """Native parameters (renamed by ``names``) held as TF tensors of ``dtype`` on ``device``. No
+    state is passed on as None (only to a function that declares its state optional)."""
 
     def __init__(self, fns: TfFunctions, native: Native, dtype: str, names: dict[str, str],
-                 sequence: Callable | None = None) -> None:
-        self.fns, self.dtype, self.names, self.sequence_fn = fns, dtype, names, sequence
-        self.params = {names[k]: tf.constant(v) for k, v in native.items()}
+                 sequence: Callable | None = None, device: str = CPU) -> None:
+        self.fns, self.dtype, self.names, self.sequence_fn, self.device = fns, dtype, names, sequence, device
+        with tf.device(device):
+            self.params = {names[k]: tf.constant(v) for k, v in native.items()}
 
     def step(self, x: np.ndarray, state: State | None = None) -> State:
-        with tf.device(CPU):
+        with tf.device(self.device):
             h, c = self.fns.step(self.params, *tensors(x, *(state or (None, None))))
         return h.numpy(), c.numpy()
 
@@ -86,7 +85,7 @@ class TfModel(Model):
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if self.sequence_fn is None:
             return super().sequence(xs, state)
-        with tf.device(CPU):
+        with tf.device(self.device):
             xs, *state = tensors(xs, *(state or (None, None)))
             hs, (h, c) = self.sequence_fn(self.params, xs, None if state[0] is None else tuple(state),
                                           **sequence_keywords(lengths, reverse))
@@ -96,7 +95,7 @@ class TfModel(Model):
               gh: np.ndarray, gc: np.ndarray) -> NativeGrads:
         dtype = numpy_dtype(self.dtype)
         inputs = tensors(*(np.asarray(a, dtype) for a in (xs, h0, c0, gh, gc)))
-        with tf.device(CPU):
+        with tf.device(self.device):
             gp, gx, gh0, gc0 = self.fns.bptt(self.params, *inputs)
         back = {v: k for k, v in self.names.items()}
         return NativeGrads(gx.numpy(), gh0.numpy(), gc0.numpy(), {back[k]: v.numpy() for k, v in gp.items()})
@@ -107,16 +106,20 @@ class TfStepAdapter(Adapter):
     arrays named by :data:`~lstm_verify.layouts.TARGET_NAMES`; the state is None when the
     capabilities declare it optional. A declared ``sequence(params, xs, (h, c), [lengths=...,
     reverse=...]) -> (hs, (h, c))`` is the sequence API, called eagerly; gradients are
-    ``tf.GradientTape`` of the step, chained back through time (:meth:`TfFunctions.bptt`)."""
+    ``tf.GradientTape`` of the step, chained back through time (:meth:`TfFunctions.bptt`). It runs
+    on ``device`` (``/CPU:0``, ``/GPU:N``)."""
 
     requires = ("tensorflow",)
 
     def __init__(self, step: Callable, name: str = "tf-step", layout: Layout = TORCH,
                  sequence: Callable | None = None,
                  capabilities: Capabilities = Capabilities(gradients=True, training=True, optional_state=False,
-                                                           dtypes=STORAGE)
-                 ) -> None:
+                                                           dtypes=STORAGE),
+                 device: str = CPU) -> None:
         self.name, self.layout, self.capabilities, self.sequence_fn = name, layout, capabilities, sequence
+        self.device = device
+        if device != CPU:
+            tf.config.experimental.enable_tensor_float_32_execution(False)
 
         def cell(params: dict, x: tf.Tensor, h: tf.Tensor | None, c: tf.Tensor | None) -> tuple:
             return tuple(step(params, x, None if h is None else (h, c)))
@@ -127,4 +130,4 @@ class TfStepAdapter(Adapter):
         return f"tensorflow {tf.__version__}"
 
     def load(self, native: Native, dtype: str) -> Model:
-        return TfModel(self.fns, native, dtype, TARGET_NAMES, self.sequence_fn)
+        return TfModel(self.fns, native, dtype, TARGET_NAMES, self.sequence_fn, self.device)

@@ -79,8 +79,10 @@ class TorchLSTMAdapter(TorchAdapter):
     def precision(self, dtype: str) -> str:
         """cuDNN's float32 LSTM (TF32 off) computes its activations approximately: measured on an
         H100 (torch 2.11, cuDNN 9.19), tanh(1) in its kernel is 3.9e-6 off, c_1 3.1e-6, where IEEE
-        float32 is within 1.2e-7; the nn.LSTMCell loop on the same GPU is IEEE."""
-        if self.device == "cuda" and dtype == "float32" and self.lstm_class is torch.nn.LSTM:
+        float32 is within 1.2e-7; the nn.LSTMCell loop on the same GPU is IEEE. That is nn.LSTM and
+        any subclass that keeps its forward, on any CUDA device."""
+        cudnn = _is_lstm(self.lstm_class) and self.lstm_class.forward is torch.nn.LSTM.forward
+        if self.device.startswith("cuda") and dtype == "float32" and cudnn:
             return "approximate-activations"
         return super().precision(dtype)
 

@@ -58,7 +58,7 @@ def adapters_of(results: list[Result], options: Options) -> list[Adapter]:
     """The adapters behind the results: built-in ones by name, the rest is the run's TARGET."""
     if options.impl:
         return target_adapters(options.impl, options.kind, options.layout, via=options.via, runtime=options.runtime,
-                               variant=options.variant)
+                               device=options.device, variant=options.variant)
     names = dict.fromkeys(r.implementation.rsplit("-", 1)[0] for r in results)
     return [builtin_adapter(n) for n in names if n in BUILTIN]
 

@@ -69,13 +69,12 @@ def matrix(results: list[Result]) -> str:
     """A plain-text table: properties x implementations, then totals and the reasons."""
     impls, props, cell = table(results)
     width = max([len(p) for p in props] + [9])
-    heads = [i.replace("-float", "/f") for i in impls]
-    cols = [max(len(h), 5) for h in heads]
+    cols = [max(len(i), 5) for i in impls]
 
     def row(label: str, values: list[str]) -> str:
         return label.ljust(width) + "  " + "  ".join(v.rjust(c) for v, c in zip(values, cols))
 
-    lines = [row("property", heads)]
+    lines = [row("property", impls)]
     lines += [row(p, [mark(cell[p, i]) if (p, i) in cell else "-" for i in impls]) for p in props]
     for status in _shown(results):
         lines.append(row(status, [str(sum(1 for p in props if (p, i) in cell and cell[p, i].status == status))
