@@ -26,10 +26,19 @@ LIBRARIES = {"torch": ("torch", "torch"), "tensorflow": ("tensorflow", "tensorfl
 MASKED_FLOAT64 = Expected(
     "test_variable_lengths", versions="keras==3.15.1",
     match=r"(length \d+\)|of row \d+).*is [0-9.e+]+ x the error bound of float64",
-    reason="with a mask Keras runs LSTMCell.call, whose keras.ops.matmul computes float64 in float32 outside "
-           "TensorFlow (result_type maps float64 to float32, keras-team/keras#23704): errors ~1e-8; the unmasked "
-           "path runs the back end's own matmul and is exact")
-
+    reason="with a mask Keras runs LSTMCell.call, whose keras.ops.matmul computes float64 in float32 on the torch "
+           "back end (result_type maps float64 to float32 outside TensorFlow, keras-team/keras#23704): errors ~1e-8; "
+           "the unmasked path uses torch.matmul and is exact")
+JAX_FLOAT64_LAWS = ("test_step_agrees_with_reference", "test_gradients_agree_with_bptt", "test_variable_lengths",
+                    "test_reverse_equals_forward_on_reversed_input", "test_bidirectional",
+                    "test_streaming_equals_whole", "test_step_agrees_at_kernel_sizes",
+                    "test_gradients_agree_at_kernel_sizes")
+"""The keras-jax float64 laws measured failing (whole-suite run of this branch, cut short: see the report)."""
+JAX_FLOAT64 = [Expected(law, versions="keras==3.15.1", match=r"is [0-9.]+e\+0[4-7] x the error bound of float64",
+                        reason="on JAX every path runs LSTMCell.call (no fused CPU kernel), and keras.ops.tanh casts "
+                               "float64 to result_type(float64, float), float32 outside TensorFlow "
+                               "(keras-team/keras#23704): errors ~1e-8, 1e5 to 1e7 x the float64 bound")
+               for law in JAX_FLOAT64_LAWS]
 
 class KerasAdapter(Adapter):
     """``keras.layers.LSTM`` (and one ``Bidirectional`` layer) on the Keras back end ``backend``;
@@ -65,8 +74,11 @@ class KerasAdapter(Adapter):
         return super().unsupported(dtype)
 
     def known_differences(self, dtype: str) -> list[Expected]:
-        """keras-team/keras#23704 on the back ends it was measured on (tests/test_keras.py)."""
-        return [MASKED_FLOAT64] if dtype == "float64" and self.backend in ("torch", "jax") else []
+        """keras-team/keras#23704 where it was measured: torch's masked path, every JAX path; TensorFlow
+        keeps float64 (none of its float64 checks failed, the masked path included)."""
+        if dtype != "float64":
+            return []
+        return {"torch": [MASKED_FLOAT64], "jax": JAX_FLOAT64}.get(self.backend, [])
 
     def _models(self) -> ModuleType:
         """The back end's model code, imported on first use. The imports are written out (not built
