@@ -292,6 +292,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     observations(item.originalname, item.stash.get(_ACTIVE, ()))  # what the comparisons of this check see, from here
     item.stash[_COMPILE_START] = compile_seconds(impl)
     reason = properties.skip_reason(item.function, impl, options_from_pytest(item.config).profile)
+    if reason and reason == impl.adapter.wrong_environment():  # refused, never a green skip
+        pytest.fail(reason, pytrace=False)
     if reason:
         pytest.skip(reason)
 

@@ -7,7 +7,12 @@ The laws run in pytest-xdist workers (one when no ``-n`` is asked for), never in
 runner's own process, so an implementation that crashes takes down only a worker: xdist
 starts a fresh one for the checks that follow, and every collected check that produced no
 result becomes a ``crashed`` record, counted as a failure. Adapters handed over as objects
-(:func:`lstm_verify.api.check_impl` with a class) run in this process instead."""
+(:func:`lstm_verify.api.check_impl` with a class) run in this process instead.
+
+Built-in adapters that declare an :attr:`~lstm_verify.adapters.Adapter.environment` (the Keras
+columns' ``KERAS_BACKEND``, read once when Keras is imported) run in one pytest session per
+distinct environment, its variables set for the session's workers; the sessions' results are
+merged into one list, in one progress stream."""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from typing import Callable, Iterator
 import pytest
 
 import properties
-from lstm_verify.adapters import Adapter
+from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.config import Options, pytest_args
 from lstm_verify.pytest_plugin import InjectedAdapters
 from lstm_verify.results import MAX_RESTARTS, Collector, Result
@@ -44,10 +49,47 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
     """Run every property with ``options``: collect the checks, run them, gather one result each.
 
     ``adapters``: implementations handed over as objects, run in this process; otherwise the laws
-    run in xdist workers (at least one) and ``memory_limit`` defaults to :func:`memory_limit`.
-    Returns pytest's exit code, one result per collected check sorted by property and
-    implementation, and pytest's own output, its standard error last (shown by callers only when
-    something went wrong: the last line names a TARGET that did not load)."""
+    run in xdist workers (at least one) and ``memory_limit`` defaults to :func:`memory_limit`, and
+    built-in adapters run in one session per environment they need (:func:`environments`).
+    Returns pytest's exit code (the most severe of the sessions'), one result per collected check
+    sorted by property and implementation, and pytest's own output, its standard error last (shown
+    by callers only when something went wrong: the last line names a TARGET that did not load)."""
+    groups = environments(options) if adapters is None and not options.impl and not options.via else {}
+    if len(groups) <= 1:
+        environ = next(iter(groups), ())
+        return _session(options, workers, progress, pytest_extra, adapters, dict(environ))
+    codes, results, outputs = [], [], []
+    for environ, names in groups.items():
+        code, found, output = _session(replace(options, adapters=",".join(names)), workers, progress, pytest_extra,
+                                       None, dict(environ))
+        codes.append(code)
+        results += found
+        outputs.append(output)
+    return (_most_severe(codes), sorted(results, key=lambda r: (r.property, r.implementation)),
+            "\n".join(outputs))
+
+
+def environments(options: Options) -> dict[tuple[tuple[str, str], ...], list[str]]:
+    """The built-in adapters ``options`` name, by the environment each needs (its variables, sorted):
+    imports each adapter's module, not its library where the module defers it (the Keras columns)."""
+    names = [n.strip() for n in options.adapters.split(",") if n.strip()]
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for name in list(BUILTIN) if names == ["all"] else names:
+        environ = tuple(sorted(builtin_adapter(name).environment.items())) if name in BUILTIN else ()
+        groups.setdefault(environ, []).append(name)  # an unknown name: the session's usage error says so
+    return groups
+
+
+def _most_severe(codes: list[int]) -> int:
+    """One exit code for several pytest sessions: the highest, except that a session that collected
+    nothing (5) counts only when every one did."""
+    return max((c for c in codes if c != pytest.ExitCode.NO_TESTS_COLLECTED), default=codes[0])
+
+
+def _session(options: Options, workers: int | str, progress: Callable[[Result], None] | None,
+             pytest_extra: tuple[str, ...], adapters: list[Adapter] | None, environ: dict[str, str]
+             ) -> tuple[int, list[Result], str]:
+    """One pytest session of :func:`run_suite`, with ``environ`` set for it and its workers."""
     isolated = adapters is None
     workers = workers if str(workers) not in ("0", "") or not isolated else 1
     if options.memory_limit is None and isolated:
@@ -64,9 +106,11 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
     output, errors = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as crash_dir:
         collector = Collector(progress, crash_dir if isolated else "")
-        environ = {"LSTM_VERIFY_CRASH_DIR": crash_dir, **{k: os.environ.get(k, v) for k, v in QUIET.items()}}
-        with (contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors),
-              _environ(environ if isolated else {}), without_native_noise() if isolated else contextlib.nullcontext()):
+        if isolated:
+            environ = {**{k: os.environ.get(k, v) for k, v in QUIET.items()}, **environ,
+                       "LSTM_VERIFY_CRASH_DIR": crash_dir}
+        with (contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors), _environ(environ),
+              without_native_noise() if isolated else contextlib.nullcontext()):
             code = pytest.main([*args, *pytest_extra], plugins=[collector, *plugins])
     collector.account(int(code))
     for result in collector.results.values():

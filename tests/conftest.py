@@ -3,10 +3,15 @@ hypothesis profile is the plugin's ``--lstm-profile`` (default ``ci``: deadline 
 loaded here even when no ``--lstm-*`` option is given (the plugin itself loads a profile only in a
 session that checks implementations, to leave other projects' hypothesis settings alone)."""
 
+import os
+
 import pytest
 from hypothesis import settings
 
 from lstm_verify.pytest_plugin import budget_shrinking
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # keras-torch runs in this process; the other back ends in
+# sessions of their own (tests/test_keras.py)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,7 +14,7 @@ from tests.catalogue.torch_cells import HandWrittenCell
 CASE = Case(3, 4, 5, 6, seed=11)
 
 
-@pytest.mark.parametrize("name", ["torch-cell", "torch-lstm", "paper-cell", "keras", "numpy", "jax"])
+@pytest.mark.parametrize("name", ["torch-cell", "torch-lstm", "paper-cell", "keras-torch", "numpy", "jax"])
 def test_a_run_with_its_pullback_gives_what_run_and_grads_give(name):
     """Where the model records its forward (torch autograd, the NumPy trace) and where the kit
     runs it again for the gradients (JAX), the training path sees the same outputs and gradients

@@ -10,6 +10,8 @@ worked example per family: torch, JAX, a NumPy-only runtime) with a subclass of
   (``dm-haiku`` for ``haiku``; when not set, the import names are used),
 * ``layout`` -- a :class:`~lstm_verify.layouts.Layout` describing the native storage,
 * ``capabilities`` -- what the properties may ask of it,
+* ``environment`` -- process environment variables its library reads once, at import (Keras's
+  ``KERAS_BACKEND``), when it needs any,
 
 and implements :meth:`Adapter.load`, returning a :class:`Model`. Then list it in
 ``BUILTIN`` in ``lstm_verify/adapters/__init__.py``. Models take and return NumPy
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
@@ -166,13 +169,27 @@ class Adapter(ABC):
     distributions: tuple[str, ...] | None = None
     layout: Layout
     capabilities: Capabilities = Capabilities()
+    environment: dict[str, str] = {}
+    """Environment variables the adapter's process must have, read by its library once, at import
+    (``{"KERAS_BACKEND": "jax"}``): :func:`lstm_verify.runner.run_suite` runs the adapters of each
+    distinct environment in a pytest session of their own, with it set. In a process without it the
+    adapter is refused, every check failed with :meth:`wrong_environment`'s line."""
 
     def unavailable(self) -> str | None:
-        """Why this adapter cannot run here (a missing library), or None."""
+        """Why this adapter cannot run here (a missing library, another environment), or None."""
         for module in self.requires:
             if importlib.util.find_spec(module) is None:
                 return f"{module} is not installed"
-        return None
+        return self.wrong_environment()
+
+    def wrong_environment(self) -> str | None:
+        """Why this process's environment is not :attr:`environment`, in one line, or None."""
+        wrong = [f"{k}={v} (this process has {os.environ.get(k, 'it unset')})" for k, v in self.environment.items()
+                 if os.environ.get(k) != v]
+        if not wrong:
+            return None
+        return (f"{self.name} needs {', '.join(wrong)}, read once when its library is imported: refused here "
+                f"(lstm-verify check runs each environment's adapters in a session of their own)")
 
     def precision(self, dtype: str) -> str:
         """How the library computes at ``dtype``, beyond the dtype itself: a precision of
