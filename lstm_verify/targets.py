@@ -39,6 +39,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -101,7 +102,7 @@ def load_object(spec: str) -> Any:
             folder = str(path.resolve().parent)  # its folder is importable, as pytest's rootdir is: a module beside it loads
             if folder not in sys.path:
                 sys.path.insert(0, folder)
-            name = f"_lstm_verify_target_{path.stem}"
+            name = f"_lstm_verify_target_{path.stem}_{zlib.crc32(str(path.resolve()).encode()):08x}"  # one per file
             if name not in sys.modules:
                 module_spec = importlib.util.spec_from_file_location(name, path)
                 module = importlib.util.module_from_spec(module_spec)

@@ -18,7 +18,8 @@ from lstm_verify.cli import main
 from lstm_verify.implementation import Implementation, implementation
 from lstm_verify.layouts import KNOWN
 from lstm_verify.params import Case
-from lstm_verify.targets import TargetError, adapter_for, adapters_for, layout_table, native_shapes, parse_layout
+from lstm_verify.targets import (TargetError, adapter_for, adapters_for, layout_table, load_object, native_shapes,
+                                 parse_layout)
 from tests.catalogue import HERE, Entry
 from tests.catalogue.numpy_steps import step as numpy_step
 
@@ -238,3 +239,11 @@ def test_an_adapter_class_of_ones_own_is_a_target_of_kind_adapter():
     assert "test_gate_order" in run.stdout and "1 passed" in run.stdout
     with pytest.raises(TargetError, match="takes an lstm_verify.adapters.Adapter subclass"):
         adapters_for(object, "adapter")
+
+
+def test_two_target_files_of_one_name_load_as_two_modules(tmp_path):
+    """A TARGET file's module is keyed by its path: ``a/model.py`` and ``b/model.py`` are two targets."""
+    for folder, value in (("a", 1), ("b", 2)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "model.py").write_text(f"VALUE = {value}\n")
+    assert [load_object(f"{tmp_path / f}/model.py:VALUE") for f in ("a", "b")] == [1, 2]

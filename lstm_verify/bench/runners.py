@@ -122,7 +122,7 @@ class TorchRunner(Runner):
 
     def outputs(self, mode: str, raw: Any) -> dict[str, np.ndarray]:
         def array(t: Any) -> np.ndarray:
-            return t.detach().float().cpu().numpy()
+            return t.detach().double().cpu().numpy()  # exact from every dtype; .float() rounded float64
 
         if mode == "step":
             return {"h": array(raw[0]), "c": array(raw[1])}
