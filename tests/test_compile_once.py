@@ -41,8 +41,8 @@ def ask_everything(impl: Implementation, seed: int) -> None:
         if caps.lengths:
             model.sequence(*impl.cast(xs), (h, c), lengths=np.array([SHAPE["steps"], 1]))
     if caps.gradients:
-        gh, gc = np.random.default_rng(seed).normal(size=(2, *xs.shape[:2], h0.shape[-1]))
-        impl.grads(params, xs, h0, c0, gh, gc[-1])
+        rng = np.random.default_rng(seed)
+        impl.grads(params, xs, h0, c0, rng.normal(size=xs.shape[:2] + h0.shape[-1:]), rng.normal(size=c0.shape))
     if caps.bidirectional:
         layers, xs, h0, c0 = Case(**SHAPE, seed=seed).stack(directions=2)
         impl.load_stack(layers, split_seed=seed).sequence(*impl.cast(xs), tuple(impl.cast(h0, c0)))
