@@ -83,7 +83,8 @@ def test_a_jax_adapter_compiles_nothing_for_a_second_example_of_a_shape(name):
 
 def test_a_jax_step_target_compiles_nothing_for_a_second_example_of_a_shape():
     pytest.importorskip("jax")
-    assert second_example_traces(Entry("jax_steps.py:declared_step", "jax-step").implementation()) == []
+    impl = Entry("jax_steps.py:declared_step", "jax-step", dtype="float32").implementation()
+    assert second_example_traces(impl) == []
 
 
 def test_the_count_sees_a_model_that_compiles_per_example():
