@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 INPUTS = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
 
 
-def run(feeds, dtype=np.float32, **attributes):
+def outputs(feeds, dtype=np.float32, **attributes):
     """The node's Y, Y_h, Y_c on OpenCV for ``feeds`` (by input name), opset 14."""
     names = [n if n in feeds else "" for n in INPUTS[:max(INPUTS.index(n) for n in feeds) + 1]]
     element = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
@@ -22,7 +22,12 @@ def run(feeds, dtype=np.float32, **attributes):
     net = cv2.dnn.readNetFromONNX(np.frombuffer(model.SerializeToString(), np.uint8))
     for name, value in feeds.items():
         net.setInput(value.astype(np.int32 if name == "sequence_lens" else dtype), name)
-    return [y.ravel() for y in net.forward(["Y", "Y_h", "Y_c"])]
+    return net.forward(["Y", "Y_h", "Y_c"])
+
+
+def run(feeds, dtype=np.float32, **attributes):
+    """:func:`outputs`, flattened."""
+    return [y.ravel() for y in outputs(feeds, dtype, **attributes)]
 
 
 def zeros(steps=1, **inputs):
@@ -67,8 +72,21 @@ _, _, y_c = run(zeros(B=b_i, initial_c=c0), input_forget=1)
 print(f"input_forget=1, b_i = 2, b_g = 1, c_0 = 1: c_1 = {y_c[0]:.4f}; ONNX (f = 1 - i): "
       f"{(1 - sigmoid(2.0)) + sigmoid(2.0) * np.tanh(1.0):.4f}")
 
+for batch, steps in ((2, 1), (1, 2)):  # layout=1: X (B, T, I), Y (B, T, D, H), states (B, D, H)
+    feeds = {**zeros(), "X": np.zeros((batch, steps, 1)), "initial_h": np.zeros((batch, 1, 1)),
+             "initial_c": np.zeros((batch, 1, 1))}
+    try:
+        shapes = [y.shape for y in outputs(feeds, layout=1)]
+        print(f"layout=1, B = {batch}, T = {steps}: Y, Y_h, Y_c shapes {shapes}; ONNX: "
+              f"{[(batch, steps, 1, 1), (batch, 1, 1), (batch, 1, 1)]}")
+    except cv2.error as exc:
+        print(f"layout=1, B = {batch}, T = {steps}: raises {str(exc).split('error:')[-1].strip()}")
+
 for name, call in (("activations=[HardSigmoid, Tanh, Tanh]", lambda: run(zeros(), activations=["HardSigmoid", "Tanh", "Tanh"])),
-                   ("layout=1", lambda: run(zeros(), layout=1))):
+                   ("layout=1, two directions, B = 2", lambda: run(
+                       {**zeros(), "X": np.zeros((2, 1, 1)), "W": np.zeros((2, 4, 1)), "R": np.zeros((2, 4, 1)),
+                        "B": np.zeros((2, 8)), "initial_h": np.zeros((2, 2, 1)), "initial_c": np.zeros((2, 2, 1))},
+                       layout=1, direction="bidirectional"))):
     try:
         call()
         print(f"{name}: ran")

@@ -67,8 +67,9 @@ class OpenCvAdapter(OnnxAdapter):
                             f"source matrices have different count of elements in function reshape' ({MEASURED})"),
             Expected("test_batch_major_equals_time_major", versions=self.measured, always=False,
                      match=r"^Y_c \(layout=1, read time-major\)\.shape=\(1, 1, \d+\), but should be \(1, \d+, \d+\)",
-                     reason=f"layout=1 with one direction over one step runs, but Y_c comes back with a batch axis of "
-                            f"1 ((1, 1, H) for a batch of 4; Y and Y_h are right) ({MEASURED})"),
+                     reason=f"layout=1 with one direction over one step runs, but Y_c comes back in layout=0's shape "
+                            f"(num_directions, batch, hidden): (1, 2, 1) for a batch of 2 where layout=1 asks (2, 1, "
+                            f"1); Y and Y_h are right ({MEASURED}; docs/repro/opencv_lstm.py)"),
         ]
 
     def compile(self, model: onnx.ModelProto) -> Run:
