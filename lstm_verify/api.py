@@ -19,7 +19,8 @@ from lstm_verify.adapters import Adapter
 from lstm_verify.config import DEFAULT_PROFILE, DTYPES, options_from_env
 from lstm_verify.expected import Expected, read_expected, unmatched
 from lstm_verify.implementation import Implementation
-from lstm_verify.reference import Variant, spell_variant
+from lstm_verify.reference import Variant
+from lstm_verify.variants import spell_variant
 from lstm_verify.results import Result
 from lstm_verify.runner import run_suite
 from lstm_verify.targets import adapters_for, resolve, target_adapters

@@ -51,7 +51,8 @@ from lstm_verify.devices import Device, DeviceError, parse_device
 from lstm_verify.dtypes import STORAGE
 from lstm_verify.layouts import KNOWN, TARGET_NAMES, TORCH, Layout
 from lstm_verify.params import Params
-from lstm_verify.reference import CLIP_READINGS, PLAIN, Variant, parse_variant
+from lstm_verify.reference import CLIP_READINGS, PLAIN, Variant
+from lstm_verify.variants import parse_variant
 
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino", "opencv", "tract")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
@@ -205,7 +206,7 @@ def capabilities(*, optional_state: bool = False, unbatched: bool = False, seque
 
 def target_variant(spelled: str | Variant | None) -> Variant | None:
     """The variant ``--variant`` (or ``check_impl(variant=)``) gives, None when it gives none; a
-    TargetError, in one line, for a spelling :func:`~lstm_verify.reference.parse_variant` does not read."""
+    TargetError, in one line, for a spelling :func:`~lstm_verify.variants.parse_variant` does not read."""
     if spelled is None or spelled == "" or isinstance(spelled, Variant):
         return spelled or None
     try:

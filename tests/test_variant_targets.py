@@ -14,7 +14,8 @@ from lstm_verify.cli import main
 from lstm_verify.implementation import Implementation
 from lstm_verify.layouts import KNOWN
 from lstm_verify.params import Case
-from lstm_verify.reference import Activation, parse_variant, spell_variant
+from lstm_verify.reference import Activation
+from lstm_verify.variants import parse_variant, spell_variant
 from lstm_verify.targets import TargetError, adapter_for, layout_table
 from tests.catalogue import HERE
 from tests.catalogue.numpy_steps import peephole_step, step

@@ -32,7 +32,8 @@ import numpy as np
 
 from lstm_verify.layouts import Layout, Native
 from lstm_verify.expected import Expected
-from lstm_verify.reference import PLAIN, Variant, spell_variant
+from lstm_verify.reference import PLAIN, Variant
+from lstm_verify.variants import spell_variant
 
 State = tuple[np.ndarray, np.ndarray]
 Pullback = Callable[[np.ndarray, np.ndarray], "NativeGrads"]
