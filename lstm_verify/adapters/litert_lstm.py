@@ -45,6 +45,7 @@ the fused form, which goes through a SavedModel; creating the interpreter of an 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from functools import cache
@@ -230,7 +231,8 @@ def refusal(convert: Callable[[], bytes]) -> str | None:
     except Exception as exc:  # noqa: BLE001 -- whatever LiteRT raises is the reason
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         said = [line for line in lines if line.startswith(("Some ops are not supported", "TF Select ops", "error:"))]
-        return f"{type(exc).__name__}: {' '.join(said or lines[:1])}"
+        message = re.sub(r"(@__inference_\w+)_\d+", r"\1", " ".join(said or lines[:1]))  # a trace's number counts up
+        return f"{type(exc).__name__}: {message}"
     return None
 
 
