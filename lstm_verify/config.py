@@ -94,8 +94,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("impl", "check TARGET (package.module:attr, path/to/file.py:attr, or an .onnx file) instead of the "
                    "built-in adapters", metavar="TARGET", cli=None),
     Option("kind", "what TARGET is (docs/checking.md: the kinds)", default="torch-cell", choices="KINDS"),
-    Option("via", "check TARGET through a converter, run by onnxruntime: onnx (a torch-lstm exported with "
-                  "torch.onnx.export), tf2onnx (a tf-step converted by tf2onnx)", choices="VIAS"),
+    Option("via", "check TARGET through a converter: onnx (a torch-lstm exported with torch.onnx.export) or "
+                  "tf2onnx (a tf-step converted by tf2onnx), run by onnxruntime; tflite (a tf-step converted by "
+                  "TFLiteConverter), run by LiteRT", choices="VIAS"),
     Option("runtime", "--kind onnx: the runtime to run the model's LSTM nodes on (default onnxruntime)",
            choices="RUNTIMES"),
     Option("device", "where TARGET runs: cpu (default), cuda or cuda:N (torch kinds), gpu or gpu:N (jax-step), "

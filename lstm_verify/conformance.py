@@ -22,8 +22,9 @@ from lstm_verify.results import CHECKED, Result
 from lstm_verify.targets import RUNTIMES
 
 START, END = "<!-- conformance:table -->", "<!-- /conformance:table -->"
-COLUMNS = (*RUNTIMES, "torch-onnx", "torch-onnx-dynamo", "tf-block", "tf-block-via-tf2onnx")
-"""The deployment columns: every built-in ONNX runtime, the exporters and converters, TF's fused cell."""
+COLUMNS = (*RUNTIMES, "torch-onnx", "torch-onnx-dynamo", "tf-block", "tf-block-via-tf2onnx", "litert", "litert-fused")
+"""The deployment columns: every built-in ONNX runtime, the exporters and converters, TF's fused cell,
+LiteRT's two converted forms."""
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 REPRO = Path(__file__).parents[1] / "docs" / "repro"
 UPSTREAM = re.compile(r"\b([\w.-]+/[\w.-]+)#(\d+)")

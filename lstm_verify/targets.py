@@ -28,7 +28,8 @@ declares the reading of its nodes' ``clip`` to check there.
 
 ``onnx`` takes an ONNX model and yields one adapter per ``LSTM`` node (:func:`onnx_adapters`);
 ``--via onnx`` checks a ``torch-lstm`` class through ``torch.onnx.export`` and onnxruntime,
-``--via tf2onnx`` a ``tf-step`` function through ``tf2onnx.convert.from_function`` and onnxruntime.
+``--via tf2onnx`` a ``tf-step`` function through ``tf2onnx.convert.from_function`` and onnxruntime,
+``--via tflite`` one through ``tf.lite.TFLiteConverter`` and LiteRT's interpreter.
 ``--device`` runs a TARGET of a kind with a framework (:attr:`Kind.framework`) on an accelerator
 (:mod:`lstm_verify.devices`).
 """
@@ -56,9 +57,10 @@ from lstm_verify.variants import parse_variant
 
 RUNTIMES = ("onnxruntime", "onnx-reference", "openvino", "opencv", "tract")
 """The ONNX runtimes ``--kind onnx`` runs a model's LSTM nodes on (``--runtime``, env LSTM_VERIFY_RUNTIME)."""
-VIAS = {"onnx": "torch-lstm", "tf2onnx": "tf-step"}
+VIAS = {"onnx": "torch-lstm", "tf2onnx": "tf-step", "tflite": "tf-step"}
 """What ``--via`` takes, and the kind it converts: ``onnx`` checks a ``torch-lstm`` TARGET exported with
-torch.onnx.export, ``tf2onnx`` a ``tf-step`` TARGET converted by tf2onnx, each run by onnxruntime."""
+torch.onnx.export, ``tf2onnx`` a ``tf-step`` TARGET converted by tf2onnx, each run by onnxruntime;
+``tflite`` a ``tf-step`` TARGET converted by TFLiteConverter and run by LiteRT."""
 
 
 class TargetError(Exception):
@@ -319,6 +321,14 @@ def _jax_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str
 def _tf_step(obj: Any, name: str, layout: Layout, via: str | None, runtime: str | None,
              variant: Variant | None, device: Device) -> list[Adapter]:
     caps, sequence = declared_capabilities(obj, variant, gradients=True, training=True, dtypes=STORAGE)
+    if via and device.accelerator:
+        raise TargetError(f"--via {via} runs the converted step on the CPU, not --device {device.spec}")
+    if via == "tflite":
+        try:
+            from lstm_verify.adapters.litert_lstm import TfliteStepAdapter
+        except ImportError as exc:
+            raise TargetError(f"--via tflite needs ai-edge-litert (the litert extra): {exc}") from None
+        return [TfliteStepAdapter(obj, name, layout, caps)]
     if via:
         try:
             from lstm_verify.adapters.tf2onnx_lstm import step_adapter
@@ -371,7 +381,7 @@ KIND_REGISTRY: dict[str, Kind] = {
     "numpy-step": Kind("step(x, h, c, *weights) -> (h, c) on NumPy arrays", _numpy_step),
     "jax-step": Kind("step(params, x, (h, c)) -> (h, c) on JAX arrays, params a dict", _jax_step, "jax"),
     "tf-step": Kind("step(params, x, (h, c)) -> (h, c) on TensorFlow tensors, params a dict", _tf_step,
-                    "tensorflow", vias=("tf2onnx",)),
+                    "tensorflow", vias=("tf2onnx", "tflite")),
     "onnx": Kind("an .onnx file, a ModelProto, or a function returning one: each LSTM node", _onnx,
                  callable_target=False),
     "adapter": Kind("an lstm_verify.adapters.Adapter subclass of your own (docs/adapters.md)", _adapter,

@@ -33,14 +33,23 @@ mixing markers with other values (the converter folding arithmetic into a weight
 
 float32 only: the other dtypes are refused by LiteRT or its converter, whose message is the
 skip. One interpreter thread, LiteRT's default XNNPACK delegate (as deployed).
+
+``--kind tf-step --via tflite`` (:class:`TfliteStepAdapter`) runs a TARGET's step through the same
+loop, converter and interpreter, its parameters inputs of the converted model.
+
+Cost: converting is what a shape costs (measured under load: 1 s for the ``WHILE`` form, 3.4 s for
+the fused form, which goes through a SavedModel; creating the interpreter of an I = H = 512 model
+0.26 s, its first invoke 0.15 s, a later one 0.035 s), and the kernel-size laws draw 25 shapes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from functools import cache
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -50,8 +59,11 @@ from ai_edge_litert import schema_py_generated as schema  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
-from lstm_verify.expected import Expected  # noqa: E402
-from lstm_verify.layouts import KERAS, Native  # noqa: E402
+from lstm_verify.adapters.tf_step import Cell as StepCell  # noqa: E402
+from lstm_verify.adapters.tf_step import converted_capabilities, step_cell  # noqa: E402
+from lstm_verify.dtypes import STORAGE, numpy_dtype  # noqa: E402
+from lstm_verify.layouts import KERAS, Layout, Native  # noqa: E402
+from lstm_verify.params import Params  # noqa: E402
 
 MARKER = 2.0 ** 23
 """Element k of the parameters converts as ``MARKER + k``, and from k = 2^23 on as ``-(k)``: every
@@ -73,16 +85,13 @@ FUSED = "UNIDIRECTIONAL_SEQUENCE_LSTM"
 MEASURED = "ai-edge-litert==2.3.0"
 
 
-def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
-               bias: tf.Tensor) -> tuple[tf.Tensor, ...]:
-    """The LSTM over xs (T, B, I) from (h, c) in plain ops: ``(h_T, hs, h_T, c_T, 0)``, the results of
-    Keras's ``standard_lstm`` (the signature the fusion expects). The first step runs outside the
-    loop, so hs never starts empty."""
-    def cell(x: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        i, f, g, o = tf.split(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias, 4, axis=-1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        return tf.sigmoid(o) * tf.tanh(c), c
+Cell = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+"""``cell(x, h, c) -> (h, c)`` on TF tensors."""
 
+
+def loop(cell: Cell, xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``cell`` over xs (T, B, I) from (h, c) in a ``tf.while_loop`` that concatenates its outputs:
+    ``(hs, h_T, c_T)``, T dynamic. The first step runs outside the loop, so hs never starts empty."""
     def body(t: tf.Tensor, h: tf.Tensor, c: tf.Tensor, hs: tf.Tensor) -> tuple:
         h, c = cell(xs[t], h, c)
         return t + 1, h, c, tf.concat([hs, h[None]], 0)
@@ -91,6 +100,19 @@ def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, rec
     _, h, c, hs = tf.while_loop(lambda t, *_: t < tf.shape(xs)[0], body, (tf.constant(1), h, c, h[None]),
                                 shape_invariants=(tf.TensorShape([]), h.shape, c.shape,
                                                   tf.TensorShape([None, *h.shape])))
+    return hs, h, c
+
+
+def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
+               bias: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """The LSTM over xs (T, B, I) from (h, c) in plain ops: ``(h_T, hs, h_T, c_T, 0)``, the results of
+    Keras's ``standard_lstm`` (the signature the fusion expects)."""
+    def cell(x: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        i, f, g, o = tf.split(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias, 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(c), c
+
+    hs, h, c = loop(cell, xs, h, c)
     return h, hs, h, c, tf.zeros([])
 
 
@@ -133,6 +155,21 @@ def convert_fused(input_size: int, hidden: int, batch: int, dtype: str) -> bytes
         return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
 
 
+def convert_step(cell: StepCell, native: Native, hidden: int, dtype: str) -> bytes:
+    """``cell`` over time (:func:`loop`): ``(xs, h, c, *parameters) -> (hs, h_T, c_T)``, the native
+    parameters inputs by name, time and batch dynamic."""
+    keys, element = tuple(native), tf.as_dtype(numpy_dtype(dtype))
+    signature = [tf.TensorSpec([None, None, None], element, name="xs"),
+                 *(tf.TensorSpec([None, hidden], element, name=n) for n in ("h", "c")),
+                 *(tf.TensorSpec(v.shape, element, name=k) for k, v in native.items())]
+
+    @tf.function(input_signature=signature)
+    def run(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, *values: tf.Tensor) -> tuple:
+        params = dict(zip(keys, values))
+        return loop(lambda x, h, c: cell(params, x, h, c), xs, h, c)
+    return tf.lite.TFLiteConverter.from_concrete_functions([run.get_concrete_function()], run).convert()
+
+
 def marker_buffers(flatbuffer: bytes, size: int) -> list[tuple[int, np.ndarray]]:
     """``(byte offset, parameter indices)`` of every float32 buffer of the model made of markers;
     a buffer that holds markers and other values is refused."""
@@ -155,45 +192,67 @@ def marker_buffers(flatbuffer: bytes, size: int) -> list[tuple[int, np.ndarray]]
 
 
 class Program:
-    """One converted flatbuffer and where the parameters lie in it."""
+    """One converted flatbuffer and where the parameters lie in it (no marker buffers: ``size`` 0)."""
 
-    def __init__(self, flatbuffer: bytes, size: int) -> None:
-        self.flatbuffer, self.patches = flatbuffer, marker_buffers(flatbuffer, size)
+    def __init__(self, flatbuffer: bytes, size: int = 0) -> None:
+        self.flatbuffer, self.patches = flatbuffer, marker_buffers(flatbuffer, size) if size else []
 
     def interpreter(self, native: Native) -> Interpreter:
         """An interpreter of the model holding ``native``'s parameters as its constants."""
-        flat = np.concatenate([np.asarray(native[n], np.float32).ravel() for n in NAMES])
         model = bytearray(self.flatbuffer)
-        for start, index in self.patches:
-            model[start:start + 4 * len(index)] = flat[index].astype("<f4").tobytes()
+        if self.patches:
+            flat = np.concatenate([np.asarray(native[n], np.float32).ravel() for n in NAMES])
+            for start, index in self.patches:
+                model[start:start + 4 * len(index)] = flat[index].astype("<f4").tobytes()
         return Interpreter(model_content=bytes(model), num_threads=1)
+
+
+def invoke(interpreter: Interpreter, feeds: dict[str, np.ndarray]) -> tuple[dict[str, int], list[np.ndarray]]:
+    """One run of ``interpreter`` on ``feeds`` by input name (each resized to and cast for its input):
+    ``(input tensor indices by name, outputs)``."""
+    inputs = {d["name"].removeprefix("serving_default_").split(":")[0]: d for d in interpreter.get_input_details()}
+    for name, value in feeds.items():
+        interpreter.resize_tensor_input(inputs[name]["index"], value.shape)
+    interpreter.allocate_tensors()
+    for name, value in feeds.items():
+        interpreter.set_tensor(inputs[name]["index"], np.ascontiguousarray(value, inputs[name]["dtype"]))
+    interpreter.invoke()
+    outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    return {name: d["index"] for name, d in inputs.items()}, outputs
+
+
+def refusal(convert: Callable[[], bytes]) -> str | None:
+    """LiteRT's (or its converter's) message for a model ``convert`` makes, converted, allocated and
+    invoked once; None if it runs."""
+    try:
+        interpreter = Interpreter(model_content=convert())
+        interpreter.allocate_tensors()
+        interpreter.invoke()
+    except Exception as exc:  # noqa: BLE001 -- whatever LiteRT raises is the reason
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith(("Some ops are not supported", "TF Select ops", "error:"))]
+        message = re.sub(r"(@__inference_\w+)_\d+", r"\1", " ".join(said or lines[:1]))  # a trace's number counts up
+        return f"{type(exc).__name__}: {message}"
+    return None
 
 
 class LiteRtModel(SequenceModel):
     """One parameter set on LiteRT: an interpreter per program (per batch for the fused form)."""
 
-    def __init__(self, adapter: LiteRtAdapter, native: Native) -> None:
-        self.adapter, self.native = adapter, native
-        self.input_size, self.hidden = native["w_ih"].shape[0], native["w_hh"].shape[0]
+    def __init__(self, adapter: LiteRtAdapter, native: Native, dtype: str) -> None:
+        self.adapter, self.native, self.dtype = adapter, native, dtype
         self.interpreters: dict[tuple, Interpreter] = {}
 
     def sequence(self, xs: np.ndarray, state: State | None = None, *, lengths: np.ndarray | None = None,
                  reverse: bool = False) -> tuple[np.ndarray, State]:
-        if lengths is not None or reverse:
-            raise NotImplementedError("the converted LSTM runs whole sequences forward only")
-        key = self.adapter.key(self.input_size, self.hidden, xs.shape[1])
+        if lengths is not None or reverse or state is None:
+            raise NotImplementedError("the converted LSTM runs whole sequences forward only, from a given state")
+        key = self.adapter.key(self.native, xs.shape[1], self.dtype)
         if key not in self.interpreters:
-            self.interpreters[key] = self.adapter.program(*key).interpreter(self.native)
+            self.interpreters[key] = self.adapter.program(key).interpreter(self.native)
         interpreter = self.interpreters[key]
-        inputs = {d["name"].split("_")[-1].split(":")[0]: d["index"] for d in interpreter.get_input_details()}
-        feeds = {"xs": xs, "h": state[0], "c": state[1]}
-        for name, value in feeds.items():
-            interpreter.resize_tensor_input(inputs[name], value.shape)
-        interpreter.allocate_tensors()
-        for name, value in feeds.items():
-            interpreter.set_tensor(inputs[name], np.ascontiguousarray(value, np.float32))
-        interpreter.invoke()
-        outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+        inputs, outputs = invoke(interpreter, {"xs": xs, "h": state[0], "c": state[1],
+                                               **self.adapter.parameter_feeds(self.native)})
         return self.adapter.results(interpreter, inputs, outputs)
 
 
@@ -211,22 +270,31 @@ class LiteRtAdapter(Adapter):
     def __init__(self) -> None:
         self._programs: dict[tuple, Program] = {}
 
-    def key(self, input_size: int, hidden: int, batch: int) -> tuple:
-        """What a conversion is made for: the sizes the converted model fixes."""
-        return input_size, hidden
+    def key(self, native: Native, batch: int, dtype: str) -> tuple:
+        """What a conversion is made for: the sizes the converted model fixes (I, H)."""
+        return native["w_ih"].shape[0], native["w_hh"].shape[0]
 
-    def convert(self, *key: int) -> bytes:
+    def convert(self, key: tuple) -> bytes:
+        """The model converted for ``key``."""
         return convert_loop(*key, "float32")
 
-    def program(self, *key: int) -> Program:
+    def size(self, key: tuple) -> int:
+        """How many parameters the converted model holds as marked constants (I, H: 4H (I + H + 1))."""
+        input_size, hidden = key[:2]
+        return 4 * hidden * (input_size + hidden + 1)
+
+    def parameter_feeds(self, native: Native) -> dict[str, np.ndarray]:
+        """The parameters the model takes as inputs: none, its weights are constants."""
+        return {}
+
+    def program(self, key: tuple) -> Program:
         """The converted model for ``key``, converted once; refused without :attr:`operator`."""
         if key not in self._programs:
-            flatbuffer = self.convert(*key)
-            ops = {op["op_name"] for op in Interpreter(model_content=flatbuffer)._get_ops_details()}
+            program = Program(self.convert(key), self.size(key))
+            ops = {op["op_name"] for op in Interpreter(model_content=program.flatbuffer)._get_ops_details()}
             if self.operator not in ops:
                 raise RuntimeError(f"the converter emitted {sorted(ops)}, without {self.operator}")
-            size = 4 * key[1] * (key[0] + key[1] + 1)
-            self._programs[key] = Program(flatbuffer, size)
+            self._programs[key] = program
         return self._programs[key]
 
     def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
@@ -250,7 +318,7 @@ class LiteRtAdapter(Adapter):
         return None if dtype in self.capabilities.dtypes else _refusal(type(self), dtype)
 
     def load(self, native: Native, dtype: str) -> Model:
-        return LiteRtModel(self, native)
+        return LiteRtModel(self, native, dtype)
 
 
 class LiteRtFusedAdapter(LiteRtAdapter):
@@ -259,16 +327,55 @@ class LiteRtFusedAdapter(LiteRtAdapter):
     name = "litert-fused"
     operator = FUSED
 
-    def key(self, input_size: int, hidden: int, batch: int) -> tuple:
-        return input_size, hidden, batch
+    def key(self, native: Native, batch: int, dtype: str) -> tuple:
+        """(I, H, B): the fusion fixes the batch."""
+        return (*super().key(native, batch, dtype), batch)
 
-    def convert(self, *key: int) -> bytes:
+    def convert(self, key: tuple) -> bytes:
         return convert_fused(*key, "float32")
 
     def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
                 ) -> tuple[np.ndarray, State]:
         """The op writes its final state into its state tensors, the model's inputs h and c."""
         return outputs[0], (interpreter.get_tensor(inputs["h"]), interpreter.get_tensor(inputs["c"]))
+
+
+class TfliteStepAdapter(LiteRtAdapter):
+    """``--kind tf-step --via tflite``: a TARGET's step over time (:func:`convert_step`), converted
+    by ``TFLiteConverter`` once per (dtype, parameter shapes) and run by LiteRT's interpreter. The
+    parameters are the converted model's inputs, not constants: a step computes with them (``b_ih +
+    b_hh``), which the converter folds into constants no marker could stand for. A dtype the
+    converter or LiteRT refuses is skipped with its message."""
+
+    def __init__(self, step: Callable, name: str, layout: Layout, capabilities: Capabilities) -> None:
+        super().__init__()
+        self.cell, self.name, self.layout = step_cell(step), f"{name}-via-tflite", layout
+        self.capabilities = converted_capabilities(capabilities, STORAGE)
+        self._refusals: dict[str, str | None] = {}
+
+    def key(self, native: Native, batch: int, dtype: str) -> tuple:
+        """(dtype, H, the parameters' shapes by name)."""
+        return dtype, self.layout.sizes(native)[1], tuple((k, np.shape(v)) for k, v in native.items())
+
+    def convert(self, key: tuple) -> bytes:
+        dtype, hidden, shapes = key
+        return convert_step(self.cell, {k: np.zeros(shape) for k, shape in shapes}, hidden, dtype)
+
+    def size(self, key: tuple) -> int:
+        return 0
+
+    def parameter_feeds(self, native: Native) -> dict[str, np.ndarray]:
+        return dict(native)
+
+    def unsupported(self, dtype: str) -> str | None:
+        """The converter's or LiteRT's refusal of the step converted at ``dtype`` (one input, one unit)."""
+        if dtype not in self.capabilities.dtypes:
+            return Adapter.unsupported(self, dtype)
+        if dtype not in self._refusals:
+            native = self.layout.to_native(Params.zeros(1, 1))
+            said = refusal(lambda: convert_step(self.cell, native, 1, dtype))
+            self._refusals[dtype] = said and f"LiteRT refuses the step converted at {dtype}: {said}"
+        return self._refusals[dtype]
 
 
 @cache
@@ -280,14 +387,5 @@ def _litert_version() -> str:
 @cache
 def _refusal(adapter: type[LiteRtAdapter], dtype: str) -> str:
     """LiteRT's (or its converter's) own message for a one-unit LSTM of this form at ``dtype``."""
-    try:
-        flatbuffer = (convert_fused(1, 1, 1, dtype) if adapter.operator == FUSED else convert_loop(1, 1, dtype))
-        interpreter = Interpreter(model_content=flatbuffer)
-        interpreter.allocate_tensors()
-        interpreter.invoke()
-    except Exception as exc:  # noqa: BLE001 -- whatever LiteRT raises is the reason
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        said = [line for line in lines if line.startswith(("Some ops are not supported", "TF Select ops", "error:"))]
-        return f"{type(exc).__name__}: {' '.join(said or lines[:1])}"
-    return f"{adapter.name} is declared for float32 only"
-
+    said = refusal(lambda: convert_fused(1, 1, 1, dtype) if adapter.operator == FUSED else convert_loop(1, 1, dtype))
+    return said or f"{adapter.name} is declared for float32 only"

@@ -34,9 +34,9 @@ import tf2onnx  # noqa: E402
 
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
 from lstm_verify.adapters.tf_block import TfBlockAdapter, attributes  # noqa: E402
-from lstm_verify.adapters.tf_step import CPU  # noqa: E402
+from lstm_verify.adapters.tf_step import CPU, converted_capabilities, step_cell  # noqa: E402
 from lstm_verify.dtypes import numpy_dtype  # noqa: E402
-from lstm_verify.layouts import TARGET_NAMES, TF1, Layout, Native  # noqa: E402
+from lstm_verify.layouts import TF1, Layout, Native  # noqa: E402
 from lstm_verify.params import Params  # noqa: E402
 from lstm_verify.reference import Variant  # noqa: E402
 
@@ -135,14 +135,10 @@ class Tf2OnnxAdapter(Adapter):
 def step_adapter(step: Callable, name: str, layout: Layout, capabilities: Capabilities) -> Tf2OnnxAdapter:
     """``--kind tf-step --via tf2onnx``: the user's ``step(params, x, (h, c))``, params named by
     :data:`~lstm_verify.layouts.TARGET_NAMES`, with the capabilities it declared that a converted
-    scan keeps (its dtypes that a graph may hold; no gradients, lengths, reverse or missing state)."""
-    def cell_for(variant: Variant) -> Cell:
-        return lambda params, x, h, c: tuple(step({TARGET_NAMES[k]: v for k, v in params.items()}, x, (h, c)))
-
-    dtypes = tuple(d for d in capabilities.dtypes if d in CONVERTED_DTYPES)
-    kept = replace(capabilities, dtypes=dtypes, gradients=False, training=False, sequence=True, lengths=False,
-                   reverse=False, optional_state=False, unbatched=False)
-    return Tf2OnnxAdapter(cell_for, f"{name}-via-tf2onnx", layout, kept)
+    scan keeps (its dtypes that a graph may hold)."""
+    cell = step_cell(step)
+    return Tf2OnnxAdapter(lambda variant: cell, f"{name}-via-tf2onnx", layout,
+                          converted_capabilities(capabilities, CONVERTED_DTYPES))
 
 
 def block_cell(variant: Variant) -> Cell:

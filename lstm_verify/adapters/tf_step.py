@@ -11,6 +11,7 @@ in TF32 there.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -22,6 +23,21 @@ from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native
 
 Cell = Callable[[dict, tf.Tensor, tf.Tensor | None, tf.Tensor | None], tuple[tf.Tensor, tf.Tensor]]
 CPU = "/CPU:0"
+
+
+def step_cell(step: Callable) -> Cell:
+    """A TARGET's ``step(params, x, (h, c))``, its params named by
+    :data:`~lstm_verify.layouts.TARGET_NAMES`, as a cell on the layout's native parameters."""
+    return lambda params, x, h, c: tuple(step({TARGET_NAMES[k]: v for k, v in params.items()}, x, (h, c)))
+
+
+def converted_capabilities(capabilities: Capabilities, dtypes: tuple[str, ...]) -> Capabilities:
+    """What a step's converted scan keeps of the capabilities it declared: those of ``dtypes`` it
+    declared, a whole sequence forward from a given state; no gradients, lengths, reverse or
+    unbatched input."""
+    return replace(capabilities, dtypes=tuple(d for d in capabilities.dtypes if d in dtypes), gradients=False,
+                   training=False, sequence=True, lengths=False, reverse=False, optional_state=False,
+                   unbatched=False)
 
 
 class TfFunctions:

@@ -8,8 +8,9 @@ from lstm_verify.adapters.litert_lstm import LiteRtFusedAdapter, marker_buffers
 class SwappedGateBiases(LiteRtFusedAdapter):
     name = "swapped-gate-biases"
 
-    def convert(self, input_size: int, hidden: int, batch: int) -> bytes:
-        model = bytearray(super().convert(input_size, hidden, batch))
+    def convert(self, key: tuple) -> bytes:
+        input_size, hidden, _ = key
+        model = bytearray(super().convert(key))
         first = 4 * hidden * (input_size + hidden)  # the bias's first marker: b follows the kernels
         starts = {int(index[0]) - first: start for start, index in marker_buffers(bytes(model), first + 4 * hidden)}
         i, f, size = starts[0], starts[hidden], 4 * hidden  # bytes of one gate's float32 bias
