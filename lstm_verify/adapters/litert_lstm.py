@@ -62,6 +62,7 @@ from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceMode
 from lstm_verify.adapters.tf_step import Cell as StepCell  # noqa: E402
 from lstm_verify.adapters.tf_step import converted_capabilities, step_cell  # noqa: E402
 from lstm_verify.dtypes import STORAGE, numpy_dtype  # noqa: E402
+from lstm_verify.expected import Expected  # noqa: E402
 from lstm_verify.layouts import KERAS, Layout, Native  # noqa: E402
 from lstm_verify.params import Params  # noqa: E402
 
@@ -333,6 +334,14 @@ class LiteRtFusedAdapter(LiteRtAdapter):
 
     def convert(self, key: tuple) -> bytes:
         return convert_fused(*key, "float32")
+
+    def known_differences(self, dtype: str) -> list[Expected]:
+        return [Expected("test_exact_cec_carry", versions=MEASURED,
+                         match=r"^c_T\[.*\]=-?10\.0, but should be exactly -?\d",
+                         reason="TensorFlow 2.21's converter gives the fused kernel a cell clip at 10 (ConvertKerasLSTMLayer, "
+                                "tensorflow/compiler/mlir/lite/utils/lstm_utils.cc, sets cell_clip = 10), which the "
+                                "function it replaces does not: with f = 1, i = 0 and c_0 = 20.107, c_T = 10.0; a "
+                                "Keras LSTM converted to LiteRT departs from the layer wherever |c| passes 10")]
 
     def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
                 ) -> tuple[np.ndarray, State]:
