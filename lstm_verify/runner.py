@@ -29,20 +29,27 @@ from lstm_verify.pytest_plugin import InjectedAdapters
 from lstm_verify.results import MAX_RESTARTS, Collector, Result
 
 
+def worker_count(workers: int | str) -> int:
+    """How many processes run the laws for ``-n workers``: 'auto' is one per CPU, 0 is one."""
+    return (os.cpu_count() or 1) if str(workers) == "auto" else max(1, int(workers))
+
+
 def memory_limit(workers: int | str) -> float:
     """The default memory limit of one worker in GiB: the machine's RAM shared by the workers,
     at least 2 GiB."""
-    count = (os.cpu_count() or 1) if str(workers) == "auto" else max(1, int(workers))
-    return round(max(2.0, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 / count), 1)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return round(max(2.0, ram / worker_count(workers)), 1)
 
 
 def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Result], None] | None = None,
-              pytest_extra: tuple[str, ...] = (), adapters: list[Adapter] | None = None
-              ) -> tuple[int, list[Result], str]:
+              pytest_extra: tuple[str, ...] = (), adapters: list[Adapter] | None = None,
+              plan: Callable[[list[tuple[str, str]]], None] | None = None) -> tuple[int, list[Result], str]:
     """Run every property with ``options``: collect the checks, run them, gather one result each.
 
     ``adapters``: implementations handed over as objects, run in this process; otherwise the laws
     run in xdist workers (at least one) and ``memory_limit`` defaults to :func:`memory_limit`.
+    ``plan`` is called once, before the first check runs, with the (property, implementation) of
+    every check that will run (not those served from the store); ``progress`` after each.
     Returns pytest's exit code, one result per collected check sorted by property and
     implementation, and pytest's own output, its standard error last (shown by callers only when
     something went wrong: the last line names a TARGET that did not load)."""
@@ -61,7 +68,7 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
         plugins.append(InjectedAdapters(adapters))
     output, errors = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as crash_dir:
-        collector = Collector(progress, crash_dir if isolated else "")
+        collector = Collector(progress, crash_dir if isolated else "", plan)
         environ = {"LSTM_VERIFY_CRASH_DIR": crash_dir} if isolated else {}
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors), _environ(environ):
             code = pytest.main([*args, *pytest_extra], plugins=[collector, *plugins])
