@@ -155,6 +155,13 @@ def _bench(adapter: str, dtype: str) -> Figure:
                   "--no-baselines", "--quiet", "--plot", "", "--json", "{out}"), "µs/step", bench_us_per_step)
 
 
+def _asv(name: str, selection: str, bench: tuple[str, ...] = ()) -> Figure:
+    """``asv run --quick`` of the kit's own suite (``asv_bench``) on this environment: each benchmark
+    once, asv's process per benchmark and setup included (``asv machine --yes`` made first)."""
+    return Figure(name, f"asv run --quick of {selection}, on the current environment", ("python", "-m", "asv", "run",
+                  "--config", "asv_bench/asv.conf.json", "--python=same", "--quick", *bench), costly=True)
+
+
 FIGURES: dict[str, Figure] = {f.name: f for f in [
     _verdict("torch_cells.py:HandWrittenCell", "torch-cell", headline="a correct torch cell's verdict, cold"),
     _verdict("torch_cells.py:WrongBackwardCell", "torch-cell", defective=True),
@@ -170,6 +177,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("margins", "error / bound of every catalogue entry per precision (below 1: within the error model; "
            "a numeric defect far above)", ("python", "-m", "tests.catalogue.margins"), "error / bound",
            markdown_table, costly=True),
+    _asv("asv-step-quick", "the per-commit selection (step time, peak memory)", ("--bench", r"^step\.")),
+    _asv("asv-all-quick", "the whole suite (per-commit and nightly)"),
 ]}
 """Every figure, declared once; ``--only`` names them."""
 
