@@ -21,7 +21,7 @@ SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_T
                  "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 """The gate times single-threaded: on 2 shared cores, two-thread BLAS and torch pools made
 reruns of identical code differ by up to 1.9x (measured)."""
-DEFAULT_BENCH = r"bench_gate\.GateLSTM|bench_kit\.TimeVerdict"
+DEFAULT_BENCH = r"step\.gate\.GateLSTM|nightly\.kit\.TimeVerdict"
 """CPU forwards of numpy, torch-lstm and jax at two shapes, and the kit's verdict time per law."""
 
 

@@ -192,8 +192,9 @@ def _write_reports(args: argparse.Namespace, results: list) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lstm_verify.report.text import expected_failures, failures, matrix, progress_line, summary
-    from lstm_verify.runner import run_suite
+    from lstm_verify.report.text import Progress, expected_failures, failures, matrix, summary
+    from lstm_verify.runner import run_suite, worker_count
+    from lstm_verify.shard import load_costs
 
     try:
         check_target_arguments(args)  # a wrong TARGET is one line and exit 2 here, before pytest starts
@@ -204,8 +205,9 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     options = options_from_args(args, impl=resolve(args.target) if args.target else None, cache_dir=str(cache))
     start = time.perf_counter()
-    code, results, output = run_suite(options, args.workers, None if args.quiet else progress_line,
-                                      ("-k", args.select) if args.select else ())
+    progress = None if args.quiet else Progress(load_costs(), worker_count(args.workers))
+    code, results, output = run_suite(options, args.workers, progress, ("-k", args.select) if args.select else (),
+                                      plan=progress.plan if progress else None)
     if not results:  # a TARGET that does not import, or names nothing runnable, ends here (in one line)
         last = output.rstrip().splitlines()[-1] if output.strip() else f"pytest exited with {code}"
         print(f"lstm-verify: {last.removeprefix('ERROR: ')}" if last.startswith("ERROR: ") else last, file=sys.stderr)

@@ -43,8 +43,8 @@ X64 = {"JAX_ENABLE_X64": "1"}
 COUNTED = ("passed", "failed", "crashed", "skipped", "xfailed", "xpassed", "error", "errors")
 PROGRAMS = {"lstm-verify": ["-m", "lstm_verify.cli"], "pytest": ["-m", "pytest"], "python": []}
 """How a command's first word runs: this interpreter, so the tree's own code is what is measured."""
-SHOWN = {"{cache}": "EMPTY_DIR", "{warm}": "WARMED_DIR", "{out}": "FILE"}
-"""Placeholders in a figure's command, and how the record shows them."""
+SHOWN = {"{cache}": "EMPTY_DIR", "{warm}": "WARMED_DIR", "{out}": "FILE", "{root}": "$PWD"}
+"""Placeholders in a figure's command and environment, and how the record shows them."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Figure:
     @property
     def command(self) -> str:
         words = [SHOWN.get(word, word) for word in self.argv]
-        return " ".join([f"{k}={v}" for k, v in self.env.items()] + [shlex.join(words)])
+        return " ".join([f"{k}={SHOWN.get(v, v)}" for k, v in self.env.items()] + [shlex.join(words)])
 
     @property
     def tabular(self) -> bool:
@@ -155,6 +155,15 @@ def _bench(adapter: str, dtype: str) -> Figure:
                   "--no-baselines", "--quiet", "--plot", "", "--json", "{out}"), "µs/step", bench_us_per_step)
 
 
+def _asv(name: str, selection: str, bench: tuple[str, ...] = ()) -> Figure:
+    """``asv run --quick`` of the kit's own suite (``asv_bench``) on this environment: each benchmark
+    once, asv's process per benchmark and setup included (``asv machine --yes`` made first). asv
+    drops ``PYTHONPATH`` from its benchmarks' environment; ``ASV_PYTHONPATH`` puts this tree first."""
+    return Figure(name, f"asv run --quick of {selection}, on the current environment", ("python", "-m", "asv", "run",
+                  "--config", "asv_bench/asv.conf.json", "--python=same", "--quick", *bench),
+                  env={**X64, "ASV_PYTHONPATH": "{root}"}, costly=True)
+
+
 FIGURES: dict[str, Figure] = {f.name: f for f in [
     _verdict("torch_cells.py:HandWrittenCell", "torch-cell", headline="a correct torch cell's verdict, cold"),
     _verdict("torch_cells.py:WrongBackwardCell", "torch-cell", defective=True),
@@ -170,6 +179,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("margins", "error / bound of every catalogue entry per precision (below 1: within the error model; "
            "a numeric defect far above)", ("python", "-m", "tests.catalogue.margins"), "error / bound",
            markdown_table, costly=True),
+    _asv("asv-step-quick", "the per-commit selection (step time, peak memory)", ("--bench", r"^step\.")),
+    _asv("asv-all-quick", "the whole suite (per-commit and nightly)"),
 ]}
 """Every figure, declared once; ``--only`` names them."""
 
@@ -182,11 +193,12 @@ def _children_cpu() -> float:
 def _run_once(figure: Figure, warm: str, clock: Callable[[], float]) -> tuple[Output, Any]:
     """Run the command once: its output and the value read from it."""
     with tempfile.TemporaryDirectory(prefix="measure-") as scratch:
-        fill = {"{cache}": f"{scratch}/cache", "{warm}": warm, "{out}": f"{scratch}/out"}
+        fill = {"{cache}": f"{scratch}/cache", "{warm}": warm, "{out}": f"{scratch}/out", "{root}": str(ROOT)}
         argv = [fill.get(word, word) for word in figure.argv]
         argv = [sys.executable, *PROGRAMS[argv[0]], *argv[1:]] if argv[0] in PROGRAMS else argv
         start, cpu = clock(), _children_cpu()
-        done = subprocess.run(argv, cwd=ROOT, env={**os.environ, **figure.env}, capture_output=True, text=True)
+        env = {k: fill.get(v, v) for k, v in figure.env.items()}
+        done = subprocess.run(argv, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
         output = Output(done.stdout, done.stderr, done.returncode, clock() - start, _children_cpu() - cpu,
                         Path(fill["{out}"]))
         if done.returncode != figure.exit:

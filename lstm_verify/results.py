@@ -111,9 +111,14 @@ class Collector:
     """A pytest plugin object that turns test reports into results (in the controller under xdist),
     knows every collected check, and turns a worker's death into a crash record."""
 
-    def __init__(self, progress: Callable[[Result], None] | None, crash_dir: str = "") -> None:
+    def __init__(self, progress: Callable[[Result], None] | None, crash_dir: str = "",
+                 plan: Callable[[list[tuple[str, str]]], None] | None = None) -> None:
         self.results: dict[str, Result] = {}
         self.progress = progress
+        self.plan = plan
+        """Called once with the (property, implementation) of every check that will run: the first
+        collection's, after every deselection (-k, shards, the store's verdicts)."""
+        self.planned = False
         self.crash_dir = crash_dir
         self.collected: dict[str, tuple[str, str]] = {}
         """nodeid -> (property, implementation) of every collected check."""
@@ -128,6 +133,9 @@ class Collector:
             prop, bracket, impl = nodeid.rpartition("::")[2].partition("[")
             if bracket:
                 self.collected[nodeid] = (prop, impl.removesuffix("]"))
+        if self.plan and not self.planned:  # every xdist worker collects the same checks
+            self.planned = True
+            self.plan(list(self.collected.values()))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._collect([item.nodeid for item in session.items])

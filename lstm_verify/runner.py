@@ -36,32 +36,40 @@ from lstm_verify.pytest_plugin import InjectedAdapters
 from lstm_verify.results import MAX_RESTARTS, Collector, Result
 
 
+def worker_count(workers: int | str) -> int:
+    """How many processes run the laws for ``-n workers``: 'auto' is one per CPU, 0 is one."""
+    return (os.cpu_count() or 1) if str(workers) == "auto" else max(1, int(workers))
+
+
 def memory_limit(workers: int | str) -> float:
     """The default memory limit of one worker in GiB: the machine's RAM shared by the workers,
     at least 2 GiB."""
-    count = (os.cpu_count() or 1) if str(workers) == "auto" else max(1, int(workers))
-    return round(max(2.0, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 / count), 1)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return round(max(2.0, ram / worker_count(workers)), 1)
 
 
 def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Result], None] | None = None,
-              pytest_extra: tuple[str, ...] = (), adapters: list[Adapter] | None = None
-              ) -> tuple[int, list[Result], str]:
+              pytest_extra: tuple[str, ...] = (), adapters: list[Adapter] | None = None,
+              plan: Callable[[list[tuple[str, str]]], None] | None = None) -> tuple[int, list[Result], str]:
     """Run every property with ``options``: collect the checks, run them, gather one result each.
 
     ``adapters``: implementations handed over as objects, run in this process; otherwise the laws
     run in xdist workers (at least one) and ``memory_limit`` defaults to :func:`memory_limit`, and
     built-in adapters run in one session per environment they need (:func:`environments`).
-    Returns pytest's exit code (the most severe of the sessions'), one result per collected check
-    sorted by property and implementation, and pytest's own output, its standard error last (shown
-    by callers only when something went wrong: the last line names a TARGET that did not load)."""
+    ``plan`` is called before the first check of each session runs, with the (property,
+    implementation) of every check that will run in it (not those served from the store);
+    ``progress`` after each check. Returns pytest's exit code (the most severe of the sessions'),
+    one result per collected check sorted by property and implementation, and pytest's own output,
+    its standard error last (shown by callers only when something went wrong: the last line names
+    a TARGET that did not load)."""
     groups = environments(options) if adapters is None and not options.impl and not options.via else {}
     if len(groups) <= 1:
         environ = next(iter(groups), ())
-        return _session(options, workers, progress, pytest_extra, adapters, dict(environ))
+        return _session(options, workers, progress, pytest_extra, adapters, dict(environ), plan)
     codes, results, outputs = [], [], []
     for environ, names in groups.items():
         code, found, output = _session(replace(options, adapters=",".join(names)), workers, progress, pytest_extra,
-                                       None, dict(environ))
+                                       None, dict(environ), plan)
         codes.append(code)
         results += found
         outputs.append(output)
@@ -87,8 +95,8 @@ def _most_severe(codes: list[int]) -> int:
 
 
 def _session(options: Options, workers: int | str, progress: Callable[[Result], None] | None,
-             pytest_extra: tuple[str, ...], adapters: list[Adapter] | None, environ: dict[str, str]
-             ) -> tuple[int, list[Result], str]:
+             pytest_extra: tuple[str, ...], adapters: list[Adapter] | None, environ: dict[str, str],
+             plan: Callable[[list[tuple[str, str]]], None] | None = None) -> tuple[int, list[Result], str]:
     """One pytest session of :func:`run_suite`, with ``environ`` set for it and its workers."""
     isolated = adapters is None
     workers = workers if str(workers) not in ("0", "") or not isolated else 1
@@ -105,7 +113,7 @@ def _session(options: Options, workers: int | str, progress: Callable[[Result], 
         plugins.append(InjectedAdapters(adapters))
     output, errors = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as crash_dir:
-        collector = Collector(progress, crash_dir if isolated else "")
+        collector = Collector(progress, crash_dir if isolated else "", plan)
         if isolated:
             environ = {**{k: os.environ.get(k, v) for k, v in QUIET.items()}, **environ,
                        "LSTM_VERIFY_CRASH_DIR": crash_dir}

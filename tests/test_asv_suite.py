@@ -16,8 +16,9 @@ from lstm_verify.implementation import implementation
 def benchmarks(monkeypatch):
     """The package ``asv_bench/benchmarks``, imported as asv imports it."""
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "asv_bench"))
-    import benchmarks.bench_kit
-    import benchmarks.bench_lstm
+    import benchmarks.nightly.kit
+    import benchmarks.nightly.long_range
+    import benchmarks.step.lstm
     return benchmarks
 
 
@@ -25,7 +26,7 @@ def test_long_range_tracks_skip_adapters_without_gradients(benchmarks):
     """TrackLongRange trains delayed XOR and differentiates the early input: an adapter without
     gradients (the ONNX runtimes) is skipped in setup, naming what it lacks, as the two laws skip
     it; one with them sets up."""
-    suite = benchmarks.bench_lstm.TrackLongRange()
+    suite = benchmarks.nightly.long_range.TrackLongRange()
     ran = []
     for adapter in suite.params:
         impl = implementation(adapter, "float32")
@@ -43,7 +44,7 @@ def test_long_range_tracks_skip_adapters_without_gradients(benchmarks):
 def test_peak_memory_skips_adapters_without_a_backward(benchmarks):
     """PeakMemLSTM measures forward + backward: an ONNX runtime has no backward and is skipped."""
     with pytest.raises(NotImplementedError, match="no forward . backward"):
-        benchmarks.bench_lstm.PeakMemLSTM().setup("onnx-reference")
+        benchmarks.step.lstm.PeakMemLSTM().setup("onnx-reference")
 
 
 def test_verdict_time_records_nothing_for_a_run_that_checked_nothing(benchmarks, monkeypatch):
@@ -58,10 +59,10 @@ def test_verdict_time_records_nothing_for_a_run_that_checked_nothing(benchmarks,
                                       for p in ("test_gate_order", "test_gate_ranges")]))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(benchmarks.bench_kit.subprocess, "run", fake_run)
+    monkeypatch.setattr(benchmarks.nightly.kit.subprocess, "run", fake_run)
     monkeypatch.delenv("JAX_ENABLE_X64", raising=False)  # the kit's own tests run with it set
     with pytest.raises(RuntimeError, match="every check skipped in step-float64"):
-        benchmarks.bench_kit.TrackVerdictTime().track_verdict_seconds("jax_steps.step", "float64")
+        benchmarks.nightly.kit.TrackVerdictTime().track_verdict_seconds("jax_steps.step")
     assert seen["x64"] == "1"
 
 
@@ -70,4 +71,4 @@ def test_idle_columns(benchmarks, tmp_path):
     report.write_text(json.dumps([{"implementation": "a-float32", "status": "passed"},
                                   {"implementation": "a-float32", "status": "skipped"},
                                   {"implementation": "a-float64", "status": "skipped"}]))
-    assert benchmarks.bench_kit.idle_columns(report) == ["a-float64"]
+    assert benchmarks.nightly.kit.idle_columns(report) == ["a-float64"]

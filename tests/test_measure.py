@@ -9,6 +9,7 @@ import json
 import re
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,15 @@ def test_a_cold_run_gets_an_empty_folder_and_a_warm_one_the_folder_of_the_runs_b
     entry = measure.measure(measure.Figure("folder", "files left in the folder", ("python", "-c", counting, folder)))
     assert [c["passed"] for c in entry["counts"]] == seen
     assert ("warm_up" in entry) == (folder == "{warm}")
+
+
+def test_the_tree_root_is_filled_into_the_environment_and_shown_as_pwd():
+    """asv drops PYTHONPATH from its benchmarks: the asv figures hand them the tree as ASV_PYTHONPATH."""
+    figure = measure.Figure("root", "the tree's root", ("python", "-c", "import os; print(os.environ['WHERE'])"),
+                            read=lambda output: output.stdout.strip(), env={"WHERE": "{root}"}, unit="")
+    assert measure._run_once(figure, "", time.perf_counter)[1] == str(measure.ROOT)
+    assert figure.command.startswith("WHERE=$PWD python -c")
+    assert "ASV_PYTHONPATH=$PWD python -m asv run" in measure.FIGURES["asv-step-quick"].command
 
 
 def test_a_session_names_machine_versions_commit_and_date():

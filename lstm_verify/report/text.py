@@ -6,16 +6,52 @@ from __future__ import annotations
 import sys
 
 import properties
+from lstm_verify.estimate import Estimate, duration
 from lstm_verify.results import FAILING, MARKS, STATUSES, Result, table
 
 
-def progress_line(result: Result, stream=sys.stderr) -> None:
-    """Print one line per finished check and, for a failure or crash, its failure block at once
-    (the final report repeats it), so the first broken law shows while the rest still run."""
-    print(f"  {MARKS[result.status]:>5}  {result.property}[{result.implementation}]  {result.seconds:.1f}s",
-          file=stream, flush=True)
+def progress_line(result: Result, stream=sys.stderr, note: str = "") -> None:
+    """Print one line per finished check (``note`` after it) and, for a failure or crash, its
+    failure block at once (the final report repeats it), so the first broken law shows while the
+    rest still run."""
+    print(f"  {MARKS[result.status]:>5}  {result.property}[{result.implementation}]  {result.seconds:.1f}s"
+          + (f"  {note}" if note else ""), file=stream, flush=True)
     if result.status in FAILING:
         print(failures([result]) + "\n", file=stream, flush=True)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+class Progress:
+    """The progress of ``lstm-verify check``: before the first check, how many will run and how
+    long they should take; after each, its line with how many are done and an estimate of what
+    remains (:mod:`lstm_verify.estimate`)."""
+
+    def __init__(self, costs: dict[str, dict[str, float]], workers: int, stream=sys.stderr) -> None:
+        self.costs, self.workers, self.stream = costs, workers, stream
+        self.estimate = Estimate([], costs, workers)
+
+    def plan(self, checks: list[tuple[str, str]]) -> None:
+        """The checks a session will run: the first session's are the run's estimate; a later
+        session's (adapters that need another environment) are added to it."""
+        if not self.estimate.expected:
+            self.estimate = Estimate(checks, self.costs, self.workers)
+            print(f"lstm-verify: {_count(len(checks), 'check')} to run on {_count(self.workers, 'worker')}, "
+                  f"about {duration(self.estimate.total())} (an estimate from the cost table lstm_verify/costs.json; "
+                  "stored verdicts are not run and not counted)", file=self.stream, flush=True)
+        elif checks:
+            more = self.estimate.add(checks)
+            print(f"lstm-verify: {_count(len(checks), 'more check')} to run in a session of their own (adapters that "
+                  f"need another environment), about {duration(more)}", file=self.stream, flush=True)
+
+    def __call__(self, result: Result) -> None:
+        self.estimate.finish((result.property, result.implementation), result.seconds, result.status != "skipped")
+        done, planned = len(self.estimate.finished), len(self.estimate.expected)
+        left = f", about {duration(self.estimate.remaining())} left" if done < planned else ""
+        note = f"[{done}/{planned}{left}]" if planned else ""
+        progress_line(result, self.stream, note)
 
 
 STORED_MARK = "*"
