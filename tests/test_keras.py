@@ -1,6 +1,7 @@
 """Keras on each back end: the runner runs each environment's adapters in a session of its own and
 merges the results; a check whose adapter needs another environment is refused, never green; each
-back end's column passes laws of every kind (a sequence law, a masked one, a gradient law)."""
+back end's column passes laws of every kind (a sequence law, a masked one, a gradient law); a Keras
+layer on TensorFlow ported with two gate blocks swapped fails."""
 
 import importlib.util
 
@@ -10,6 +11,7 @@ from lstm_verify.adapters import builtin_adapter
 from lstm_verify.config import options_from_env
 from lstm_verify.results import exit_status
 from lstm_verify.runner import environments, run_suite
+from tests.catalogue import HERE
 
 pytest.importorskip("keras")
 
@@ -53,3 +55,15 @@ def test_an_adapter_in_a_process_of_another_environment_is_refused_not_skipped(m
         "Failed: keras-torch needs KERAS_BACKEND=torch (this process has jax), read once when its library is imported: "
         "refused here (lstm-verify check runs each environment's adapters in a session of their own)"}
     assert exit_status(results) == 1 and code == 1
+
+
+def test_laws_catch_a_keras_layer_with_swapped_gate_blocks(monkeypatch):
+    """The catalogue's Keras-on-TensorFlow twin, a TARGET adapter: its user sets KERAS_BACKEND."""
+    pytest.importorskip("tensorflow")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    laws = ("test_gate_order", "test_step_agrees_with_reference")
+    options = options_from_env(impl=f"{HERE}/keras_models.py:SwappedGateBlocks", kind="adapter", dtypes="float32",
+                               fresh=True, shrink_seconds=0)
+    code, results, _ = run_suite(options, 1, pytest_extra=("-k", " or ".join(laws)))
+    assert {r.property: r.status for r in results} == dict.fromkeys(laws, "failed"), [r.reason for r in results]
+    assert all("keras-swapped-gate-blocks" in r.reason for r in results) and code == 1

@@ -29,15 +29,22 @@ MASKED_FLOAT64 = Expected(
     reason="with a mask Keras runs LSTMCell.call, whose keras.ops.matmul computes float64 in float32 on the torch "
            "back end (result_type maps float64 to float32 outside TensorFlow, keras-team/keras#23704): errors ~1e-8; "
            "the unmasked path uses torch.matmul and is exact")
-JAX_FLOAT64_LAWS = ("test_step_agrees_with_reference", "test_gradients_agree_with_bptt", "test_variable_lengths",
+JAX_FLOAT64_LAWS = ("test_step_agrees_with_reference", "test_sequence_agrees_with_reference", "test_gate_order",
+                    "test_default_state_is_zeros", "test_batch_rows_independent", "test_cell_loop_equals_sequence",
+                    "test_step_independent_of_memory_layout", "test_sequence_independent_of_memory_layout",
+                    "test_gradients_agree_with_bptt", "test_variable_lengths",
                     "test_reverse_equals_forward_on_reversed_input", "test_bidirectional",
                     "test_streaming_equals_whole", "test_step_agrees_at_kernel_sizes",
-                    "test_gradients_agree_at_kernel_sizes")
-"""The keras-jax float64 laws measured failing (whole-suite run of this branch, cut short: see the report)."""
-JAX_FLOAT64 = [Expected(law, versions="keras==3.15.1", match=r"is [0-9.]+e\+0[4-7] x the error bound of float64",
+                    "test_sequence_agrees_at_kernel_sizes", "test_gradients_agree_at_kernel_sizes",
+                    "test_long_sequence_agrees_with_reference", "test_long_sequence_streamed_in_chunks",
+                    "test_long_sequence_gradients_agree_with_bptt")
+"""The keras-jax float64 laws measured failing: every law that compares values with the reference's
+(a whole-suite run, ci profile, keras 3.15.1, jax 0.10.2: 19 laws; the other 12 it runs pass)."""
+JAX_FLOAT64 = [Expected(law, versions="keras==3.15.1", match=r"is [0-9.]+e\+0[3-7] x the error bound of float64",
                         reason="on JAX every path runs LSTMCell.call (no fused CPU kernel), and keras.ops.tanh casts "
                                "float64 to result_type(float64, float), float32 outside TensorFlow "
-                               "(keras-team/keras#23704): errors ~1e-8, 1e5 to 1e7 x the float64 bound")
+                               "(keras-team/keras#23704): errors of float32's rounding (tanh(1) = 0.76159417629, "
+                               "float64's 0.76159415596), 9.4e3 to 1.8e7 x the float64 bound")
                for law in JAX_FLOAT64_LAWS]
 
 class KerasAdapter(Adapter):
