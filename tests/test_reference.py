@@ -204,7 +204,7 @@ def test_stack_bounds_follow_the_variant(variant):
 def test_error_arithmetic_leaves_its_operands_alone():
     """The error model updates fresh result arrays in place and keeps the float32 squares of an
     operand it reuses (the weights, every step): its operands' values and errors are left as they
-    were, and a sum's error is still ``sqrt(e_a^2 + e_b^2) + u_s |a + b| + tiny``."""
+    were, and a sum's error is still ``sqrt(e_a^2 + e_b^2 + (u_s |a + b|)^2) + tiny``."""
     units = error_model._Units.of("float16", error_model.precision())
     ar = error_model._Arithmetic(units)
     rng = np.random.default_rng(0)
@@ -217,5 +217,5 @@ def test_error_arithmetic_leaves_its_operands_alone():
     for x, (v, e) in zip((a, b, w), kept):
         np.testing.assert_array_equal(x.v, v)
         np.testing.assert_array_equal(x.e, e)
-    want = np.hypot(a.e, b.e) + units.store * np.abs(a.v + b.v) + units.tiny
+    want = np.sqrt(a.e ** 2 + b.e ** 2 + (units.store * (a.v + b.v)) ** 2) + units.tiny
     np.testing.assert_allclose(total.e, want, rtol=1e-14)

@@ -16,6 +16,7 @@ from hypothesis.internal.conjecture import engine
 
 import properties
 from lstm_verify.pytest_plugin import budget_shrinking
+from lstm_verify.reference import PLAIN
 from lstm_verify.shard import cost, load_costs
 from lstm_verify import board
 from lstm_verify.tasks import DELAYED_XOR, solve, undecided
@@ -75,6 +76,8 @@ def test_checks_are_collected_longest_first():
 class _Constant:
     """An implementation whose final hidden state is ``value`` whatever the input: 0 learns
     nothing (the loss stays at chance), NaN diverges at once."""
+
+    variant = PLAIN
 
     def __init__(self, value: float) -> None:
         self.value = value
