@@ -62,7 +62,10 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
     one result per collected check sorted by property and implementation, and pytest's own output,
     its standard error last (shown by callers only when something went wrong: the last line names
     a TARGET that did not load)."""
-    groups = environments(options) if adapters is None and not options.impl and not options.via else {}
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    if adapters is None and not options.impl and not options.via:
+        with without_native_noise():  # reading the adapters imports TensorFlow here, with its banner
+            groups = environments(options)
     if len(groups) <= 1:
         environ = next(iter(groups), ())
         return _session(options, workers, progress, pytest_extra, adapters, dict(environ), plan)
