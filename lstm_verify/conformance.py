@@ -51,6 +51,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("sequence lengths", "per row", ("test_variable_lengths",)),
     Feature("initial state", "omitted = zeros", ("test_default_state_is_zeros",)),
     Feature("initial state", "carried (streaming)", ("test_streaming_equals_whole",)),
+    Feature("cell state", "unbounded (carousel)", ("test_exact_cec_carry",)),
     Feature("opsets", "7, 14, 22", ("test_every_opset_agrees_with_reference",)),
     Feature("peepholes", "P", ("test_peepholes_agree_with_reference", "test_peephole_order")),
     Feature("clip", "spec reading", ("test_clip_agrees_with_reference",)),
