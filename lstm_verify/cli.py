@@ -101,6 +101,14 @@ def _shard(value: str) -> str:
     return value
 
 
+def _usage_error(output: str) -> str:
+    """pytest's usage error in ``output`` (its last ``ERROR:`` line and those after it), else its last line."""
+    lines = output.rstrip().splitlines()
+    start = max((i for i, line in enumerate(lines) if line.startswith("ERROR: ")), default=len(lines) - 1)
+    error = "\n".join(lines[start:])
+    return f"lstm-verify: {error.removeprefix('ERROR: ')}" if error.startswith("ERROR: ") else error
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "merge":
@@ -209,8 +217,7 @@ def _check(args: argparse.Namespace) -> int:
     code, results, output = run_suite(options, args.workers, progress, ("-k", args.select) if args.select else (),
                                       plan=progress.plan if progress else None)
     if not results:  # a TARGET that does not import, or names nothing runnable, ends here (in one line)
-        last = output.rstrip().splitlines()[-1] if output.strip() else f"pytest exited with {code}"
-        print(f"lstm-verify: {last.removeprefix('ERROR: ')}" if last.startswith("ERROR: ") else last, file=sys.stderr)
+        print(_usage_error(output) or f"pytest exited with {code}", file=sys.stderr)
         return 2
     print(matrix(results))
     for block in (expected_failures(results), failures(results)):

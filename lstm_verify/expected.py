@@ -72,7 +72,8 @@ class Expected:
             try:
                 Requirement(self.versions)
             except InvalidRequirement as exc:
-                raise ExpectedError(f"{where}: versions {self.versions!r}: {exc}") from None
+                raise ExpectedError(f"{where}: versions {self.versions!r} is not one requirement (one library, "
+                                    f"e.g. 'onnxruntime>=1.20,<1.33'): {str(exc).splitlines()[0]}") from None
 
     def applies_to(self, law: str, implementation: str) -> bool:
         return self.law == law and self.implementation in ("", implementation)

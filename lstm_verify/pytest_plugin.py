@@ -168,10 +168,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def implementations(config: pytest.Config) -> list[Implementation]:
-    """The implementations the options choose: each adapter at each dtype (imports a TARGET)."""
+    """The implementations the options choose: each adapter at each dtype (imports a TARGET), their
+    declared known differences well-formed."""
     options = options_from_pytest(config)
-    return [Implementation(a, d, options.timeout, options.precision) for a in selected_adapters(config)
-            for d in _split(options.dtypes)]
+    impls = [Implementation(a, d, options.timeout, options.precision) for a in selected_adapters(config)
+             for d in _split(options.dtypes)]
+    for impl in impls:  # a malformed entry is the adapter author's usage error, said before any check runs
+        try:
+            impl.adapter.known_differences(impl.dtype)
+        except ExpectedError as exc:
+            raise pytest.UsageError(f"{impl.adapter.name}.known_differences({impl.dtype!r}): {exc}") from None
+    return impls
 
 
 def _hands_out(config: pytest.Config) -> bool:

@@ -147,3 +147,20 @@ def test_a_skip_inside_the_law_stays_a_skip_whatever_is_expected():
                                "skipped", ("x", 0, "Skipped: training stopped"), "call")
     _expected_outcome(item, SimpleNamespace(excinfo=None), report, Observations())
     assert report.skipped and not hasattr(report, "wasxfail") and not report.user_properties
+
+
+def test_an_adapter_whose_known_differences_are_malformed_is_a_usage_error_naming_it(tmp_path):
+    """Not a run of crashed checks: exit 2 before any check runs, with the adapter, its dtype and the reason."""
+    (tmp_path / "my_adapter.py").write_text(
+        "from lstm_verify.adapters.numpy_lstm import NumpyAdapter\n"
+        "from lstm_verify.expected import Expected\n\n"
+        "class Mine(NumpyAdapter):\n"
+        "    name = 'mine'\n\n"
+        "    def known_differences(self, dtype):\n"
+        "        return [Expected('test_gate_order', 'why', match='x', versions='numpy>=1,scipy==1')]\n")
+    run = subprocess.run([sys.executable, "-m", "lstm_verify.cli", "check", f"{tmp_path}/my_adapter.py:Mine",
+                          "--kind", "adapter", "--dtypes", "float64", "-k", "gate_order", "-n", "2", "--quiet",
+                          "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.startswith("lstm-verify: mine.known_differences('float64'): ") and "not one requirement" in run.stderr
+    assert "crashed" not in run.stdout + run.stderr
