@@ -9,8 +9,9 @@ starts a fresh one for the checks that follow, and every collected check that pr
 result becomes a ``crashed`` record, counted as a failure. Adapters handed over as objects
 (:func:`lstm_verify.api.check_impl` with a class) run in this process instead.
 
-Built-in adapters that declare an :attr:`~lstm_verify.adapters.Adapter.environment` (the Keras
-columns' ``KERAS_BACKEND``, read once when Keras is imported) run in one pytest session per
+Adapters that declare an :attr:`~lstm_verify.adapters.Adapter.environment` (the Keras
+columns' ``KERAS_BACKEND``, read once when Keras is imported; an adapter class of the user's own
+may too) run in one pytest session per
 distinct environment, its variables set for the session's workers; the sessions' results are
 merged into one list, in one progress stream."""
 
@@ -34,6 +35,7 @@ from lstm_verify.adapters import BUILTIN, Adapter, builtin_adapter
 from lstm_verify.config import Options, pytest_args
 from lstm_verify.pytest_plugin import InjectedAdapters
 from lstm_verify.results import MAX_RESTARTS, Collector, Result
+from lstm_verify.targets import TargetError, target_adapters
 
 
 def worker_count(workers: int | str) -> int:
@@ -63,7 +65,7 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
     its standard error last (shown by callers only when something went wrong: the last line names
     a TARGET that did not load)."""
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
-    if adapters is None and not options.impl and not options.via:
+    if adapters is None:
         with without_native_noise():  # reading the adapters imports TensorFlow here, with its banner
             groups = environments(options)
     if len(groups) <= 1:
@@ -82,7 +84,15 @@ def run_suite(options: Options, workers: int | str = 0, progress: Callable[[Resu
 
 def environments(options: Options) -> dict[tuple[tuple[str, str], ...], list[str]]:
     """The built-in adapters ``options`` name, by the environment each needs (its variables, sorted):
-    imports each adapter's module, not its library where the module defers it (the Keras columns)."""
+    imports each adapter's module, not its library where the module defers it (the Keras columns).
+    A TARGET of ``--kind adapter`` (an adapter of the user's own) is one group with the environment
+    it declares; a TARGET that does not load is left to the session to report."""
+    if options.impl:
+        try:
+            found = target_adapters(options.impl, options.kind, options.layout) if options.kind == "adapter" else []
+        except TargetError:
+            found = []
+        return {tuple(sorted(found[0].environment.items())) if found else (): []}
     names = [n.strip() for n in options.adapters.split(",") if n.strip()]
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for name in list(BUILTIN) if names == ["all"] else names:

@@ -110,7 +110,11 @@ def load_object(spec: str) -> Any:
                 module_spec = importlib.util.spec_from_file_location(name, path)
                 module = importlib.util.module_from_spec(module_spec)
                 sys.modules[name] = module
-                module_spec.loader.exec_module(module)
+                try:
+                    module_spec.loader.exec_module(module)
+                except BaseException:  # a later load tries again and fails the same way, never half-imported
+                    del sys.modules[name]
+                    raise
             module = sys.modules[name]
         else:
             module = importlib.import_module(module_name)

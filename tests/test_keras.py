@@ -58,9 +58,10 @@ def test_an_adapter_in_a_process_of_another_environment_is_refused_not_skipped(m
 
 
 def test_laws_catch_a_keras_layer_with_swapped_gate_blocks(monkeypatch):
-    """The catalogue's Keras-on-TensorFlow twin, a TARGET adapter: its user sets KERAS_BACKEND."""
+    """The catalogue's Keras-on-TensorFlow twin, a TARGET adapter: the runner sets the KERAS_BACKEND
+    its class declares, whatever the caller's process has."""
     pytest.importorskip("tensorflow")
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
     laws = ("test_gate_order", "test_step_agrees_with_reference")
     options = options_from_env(impl=f"{HERE}/keras_models.py:SwappedGateBlocks", kind="adapter", dtypes="float32",
                                fresh=True, shrink_seconds=0)
