@@ -12,7 +12,8 @@ Every quantity ``v`` of the computation carries an error scale ``e``: the standa
 deviation, to first order, of the difference between the implementation's ``v`` and the
 exact one. With ``u`` the unit roundoff of a format (:func:`lstm_verify.dtypes.unit_roundoff`):
 
-* inputs and parameters are rounded to the storage format: ``e = u_s |v| + tiny``, where
+* inputs and parameters are rounded to the storage format: ``e = u_s |v| + tiny`` (0 in float64,
+  which holds the kit's canonical float64 arrays exactly), where
   ``tiny`` is the format's smallest normal number (an implementation may flush subnormal
   results to zero, as GPU kernels and vectorised CPU code do; it matters for float16 only),
   and every result is rounded the same way;
@@ -57,10 +58,12 @@ zero: step ``q = (max(a, 0) - min(a, 0)) / 255``, an error in ``[-q/2, q/2]`` pe
 (:func:`input_steps`); products of the int8 values are summed exactly in int32 and scaled back in
 float. Both are bounded, independent and of mean zero over the kit's random data, so they enter
 the model as any rounding does: in quadrature with the storage rounding of the weight (``e``
-gains ``s/2``) and of the input where it enters the matmul (``q/2``), and the matmul's carried
-error is ``sqrt(sum_k (a_k s/2)^2 + (w_k q/2)^2)``, ``LAMBDA`` of which bounds it by Hoeffding
-as for the accumulation. The weights' error is the same at every step, but it meets a fresh input
-at each one, so its contributions to different steps add in quadrature as the others do.
+gains ``s/2``; the worst case ``w``, below, ``s/2`` in full) and of the input where it enters the
+matmul (``q/2``), and the matmul's carried error is ``sqrt(sum_k (a_k s/2)^2 + (w_k q/2)^2)``,
+``LAMBDA`` of which bounds it by Hoeffding as for the accumulation. The weights' error is the same
+at every step, but it meets a fresh input at each one, so its contributions to different steps add
+in quadrature as the others do. A half step is about 0.4 % of the largest weight: first order still
+(the products of two quantization errors are ignored).
 
 The recurrence needs no special treatment: the cell update ``c' = f c + i g`` carries
 ``f e_c`` forward (the carousel keeps errors as it keeps values), the next step's
@@ -69,11 +72,21 @@ independent, so they add in quadrature: over ``T`` steps of a contracting recurr
 bound grows like ``sqrt(T)``, and like the recurrence itself where it expands. Gradients
 follow the reference's BPTT with the same rules, starting from the forward pass's errors.
 
-A value passes when ``|got - want| <= LAMBDA * e``; for a float64 implementation the float64
-reference has an error of the same scale, independent of the implementation's, and the bound is
-``sqrt(2) LAMBDA e``. ``LAMBDA`` is the confidence multiple of
+Beside the scale ``e``, every quantity carries its first-order worst case ``w``: the same rules
+with every error at its largest and of the same sign (a sum's ``w_a + w_b + u_s |a + b|``, a
+product's ``|a| w_b + |b| w_a + u_s |a b|``, an activation's ``max |phi'| w_a + k u_s max(|y|, 1)``
+with the slope at its largest over ``a +- w_a``, a reduction's carried ``|a| w_b + w_a |b|`` plus
+``n u_acc sum_k |t_k|``, the worst order's accumulation, and one more ``u_s sum_k |t_k|`` where the
+storage is coarser than the accumulator: a kernel may round a partial product, as torch's cell
+rounds ``x W_ih^T + b_ih`` before adding ``h W_hh^T + b_hh``). It assumes nothing about the data or
+the order of the terms. Where few roundings meet (a small step: a handful of terms, two
+activations) it is the smaller: ``LAMBDA sqrt(m)`` exceeds ``m`` below ``m = 64`` equal terms.
+
+A value passes when ``|got - want| <= min(LAMBDA e, w)``; for a float64 implementation the float64
+reference has errors of the same size, independent of the implementation's, and the bound is
+``min(sqrt(2) LAMBDA e, 2 w)``. ``LAMBDA`` is the confidence multiple of
 the first-order scale. ``python -m tests.catalogue.calibration`` measures the bound against
-correct implementations that differ only in rounding (min bound / error 4-47 per dtype and
+correct implementations that differ only in rounding (min bound / error 3.5-33 per dtype and
 size; ``tests/test_error_model_tightness.py`` keeps it there), ``python -m tests.catalogue.margins``
 against the catalogue's defects (``tests/test_catalogue_margins.py``: caught where the docs say;
 in the half formats and under TF32 some margins are near 1).
@@ -88,6 +101,7 @@ LSTM's equations, not on other algorithms: an implementation that computes somet
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
@@ -201,6 +215,9 @@ class _Units:
     activation: float
     approximate: float
     tiny: float
+    inputs: float
+    """The rounding of the inputs and parameters to storage: 0 in float64, where the canonical
+    float64 arrays are stored exactly."""
 
     @classmethod
     def of(cls, dtype: str, p: Precision) -> _Units:
@@ -211,22 +228,24 @@ class _Units:
         else:
             accumulate = unit_roundoff(p.accumulate or ("float64" if dtype == "float64" else "float32"))
         return cls(store, operand if operand > store else 0.0, accumulate, p.activation_ulps * store, p.approximate,
-                   float(np.finfo(numpy_dtype(dtype)).smallest_normal))
+                   float(np.finfo(numpy_dtype(dtype)).smallest_normal), 0.0 if dtype == "float64" else store)
 
 
 class _E:
-    """A value and its first-order error scale, both float64 arrays of one shape."""
+    """A value, its first-order error scale ``e`` and its first-order worst-case error ``w``, float64
+    arrays of one shape; ``w`` is None once it has outgrown float32 (an expanding recurrence over
+    hundreds of steps), where the sub-Gaussian bound is the smaller by far."""
 
-    __slots__ = ("v", "e", "squares")
+    __slots__ = ("v", "e", "w", "squares")
 
-    def __init__(self, v: np.ndarray, e: np.ndarray) -> None:
-        self.v, self.e = v, e
-        self.squares: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        """``(v^2, (e / u_s)^2, |v|)`` in float32, kept once a matrix product has needed them: the
-        weights are an operand of every step's products."""
+    def __init__(self, v: np.ndarray, e: np.ndarray, w: np.ndarray | None) -> None:
+        self.v, self.e, self.w = v, e, w
+        self.squares: tuple[np.ndarray, ...] | None = None
+        """``(v^2, (e / u_s)^2, |v|, w / u_s)`` in float32, kept once a matrix product has needed
+        them: the weights are an operand of every step's products."""
 
     def __getitem__(self, index: object) -> _E:
-        return _E(self.v[index], self.e[index])
+        return _E(self.v[index], self.e[index], None if self.w is None else self.w[index])
 
 
 class _Arithmetic:
@@ -236,69 +255,95 @@ class _Arithmetic:
         self.u = units
 
     def stored(self, v: np.ndarray) -> _E:
+        """A canonical float64 input or parameter, rounded to storage."""
         v = np.asarray(v, np.float64)
-        return _E(v, self.u.store * np.abs(v) + self.u.tiny)
+        if not self.u.inputs:
+            return self.exact(v)
+        e = self.u.inputs * np.abs(v) + self.u.tiny
+        return _E(v, e, e.copy())
 
     def exact(self, v: np.ndarray) -> _E:
         v = np.asarray(v, np.float64)
-        return _E(v, np.zeros_like(v))
+        return _E(v, np.zeros_like(v), np.zeros_like(v))
 
-    def _round(self, v: np.ndarray, e: np.ndarray) -> _E:
-        """``v`` rounded to storage: its error ``e`` (a fresh array, updated in place) grows by
-        ``u_s |v| + tiny``."""
+    def _round(self, v: np.ndarray, e: np.ndarray, w: np.ndarray | None) -> _E:
+        """``v`` rounded to storage: its errors ``e`` and ``w`` (fresh arrays, updated in place) grow
+        by ``u_s |v| + tiny``, in quadrature and in full."""
         rounding = np.abs(v)
         rounding *= self.u.store
+        if w is not None:
+            w += rounding
+            w += self.u.tiny
         e = _quadrature(e, rounding)
         e += self.u.tiny
-        return _E(v, e)
+        return _E(v, e, w)
 
     def add(self, a: _E, b: _E) -> _E:
-        return self._round(a.v + b.v, _quadrature(a.e, b.e))
+        return self._round(a.v + b.v, _quadrature(a.e, b.e), _linear(lambda: a.w + b.w, a.w, b.w))
 
     def mul(self, a: _E, b: _E) -> _E:
-        return self._round(a.v * b.v, _quadrature(a.v * b.e, b.v * a.e))
+        return self._round(a.v * b.v, _quadrature(a.v * b.e, b.v * a.e),
+                           _linear(lambda: np.abs(a.v) * b.w + np.abs(b.v) * a.w, a.w, b.w))
 
     def matmul(self, a: _E, b: _E) -> _E:
         """``a @ b``: a reduction over the last axis of ``a``. The error terms need two digits, not
         sixteen: they are computed in float32, errors scaled by the storage unit roundoff."""
-        s = self.u.store
-        (av2, ae2, av_abs), (bv2, be2, bv_abs) = self._squares(a), self._squares(b)
+        s, n = self.u.store, a.v.shape[-1]
+        (av2, ae2, av_abs, aw), (bv2, be2, bv_abs, bw) = self._squares(a), self._squares(b)
         carried = av2 @ be2
         carried += ae2 @ bv2
         np.sqrt(carried, out=carried)
         carried *= s
         squares = av2 @ bv2
+        magnitude = av_abs @ bv_abs
         z = a.v @ b.v
-        accumulated = self.u.accumulate * _accumulation(z.astype(np.float32), squares, av_abs @ bv_abs, a.v.shape[-1])
+        accumulated = self.u.accumulate * _accumulation(z.astype(np.float32), squares, magnitude, n)
         carried = _quadrature(carried, accumulated)
         if self.u.operand:
             carried = _quadrature(carried, np.sqrt(2.0) * self.u.operand * np.sqrt(squares))
-        return self._round(z, carried.astype(np.float64))
+        worst = None
+        if aw is not None and bw is not None:
+            worst = av_abs @ bw
+            worst += aw @ bv_abs
+            worst *= s
+            worst += (n * self.u.accumulate + 2.0 * self.u.operand + max(s - self.u.accumulate, 0.0)) * magnitude
+            worst = worst.astype(np.float64) if np.isfinite(worst).all() else None
+        return self._round(z, carried.astype(np.float64), worst)
 
-    def _squares(self, a: _E) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _squares(self, a: _E) -> tuple[np.ndarray, ...]:
         """:attr:`_E.squares`, computed on first use."""
         if a.squares is None:
             v = a.v.astype(np.float32)
             e = (a.e / self.u.store).astype(np.float32)
-            a.squares = (v * v, e * e, np.abs(v))
+            w = None if a.w is None else a.w / self.u.store
+            a.squares = (v * v, e * e, np.abs(v), w.astype(np.float32) if w is not None and w.max() < 1e30 else None)
         return a.squares
 
     def activation(self, a: _E, fn: Activation) -> _E:
+        """``fn(a)``; its worst case takes ``|fn'|`` at its largest over ``a +- w`` (at the ends, the
+        middle and the point nearest 0, where the slopes of sigmoid, tanh and their kinked kin peak)."""
         v = fn(a.v)
         own = self.u.activation * np.maximum(np.abs(v), 1.0)
-        return _E(v, _quadrature(np.abs(fn.grad(a.v)) * a.e, own) + self.u.approximate)
+        e = _quadrature(np.abs(fn.grad(a.v)) * a.e, own) + self.u.approximate
+        w = None
+        if a.w is not None:
+            lo, hi = a.v - a.w, a.v + a.w
+            slope = np.maximum.reduce([np.abs(fn.grad(x)) for x in (lo, a.v, hi, np.clip(0.0, lo, hi))])
+            w = slope * a.w + own + LAMBDA * self.u.approximate
+        return _E(v, e, w)
 
     def clip(self, a: _E, variant: Variant, where: str) -> _E:
         """The operator's ``clip`` at ``where`` (:meth:`Variant.clips`): exact, and where it bites
         the error goes with the value."""
-        return _E(variant.clipped(a.v, where), a.e * variant.inside(a.v, where))
+        inside = variant.inside(a.v, where)
+        return _E(variant.clipped(a.v, where), a.e * inside, None if a.w is None else a.w * inside)
 
     def one_minus_square(self, a: _E) -> _E:
         """``1 - a^2`` (the derivative of tanh and, with ``a (1 - a)``, of sigmoid)."""
-        return self._round(1.0 - a.v ** 2, 2.0 * np.abs(a.v) * a.e)
+        return self._round(1.0 - a.v ** 2, 2.0 * np.abs(a.v) * a.e, _linear(lambda: 2.0 * np.abs(a.v) * a.w, a.w))
 
     def one_minus(self, a: _E) -> _E:
-        return self._round(1.0 - a.v, a.e.copy())
+        return self._round(1.0 - a.v, a.e.copy(), _linear(lambda: a.w.copy(), a.w))
 
     def derivative(self, z: _E, y: _E, fn: Activation) -> _E:
         """``fn'(z)``, where ``y = fn(z)``: ``y (1 - y)`` for sigmoid and ``1 - y^2`` for tanh, as
@@ -310,8 +355,13 @@ class _Arithmetic:
         if fn == PLAIN.h:
             return self.one_minus_square(y)
         v = fn.grad(z.v)
-        change = np.maximum(np.abs(fn.grad(z.v + z.e) - v), np.abs(fn.grad(z.v - z.e) - v))
-        return _E(v, change + self.u.activation * np.maximum(np.abs(v), 1.0) + self.u.approximate)
+        own = self.u.activation * np.maximum(np.abs(v), 1.0)
+
+        def change(d: np.ndarray) -> np.ndarray:
+            return np.maximum(np.abs(fn.grad(z.v + d) - v), np.abs(fn.grad(z.v - d) - v))
+
+        return _E(v, change(z.e) + own + self.u.approximate,
+                  _linear(lambda: change(z.w) + own + LAMBDA * self.u.approximate, z.w))
 
 
 BRIDGE = 1.1
@@ -329,6 +379,11 @@ def _accumulation(total: np.ndarray, squares: np.ndarray, magnitude: np.ndarray,
     return np.sqrt(n * rms * rms + squares)
 
 
+def _linear(worst: Callable[[], np.ndarray], *operands: np.ndarray | None) -> np.ndarray | None:
+    """``worst()``, a result's worst-case error, where every operand's is tracked; None otherwise."""
+    return None if any(w is None for w in operands) else worst()
+
+
 def _quadrature(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``sqrt(a^2 + b^2)``, a fresh array (``np.hypot`` guards against overflow, which error
     scales never reach, at four times the cost)."""
@@ -338,12 +393,24 @@ def _quadrature(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _concat(parts: list[_E], axis: int) -> _E:
-    return _E(np.concatenate([p.v for p in parts], axis), np.concatenate([p.e for p in parts], axis))
+    worst = [p.w for p in parts]
+    return _E(np.concatenate([p.v for p in parts], axis), np.concatenate([p.e for p in parts], axis),
+              _linear(lambda: np.concatenate(worst, axis), *worst))
+
+
+def _stacked(parts: list[_E]) -> _E:
+    worst = [p.w for p in parts]
+    return _E(np.stack([p.v for p in parts]), np.stack([p.e for p in parts]), _linear(lambda: np.stack(worst), *worst))
+
+
+def _rounded(a: _E, half_step: np.ndarray) -> _E:
+    """``a`` rounded to a grid, an error of at most ``half_step`` more: in quadrature to ``e``, in full to ``w``."""
+    return _E(a.v, _quadrature(a.e, half_step), None if a.w is None else a.w + half_step)
 
 
 def _masked(a: _E, mask: np.ndarray | float) -> _E:
     """``a`` through a clip's derivative (1 where it does not bite, 0 where it does): exact."""
-    return a if isinstance(mask, float) else _E(a.v * mask, a.e * mask)
+    return a if isinstance(mask, float) else _E(a.v * mask, a.e * mask, _linear(lambda: a.w * mask, a.w))
 
 
 @dataclass(frozen=True)
@@ -359,6 +426,16 @@ class _Model:
 
     def __init__(self, dtype: str, p: Precision) -> None:
         self.ar, self.int8 = _Arithmetic(_Units.of(dtype, p)), p.int8
+        twin = dtype == "float64" and p == Precision()
+        self.k, self.k_worst = LAMBDA * (np.sqrt(2.0) if twin else 1.0), 2.0 if twin else 1.0
+        """The multiples of ``e`` and ``w`` the bound allows: LAMBDA and 1, for a float64 implementation
+        ``sqrt(2) LAMBDA`` and 2, its reference having errors of the same size, independent of its own
+        (a float64 reference's errors are negligible against any narrower format's)."""
+
+    def bound(self, x: _E) -> np.ndarray:
+        """How far an implementation's ``x`` may be from the reference's: ``min(k e, k_worst w)``."""
+        bound = self.k * x.e
+        return bound if x.w is None else np.minimum(bound, self.k_worst * x.w)
 
     def _weights(self, p: Params) -> tuple[_E, tuple[bool, bool]]:
         """[W_ih; W_hh; b_ih; b_hh]^T, (I + H + 2, 4H), stored (and quantized: half a scale more per
@@ -368,13 +445,13 @@ class _Model:
             return w, (False, False)
         scales = int8_scales(p, self.int8)
         rows = [np.broadcast_to(s / 2.0, m.T.shape) for s, m in zip(scales, (p.w_ih, p.w_hh))]
-        w.e = _quadrature(w.e, np.concatenate([*rows, np.zeros((2, w.e.shape[1]))]))
-        return w, (bool(scales[0].any()), bool(scales[1].any()))
+        return _rounded(w, np.concatenate([*rows, np.zeros((2, w.e.shape[1]))])), (bool(scales[0].any()),
+                                                                                     bool(scales[1].any()))
 
     @staticmethod
     def _quantized(a: _E, quantized: bool) -> _E:
         """``a`` as a hybrid kernel reads it: quantized per row (:func:`input_steps`) if its weights are."""
-        return _E(a.v, _quadrature(a.e, np.broadcast_to(input_steps(a.v) / 2.0, a.e.shape))) if quantized else a
+        return _rounded(a, np.broadcast_to(input_steps(a.v) / 2.0, a.e.shape)) if quantized else a
 
     def forward(self, p: Params, xs: _E, h: _E, c: _E, variant: Variant = PLAIN
                 ) -> tuple[list[_E], list[_E], list[_E], list[list[_E]]]:
@@ -441,13 +518,13 @@ class _Model:
             dc = _masked(dc, variant.inside(f.v * c_prev.v + i.v * g.v, "cell"))
             di, df = ar.mul(dc, g), ar.mul(dc, c_prev)
             if variant.input_forget:  # f = 1 - i
-                di, dzf = ar.add(di, _E(-df.v, df.e)), ar.exact(np.zeros_like(df.v))
+                di, dzf = ar.add(di, _E(-df.v, df.e, df.w)), ar.exact(np.zeros_like(df.v))
             else:
                 dzf = dz(df, zf, f, variant.f)
             dzi = dz(di, zi, i, variant.f)
             dzg = dz(ar.mul(dc, i), zg, g, variant.g)
             dzs = _concat([dzi, dzf, dzg, dzo], axis=1)
-            dz_t = _E(dzs.v.T, dzs.e.T)
+            dz_t = _E(dzs.v.T, dzs.e.T, _linear(lambda: dzs.w.T, dzs.w))
             terms = ar.matmul(dz_t, xs[t]), ar.matmul(dz_t, h_prev), ar.matmul(ones, dzs)
             dw_ih, dw_hh, db = terms if dw_ih is None else (ar.add(a, b) for a, b in zip((dw_ih, dw_hh, db), terms))
             dxs.append(ar.matmul(dzs, w_ih))
@@ -458,8 +535,9 @@ class _Model:
                 step = _concat([ar.matmul(ones, ar.mul(dzk, ck)) for dzk, ck in ((dzi, c_prev), (dzf, c_prev),
                                                                                  (dzo, c))], axis=1)
                 dp = step if dp is None else ar.add(dp, step)
-        return Grads(np.stack([d.e for d in reversed(dxs)]), dh_next.e, dc_next.e, dw_ih.e, dw_hh.e,
-                     db.e[0], db.e[0].copy(), None if dp is None else dp.e[0])
+        b = self.bound(db)[0]
+        return Grads(self.bound(_stacked(dxs[::-1])), self.bound(dh_next), self.bound(dc_next), self.bound(dw_ih),
+                     self.bound(dw_hh), b, b.copy(), None if dp is None else self.bound(dp)[0])
 
 
 def _states(model: _Model, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[_E, _E, _E]:
@@ -467,22 +545,19 @@ def _states(model: _Model, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     return ar.stored(xs), ar.stored(h0), ar.stored(c0)
 
 
-def _model(dtype: str, p: Precision | str | None) -> tuple[_Model, float]:
-    """The model for ``dtype`` and ``p``, and the multiple of its error the bound allows:
-    LAMBDA, doubled for a float64 implementation, whose reference has the same error scale
-    (the float64 reference's own error is negligible against any narrower format's)."""
+def _model(dtype: str, p: Precision | str | None) -> _Model:
+    """The model for ``dtype`` and ``p``."""
     if dtype not in STORAGE:
         raise ValueError(f"no error model for dtype {dtype!r}; known: {', '.join(STORAGE)}")
-    p = precision(p)
-    return _Model(dtype, p), LAMBDA * (np.sqrt(2.0) if dtype == "float64" and p == Precision() else 1.0)
+    return _Model(dtype, precision(p))
 
 
 def forward_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, dtype: str,
                    prec: Precision | str | None = "ieee", variant: Variant = PLAIN) -> ForwardBounds:
     """Bounds on |implementation - reference| for every h_t and c_t of a run over xs (T, B, I)."""
-    model, k = _model(dtype, prec)
+    model = _model(dtype, prec)
     hs, cs, *_ = model.forward(params, *_states(model, xs, h0, c0), variant)
-    return ForwardBounds(k * np.stack([h.e for h in hs]), k * np.stack([c.e for c in cs]))
+    return ForwardBounds(model.bound(_stacked(hs)), model.bound(_stacked(cs)))
 
 
 def step_bounds(params: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray, dtype: str,
@@ -497,7 +572,7 @@ def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0:
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds for :func:`reference.stack_forward`'s outputs (T, B, D * P), h_n and c_n, every cell the
     LSTM ``variant``: each layer reads the previous layer's outputs with their errors."""
-    model, k = _model(dtype, prec)
+    model = _model(dtype, prec)
     inputs = model.ar.stored(xs)
     h_n, c_n = [], []
     for l, layer in enumerate(layers):
@@ -506,11 +581,11 @@ def stack_bounds(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray, c0:
             n = l * len(layer) + d
             order = slice(None, None, -1 if d else 1)
             hs, cs, *_ = model.forward(p, inputs[order], model.ar.stored(h0[n]), model.ar.stored(c0[n]), variant)
-            outs.append(_E(np.stack([h.v for h in hs])[order], np.stack([h.e for h in hs])[order]))
-            h_n.append(hs[-1].e)
-            c_n.append(cs[-1].e)
+            outs.append(_stacked(hs)[order])
+            h_n.append(hs[-1])
+            c_n.append(cs[-1])
         inputs = _concat(outs, axis=-1)
-    return k * inputs.e, k * np.stack(h_n), k * np.stack(c_n)
+    return model.bound(inputs), model.bound(_stacked(h_n)), model.bound(_stacked(c_n))
 
 
 def gradient_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, gh: np.ndarray,
@@ -518,6 +593,5 @@ def gradient_bounds(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarr
                     ) -> Grads:
     """Bounds on |implementation - reference| for every gradient of ``sum_t <gh_t, h_t> + <gc, c_T>``
     (dL/dp too, where ``variant`` has peepholes)."""
-    model, k = _model(dtype, prec)
-    g = model.backward(params, *_states(model, xs, h0, c0), model.ar.stored(gh), model.ar.stored(gc), variant)
-    return Grads(*(k * a for _, a in g.items()))
+    model = _model(dtype, prec)
+    return model.backward(params, *_states(model, xs, h0, c0), model.ar.stored(gh), model.ar.stored(gc), variant)

@@ -125,6 +125,16 @@ def test_render_is_idempotent_and_never_invents_a_number(figures, tmp_path):
     assert "| `never` | a trivial command (never) |" in once, "listed among the figures not measured yet"
 
 
+def test_a_run_on_the_record_renders_the_docs_at_once(figures, tmp_path, monkeypatch):
+    """A later figure of the same run (the kit's tests) checks the docs against the record."""
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- measurements:all -->\n<!-- /measurements:all -->\n")
+    monkeypatch.setattr(measure, "RECORD", tmp_path / "record.json")
+    monkeypatch.setattr(measure, "RENDERED", (doc,))
+    assert measure.main(["--only", "two", "--runs", "1"]) == 0
+    assert "`two`" in doc.read_text() and doc.read_text() == measure.render(doc.read_text(), measure.load(measure.RECORD))
+
+
 def test_the_command_renders_the_record(figures, tmp_path):
     path, doc = tmp_path / "record.json", tmp_path / "doc.md"
     measure.main(["--only", "two", "--runs", "1", "--record", str(path)])
