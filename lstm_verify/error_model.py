@@ -48,6 +48,23 @@ exact one. With ``u`` the unit roundoff of a format (:func:`lstm_verify.dtypes.u
   ``u_op`` is the rounding of the operands to a matmul format coarser than storage (TF32); zero
   otherwise.
 
+Quantized weights (``int8-weights``, LiteRT's dynamic-range quantization): the converter rounds
+each weight to int8 with a symmetric scale ``s = max |w| / 127`` over the weight's output channel
+(``FULLY_CONNECTED``) or over its gate's matrix (``-per-gate``: the fused LSTM op's eight), so
+``w`` carries an error in ``[-s/2, s/2]`` (:func:`int8_scales`); a tensor under
+:data:`MIN_ELEMENTS` stays float, and the fused op quantizes all eight or none. The hybrid kernels
+quantize each batch row of a matmul's float input ``a`` at run time, asymmetric over its range with
+zero: step ``q = (max(a, 0) - min(a, 0)) / 255``, an error in ``[-q/2, q/2]`` per element
+(:func:`input_steps`); products of the int8 values are summed exactly in int32 and scaled back in
+float. Both are bounded, independent and of mean zero over the kit's random data, so they enter
+the model as any rounding does: in quadrature with the storage rounding of the weight (``e``
+gains ``s/2``; the worst case ``w``, below, ``s/2`` in full) and of the input where it enters the
+matmul (``q/2``), and the matmul's carried error is ``sqrt(sum_k (a_k s/2)^2 + (w_k q/2)^2)``,
+``LAMBDA`` of which bounds it by Hoeffding as for the accumulation. The weights' error is the same
+at every step, but it meets a fresh input at each one, so its contributions to different steps add
+in quadrature as the others do. A half step is about 0.4 % of the largest weight: first order still
+(the products of two quantization errors are ignored).
+
 The recurrence needs no special treatment: the cell update ``c' = f c + i g`` carries
 ``f e_c`` forward (the carousel keeps errors as it keeps values), the next step's
 pre-activations read ``h``'s error through ``W_hh``, and fresh errors of different steps are
@@ -106,13 +123,16 @@ class Precision:
     storage format. ``accumulate``: the format sums are accumulated in, or None for float32
     (float64 for float64 storage): IEEE implementations of half formats accumulate in float32.
     ``activation_ulps``: each activation's own error, in ulps of the storage format.
-    ``approximate``: the absolute error scale of approximate activations (fast exp/tanh)."""
+    ``approximate``: the absolute error scale of approximate activations (fast exp/tanh).
+    ``int8``: weights rounded to int8 with their matmul inputs, scaled per ``"channel"`` or per
+    ``"gate"`` (module docstring), or None."""
 
     name: str = "ieee"
     operands: str | None = None
     accumulate: str | None = None
     activation_ulps: float = 4.0
     approximate: float = 0.0
+    int8: str | None = None
 
 
 PRECISIONS: dict[str, dict[str, object]] = {
@@ -120,13 +140,43 @@ PRECISIONS: dict[str, dict[str, object]] = {
     "tf32": {"operands": "tf32"},
     "reduced-accumulation": {"accumulate": "storage"},
     "approximate-activations": {"approximate": 2.0 ** -20},
+    "int8-weights": {"int8": "channel"},
+    "int8-weights-per-gate": {"int8": "gate"},
 }
 """The precision tokens ``--precision`` accepts, combined with ``+`` (``tf32+approximate-activations``):
 ``ieee`` (the default: the storage dtype's own arithmetic, float32 accumulation for half formats),
 ``tf32`` (float32 matmuls with TF32 operands, as cuDNN and cuBLAS do by default for RNNs),
 ``reduced-accumulation`` (sums accumulated in the storage format, e.g. float16 GEMM accumulators),
 ``approximate-activations`` (activations off by up to LAMBDA * 2^-20 = 2^-17 = 7.6e-6 absolute,
-an error scale of 2^-20; cuDNN's float32 tanh(1) is 3.9e-6 off)."""
+an error scale of 2^-20; cuDNN's float32 tanh(1) is 3.9e-6 off),
+``int8-weights`` (LiteRT's dynamic-range quantization: W_ih and W_hh in int8, one scale per output
+channel, their inputs quantized per batch row at run time; module docstring) and
+``int8-weights-per-gate`` (the same with one scale per gate's matrix, as LiteRT's fused LSTM op)."""
+
+MIN_ELEMENTS = 1024
+"""The fewest elements a weight tensor needs for LiteRT's converter to quantize it (measured with
+ai-edge-litert 2.3.0: 1024 quantize, 961 stay float); smaller tensors stay float32."""
+
+
+def int8_scales(params: Params, per: str) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 scales LiteRT's converter gives W_ih's and W_hh's rows (each (4H,), the gates in
+    canonical order), computed as it does, in float32: ``max |w| / 127`` over a row (``per`` =
+    ``"channel"``) or over the row's gate matrix (``"gate"``); zeros where the weights stay float
+    (:data:`MIN_ELEMENTS`: per tensor for ``"channel"``, for all eight gate matrices at once for ``"gate"``)."""
+    weights = [np.abs(np.asarray(w, np.float32)) for w in (params.w_ih, params.w_hh)]
+    if per == "channel":
+        peaks = [w.max(axis=1, initial=0.0) for w in weights]
+        kept = [w.size >= MIN_ELEMENTS for w in weights]
+    else:
+        peaks = [np.repeat(w.reshape(4, -1).max(axis=1, initial=0.0), params.hidden_size) for w in weights]
+        kept = [min(w.size for w in weights) // 4 >= MIN_ELEMENTS] * 2
+    return tuple(peak / np.float32(127) * keep for peak, keep in zip(peaks, kept))
+
+
+def input_steps(a: np.ndarray) -> np.ndarray:
+    """The step of the run-time int8 quantization of each row of ``a`` (..., n), as LiteRT's hybrid kernels
+    take it (``AsymmetricQuantizeFloats``): the row's range, widened to hold zero, over 255; shape (..., 1)."""
+    return (np.maximum(a.max(axis=-1, keepdims=True), 0.0) - np.minimum(a.min(axis=-1, keepdims=True), 0.0)) / 255
 
 
 def range_slack(spec: str | Precision | None) -> float:
@@ -353,6 +403,11 @@ def _stacked(parts: list[_E]) -> _E:
     return _E(np.stack([p.v for p in parts]), np.stack([p.e for p in parts]), _linear(lambda: np.stack(worst), *worst))
 
 
+def _rounded(a: _E, half_step: np.ndarray) -> _E:
+    """``a`` rounded to a grid, an error of at most ``half_step`` more: in quadrature to ``e``, in full to ``w``."""
+    return _E(a.v, _quadrature(a.e, half_step), None if a.w is None else a.w + half_step)
+
+
 def _masked(a: _E, mask: np.ndarray | float) -> _E:
     """``a`` through a clip's derivative (1 where it does not bite, 0 where it does): exact."""
     return a if isinstance(mask, float) else _E(a.v * mask, a.e * mask, _linear(lambda: a.w * mask, a.w))
@@ -370,7 +425,7 @@ class _Model:
     """The forward and backward error propagation for one storage dtype and precision."""
 
     def __init__(self, dtype: str, p: Precision) -> None:
-        self.ar = _Arithmetic(_Units.of(dtype, p))
+        self.ar, self.int8 = _Arithmetic(_Units.of(dtype, p)), p.int8
         twin = dtype == "float64" and p == Precision()
         self.k, self.k_worst = LAMBDA * (np.sqrt(2.0) if twin else 1.0), 2.0 if twin else 1.0
         """The multiples of ``e`` and ``w`` the bound allows: LAMBDA and 1, for a float64 implementation
@@ -382,16 +437,28 @@ class _Model:
         bound = self.k * x.e
         return bound if x.w is None else np.minimum(bound, self.k_worst * x.w)
 
-    def _weights(self, p: Params) -> _E:
-        """[W_ih; W_hh; b_ih; b_hh]^T, (I + H + 2, 4H), stored."""
-        return self.ar.stored(np.concatenate([p.w_ih.T, p.w_hh.T, p.b_ih[None], p.b_hh[None]]))
+    def _weights(self, p: Params) -> tuple[_E, tuple[bool, bool]]:
+        """[W_ih; W_hh; b_ih; b_hh]^T, (I + H + 2, 4H), stored (and quantized: half a scale more per
+        weight), and whether W_ih and W_hh are quantized."""
+        w = self.ar.stored(np.concatenate([p.w_ih.T, p.w_hh.T, p.b_ih[None], p.b_hh[None]]))
+        if not self.int8:
+            return w, (False, False)
+        scales = int8_scales(p, self.int8)
+        rows = [np.broadcast_to(s / 2.0, m.T.shape) for s, m in zip(scales, (p.w_ih, p.w_hh))]
+        return _rounded(w, np.concatenate([*rows, np.zeros((2, w.e.shape[1]))])), (bool(scales[0].any()),
+                                                                                     bool(scales[1].any()))
+
+    @staticmethod
+    def _quantized(a: _E, quantized: bool) -> _E:
+        """``a`` as a hybrid kernel reads it: quantized per row (:func:`input_steps`) if its weights are."""
+        return _rounded(a, np.broadcast_to(input_steps(a.v) / 2.0, a.e.shape)) if quantized else a
 
     def forward(self, p: Params, xs: _E, h: _E, c: _E, variant: Variant = PLAIN
                 ) -> tuple[list[_E], list[_E], list[_E], list[list[_E]]]:
         """hs, cs, gates (i, f, g, o concatenated) and the gates' pre-activations (the peephole
         terms added, before any clip; f's None when coupled) of every step, as values with errors,
         for the plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
-        ar, w = self.ar, self._weights(p)
+        ar, (w, (x_int8, h_int8)) = self.ar, self._weights(p)
         w_hr = ar.stored(p.w_hr.T) if p.w_hr is not None else None
         peep = ar.stored(p.p.reshape(3, -1)) if variant.peepholes else None
         ones = ar.exact(np.ones((h.v.shape[0], 2)))
@@ -405,7 +472,7 @@ class _Model:
             return z, ar.activation(ar.clip(z, variant, "gates"), fn)
 
         for t in range(xs.v.shape[0]):
-            z = ar.matmul(_concat([xs[t], h, ones], axis=1), w)
+            z = ar.matmul(_concat([self._quantized(xs[t], x_int8), self._quantized(h, h_int8), ones], axis=1), w)
             zi, i = gate(z, 0, variant.f, c)
             zf, f = (None, ar.one_minus(i)) if variant.input_forget else gate(z, 1, variant.f, c)
             zg, g = gate(z, 2, variant.g)

@@ -117,31 +117,42 @@ def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, rec
     return h, hs, h, c, tf.zeros([])
 
 
-def markers(input_size: int, hidden: int, dtype: str) -> dict[str, tf.Tensor]:
+def markers(input_size: int, hidden: int) -> Native:
     """Marker parameters in Keras's storage: element k (over :data:`NAMES`, flattened) is MARKER + k."""
     shapes = {"w_ih": (input_size, 4 * hidden), "w_hh": (hidden, 4 * hidden), "b": (4 * hidden,)}
     sizes = np.cumsum([0, *(int(np.prod(shapes[n])) for n in NAMES)])
     if sizes[-1] > 2 * MARKER:
         raise ValueError(f"{sizes[-1]} parameters: markers number at most {2 * MARKER:.0f}")
-    return {n: tf.constant(encode(np.arange(sizes[k], sizes[k + 1])).reshape(shapes[n]), dtype)
-            for k, n in enumerate(NAMES)}
+    return {n: encode(np.arange(sizes[k], sizes[k + 1])).reshape(shapes[n]) for k, n in enumerate(NAMES)}
 
 
-def convert_loop(input_size: int, hidden: int, dtype: str) -> bytes:
-    """The ``WHILE`` form: ``(xs, h, c) -> (hs, h_T, c_T)``, time and batch dynamic."""
-    weights = markers(input_size, hidden, dtype)
+def _converted(converter: tf.lite.TFLiteConverter, quantize: bool) -> bytes:
+    """``converter``'s model; with ``quantize``, dynamic-range int8 weights (``Optimize.DEFAULT``, no
+    representative data set)."""
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+def convert_loop(native: Native, dtype: str = "float32", quantize: bool = False) -> bytes:
+    """The ``WHILE`` form of the LSTM with ``native``'s weights as constants: ``(xs, h, c) -> (hs, h_T,
+    c_T)``, time and batch dynamic."""
+    weights = {n: tf.constant(native[n], dtype) for n in NAMES}
+    input_size, hidden = native["w_ih"].shape[0], native["w_hh"].shape[0]
     signature = [tf.TensorSpec([None, None, input_size], dtype), *[tf.TensorSpec([None, hidden], dtype)] * 2]
 
     @tf.function(input_signature=signature)
     def run(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple:
         _, hs, h, c, _ = keras_lstm(xs, h, c, weights["w_ih"], weights["w_hh"], weights["b"])
         return hs, h, c
-    return tf.lite.TFLiteConverter.from_concrete_functions([run.get_concrete_function()], run).convert()
+    return _converted(tf.lite.TFLiteConverter.from_concrete_functions([run.get_concrete_function()], run), quantize)
 
 
-def convert_fused(input_size: int, hidden: int, batch: int, dtype: str) -> bytes:
-    """The fused form: ``(xs, h, c) -> hs``, time dynamic, batch fixed; h and c are the op's state."""
-    weights = markers(input_size, hidden, dtype)
+def convert_fused(native: Native, batch: int, dtype: str = "float32", quantize: bool = False) -> bytes:
+    """The fused form with ``native``'s weights as constants: ``(xs, h, c) -> hs``, time dynamic, batch
+    fixed; h and c are the op's state."""
+    weights = {n: tf.constant(native[n], dtype) for n in NAMES}
+    input_size, hidden = native["w_ih"].shape[0], native["w_hh"].shape[0]
     layer = tf.function(keras_lstm, experimental_attributes={"api_implements": f"lstm_{uuid.uuid4().hex}",
                                                              "time_major": True, "go_backwards": False})
     signature = [tf.TensorSpec([None, batch, input_size], dtype), *[tf.TensorSpec([batch, hidden], dtype)] * 2]
@@ -153,7 +164,7 @@ def convert_fused(input_size: int, hidden: int, batch: int, dtype: str) -> bytes
     module.run = run
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(module, folder, signatures=run.get_concrete_function())
-        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+        return _converted(tf.lite.TFLiteConverter.from_saved_model(folder), quantize)
 
 
 def convert_step(cell: StepCell, native: Native, hidden: int, dtype: str) -> bytes:
@@ -250,7 +261,7 @@ class LiteRtModel(SequenceModel):
             raise NotImplementedError("the converted LSTM runs whole sequences forward only, from a given state")
         key = self.adapter.key(self.native, xs.shape[1], self.dtype)
         if key not in self.interpreters:
-            self.interpreters[key] = self.adapter.program(key).interpreter(self.native)
+            self.interpreters[key] = self.adapter.interpreter(self.native, key)
         interpreter = self.interpreters[key]
         inputs, outputs = invoke(interpreter, {"xs": xs, "h": state[0], "c": state[1],
                                                **self.adapter.parameter_feeds(self.native)})
@@ -276,8 +287,12 @@ class LiteRtAdapter(Adapter):
         return native["w_ih"].shape[0], native["w_hh"].shape[0]
 
     def convert(self, key: tuple) -> bytes:
-        """The model converted for ``key``."""
-        return convert_loop(*key, "float32")
+        """The model converted for ``key``, marker weights."""
+        return self.build(markers(*key[:2]), key)
+
+    def build(self, native: Native, key: tuple, quantize: bool = False) -> bytes:
+        """The model converted with ``native``'s weights (and ``key``'s batch where it fixes one)."""
+        return convert_loop(native, quantize=quantize)
 
     def size(self, key: tuple) -> int:
         """How many parameters the converted model holds as marked constants (I, H: 4H (I + H + 1))."""
@@ -291,12 +306,19 @@ class LiteRtAdapter(Adapter):
     def program(self, key: tuple) -> Program:
         """The converted model for ``key``, converted once; refused without :attr:`operator`."""
         if key not in self._programs:
-            program = Program(self.convert(key), self.size(key))
-            ops = {op["op_name"] for op in Interpreter(model_content=program.flatbuffer)._get_ops_details()}
-            if self.operator not in ops:
-                raise RuntimeError(f"the converter emitted {sorted(ops)}, without {self.operator}")
-            self._programs[key] = program
+            self._programs[key] = Program(self.checked(self.convert(key)), self.size(key))
         return self._programs[key]
+
+    def checked(self, flatbuffer: bytes) -> bytes:
+        """``flatbuffer``, refused unless it holds :attr:`operator`."""
+        ops = {op["op_name"] for op in Interpreter(model_content=flatbuffer)._get_ops_details()}
+        if self.operator not in ops:
+            raise RuntimeError(f"the converter emitted {sorted(ops)}, without {self.operator}")
+        return flatbuffer
+
+    def interpreter(self, native: Native, key: tuple) -> Interpreter:
+        """An interpreter of the model converted for ``key`` holding ``native``'s parameters."""
+        return self.program(key).interpreter(native)
 
     def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
                 ) -> tuple[np.ndarray, State]:
@@ -332,8 +354,8 @@ class LiteRtFusedAdapter(LiteRtAdapter):
         """(I, H, B): the fusion fixes the batch."""
         return (*super().key(native, batch, dtype), batch)
 
-    def convert(self, key: tuple) -> bytes:
-        return convert_fused(*key, "float32")
+    def build(self, native: Native, key: tuple, quantize: bool = False) -> bytes:
+        return convert_fused(native, key[2], quantize=quantize)
 
     def known_differences(self, dtype: str) -> list[Expected]:
         return [Expected("test_exact_cec_carry", versions=MEASURED,
@@ -347,6 +369,42 @@ class LiteRtFusedAdapter(LiteRtAdapter):
                 ) -> tuple[np.ndarray, State]:
         """The op writes its final state into its state tensors, the model's inputs h and c."""
         return outputs[0], (interpreter.get_tensor(inputs["h"]), interpreter.get_tensor(inputs["c"]))
+
+
+class Int8Weights(LiteRtAdapter):
+    """Dynamic-range quantization (``converter.optimizations = [tf.lite.Optimize.DEFAULT]``, no
+    representative data set): the converter rounds each weight tensor of at least 1024 elements to int8,
+    symmetric, and the hybrid kernels quantize their float inputs per batch row at run time
+    (:data:`lstm_verify.error_model.PRECISIONS`, ``int8-weights``). Quantized buffers cannot be
+    patched as the float markers are, and writing int8 buffers here would test this adapter's
+    quantizer, not the converter's: each parameter set is converted (the cost of a conversion per
+    case, not per shape)."""
+
+    granularity = "channel"
+    """How the converter scales this form's weights: per output channel (``FULLY_CONNECTED``)."""
+
+    def interpreter(self, native: Native, key: tuple) -> Interpreter:
+        return Interpreter(model_content=self.checked(self.build(native, key, quantize=True)), num_threads=1)
+
+    def precision(self, dtype: str) -> str:
+        """int8 weights at :attr:`granularity`, with the float form's activations."""
+        suffix = "" if self.granularity == "channel" else f"-per-{self.granularity}"
+        return f"int8-weights{suffix}+{super().precision(dtype)}"
+
+
+class LiteRtInt8Adapter(Int8Weights):
+    """``litert`` with dynamic-range int8 weights: its two ``FULLY_CONNECTED`` ops are hybrid, their
+    weights scaled per output channel."""
+
+    name = "litert-int8-weights"
+
+
+class LiteRtFusedInt8Adapter(Int8Weights, LiteRtFusedAdapter):
+    """``litert-fused`` with dynamic-range int8 weights: the op's eight gate matrices each get one scale,
+    and none is quantized unless all eight reach 1024 elements."""
+
+    name = "litert-fused-int8-weights"
+    granularity = "gate"
 
 
 class TfliteStepAdapter(LiteRtAdapter):
@@ -396,5 +454,6 @@ def _litert_version() -> str:
 @cache
 def _refusal(adapter: type[LiteRtAdapter], dtype: str) -> str:
     """LiteRT's (or its converter's) own message for a one-unit LSTM of this form at ``dtype``."""
-    said = refusal(lambda: convert_fused(1, 1, 1, dtype) if adapter.operator == FUSED else convert_loop(1, 1, dtype))
+    one = markers(1, 1)
+    said = refusal(lambda: convert_fused(one, 1, dtype) if adapter.operator == FUSED else convert_loop(one, dtype))
     return said or f"{adapter.name} is declared for float32 only"

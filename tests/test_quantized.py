@@ -1,0 +1,73 @@
+"""LiteRT's dynamic-range int8 quantization as a declared precision (``int8-weights``): the scales the
+converter writes are the ones the error model assumes, a correct quantized model passes at its precision
+and fails at float32's (the quantization is far above float32 rounding), and a model dequantized with
+the wrong scales fails at int8-weights."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("tensorflow")
+
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+from lstm_verify.adapters.litert_lstm import LiteRtFusedInt8Adapter, LiteRtInt8Adapter  # noqa: E402
+from lstm_verify.agreement import sequence_agrees  # noqa: E402
+from lstm_verify.checks import LawViolation  # noqa: E402
+from lstm_verify.error_model import int8_scales, precision  # noqa: E402
+from lstm_verify.implementation import Implementation, implementation  # noqa: E402
+from lstm_verify.params import Case  # noqa: E402
+from tests.catalogue import Entry  # noqa: E402
+
+CASE = Case(batch=2, input_size=40, hidden_size=32, steps=4, seed=1)
+"""Large enough for every weight tensor of both forms to be quantized (the fused op's 32 x 32 gate matrices: 1024)."""
+
+
+@pytest.mark.parametrize("adapter,batch,input_size,hidden", (
+    (LiteRtInt8Adapter(), 2, 16, 16), (LiteRtInt8Adapter(), 2, 4, 64), (LiteRtInt8Adapter(), 2, 3, 7),
+    (LiteRtFusedInt8Adapter(), 2, 40, 32), (LiteRtFusedInt8Adapter(), 2, 31, 31),
+    (LiteRtFusedInt8Adapter(), 2, 64, 24)), ids=lambda v: getattr(v, "name", v))
+def test_converter_scales_are_the_error_models(adapter, batch, input_size, hidden):
+    """Every int8 tensor the converter wrote is a block of W_ih or W_hh with the scales
+    :func:`int8_scales` computes (per output channel, or one per gate matrix), its values within half a
+    scale of the weights; the blocks it left float (under 1024 elements; the fused op: all eight unless
+    each reaches 1024) are the ones the model leaves float."""
+    params = Case(batch, input_size, hidden, seed=3).arrays()[0]
+    native = adapter.layout.to_native(params, np.float32, np.random.default_rng(0))
+    per = precision(adapter.precision("float32")).int8
+    rows = 4 * hidden if per == "channel" else hidden
+    expected = {(name, k): (w[k:k + rows], s[k:k + rows]) for name, w, s in
+                zip(("w_ih", "w_hh"), (params.w_ih, params.w_hh), int8_scales(params, per))
+                for k in range(0, 4 * hidden, rows) if s.any()}
+    interpreter = Interpreter(model_content=adapter.build(native, adapter.key(native, batch, "float32"), quantize=True))
+    found = set()
+    for tensor in interpreter.get_tensor_details():
+        if tensor["dtype"] != np.int8:
+            continue
+        scales = tensor["quantization_parameters"]["scales"]
+        values = interpreter.get_tensor(tensor["index"]) * scales[:, None]
+        block = [key for key, (w, s) in expected.items() if w.shape == values.shape
+                 and np.allclose(np.broadcast_to(scales, s.shape), s, rtol=1e-6, atol=0)
+                 and (np.abs(values - w) <= s[:, None] / 2 * (1 + 1e-5)).all()]
+        assert len(block) == 1, f"{tensor['name']} {values.shape}: no weight block with the model's scales"
+        found.add(block[0])
+    assert found == set(expected)
+
+
+@pytest.mark.parametrize("name", ("litert-int8-weights", "litert-fused-int8-weights"))
+def test_quantized_models_need_their_precision(name):
+    """At its declared precision the quantized model agrees with the reference; held to float32's
+    bound (``ieee``) it fails: the quantization is far above float32 rounding."""
+    impl = implementation(name, "float32")
+    assert precision(impl.precision).int8
+    sequence_agrees(impl, CASE)
+    with pytest.raises(LawViolation, match=f"precision ieee;.*{name}-float32"):
+        sequence_agrees(Implementation(impl.adapter, "float32", declared_precision="ieee"), CASE)
+
+
+def test_wrong_scales_fail_at_int8_weights():
+    """Every channel dequantized with channel 0's scale (``FirstChannelScale``) fails at int8-weights."""
+    impl = Entry("litert_models.py:FirstChannelScale", "adapter", dtype="float32").implementation()
+    assert precision(impl.precision).int8 == "channel"
+    with pytest.raises(LawViolation, match="first-channel-scale"):
+        sequence_agrees(impl, CASE)
