@@ -15,7 +15,7 @@ from lstm_verify.adapters.litert_lstm import LiteRtFusedInt8Adapter, LiteRtInt8A
 from lstm_verify.agreement import sequence_agrees  # noqa: E402
 from lstm_verify.checks import LawViolation  # noqa: E402
 from lstm_verify.error_model import int8_scales, precision  # noqa: E402
-from lstm_verify.implementation import Implementation, implementation  # noqa: E402
+from lstm_verify.implementation import Implementation  # noqa: E402
 from lstm_verify.params import Case  # noqa: E402
 from tests.catalogue import Entry  # noqa: E402
 
@@ -54,11 +54,11 @@ def test_converter_scales_are_the_error_models(adapter, batch, input_size, hidde
     assert found == set(expected)
 
 
-@pytest.mark.parametrize("name", ("litert-int8-weights", "litert-fused-int8-weights"))
-def test_quantized_models_need_their_precision(name):
+@pytest.mark.parametrize("adapter", (LiteRtInt8Adapter(), LiteRtFusedInt8Adapter()), ids=lambda a: a.name)
+def test_quantized_models_need_their_precision(adapter):
     """At its declared precision the quantized model agrees with the reference; held to float32's
     bound (``ieee``) it fails: the quantization is far above float32 rounding."""
-    impl = implementation(name, "float32")
+    impl, name = Implementation(adapter, "float32"), adapter.name
     assert precision(impl.precision).int8
     sequence_agrees(impl, CASE)
     with pytest.raises(LawViolation, match=f"precision ieee;.*{name}-float32"):

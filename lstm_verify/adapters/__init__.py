@@ -33,7 +33,6 @@ BUILTIN: dict[str, str] = {
     "litert": "lstm_verify.adapters.litert_lstm:LiteRtAdapter",
     "litert-fused": "lstm_verify.adapters.litert_lstm:LiteRtFusedAdapter",
     "litert-int8-weights": "lstm_verify.adapters.litert_lstm:LiteRtInt8Adapter",
-    "litert-fused-int8-weights": "lstm_verify.adapters.litert_lstm:LiteRtFusedInt8Adapter",
     "tf-block-via-tf2onnx": "lstm_verify.adapters.tf2onnx_lstm:TfBlockViaTf2Onnx",
 }
 
