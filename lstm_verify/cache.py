@@ -85,21 +85,22 @@ def cached_conversion(key_parts: Sequence[object], convert: Callable[[], bytes],
     file and the adapter modules it imports (:func:`lstm_verify.store.adapter_files`); for a
     function or class (a TARGET's step), the bytes of its file. Without a cache folder
     (:func:`use_cache_dir` not called in this process), or with code that has no file, it converts."""
-    sources = [_source(c) for c in code]
-    if _conversions is None or None in sources:
+    folder = _conversions
+    sources = [_source(c) for c in code] if folder else []
+    if folder is None or None in sources:
         return convert()
     digest = hashlib.sha256(repr((tuple(key_parts), tuple(sources))).encode()).hexdigest()
-    entry = _conversions / f"{digest}.bin"
+    entry = folder / f"{digest}.bin"
     try:
         stored = entry.read_bytes()
     except OSError:
         stored = b""
-    body = stored[len(ENTRY) + 32:]
-    if stored[:len(ENTRY)] == ENTRY and stored[len(ENTRY):len(ENTRY) + 32] == hashlib.sha256(body).digest():
-        return body
+    head = len(ENTRY) + 32  # the marker, then the sha256 of the model's bytes
+    if stored[:len(ENTRY)] == ENTRY and stored[len(ENTRY):head] == hashlib.sha256(stored[head:]).digest():
+        return stored[head:]
     model = convert()
-    _conversions.mkdir(mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f"{digest}.", suffix=".tmp", dir=_conversions)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f"{digest}.", suffix=".tmp", dir=folder)
     with os.fdopen(handle, "wb") as out:
         out.write(ENTRY + hashlib.sha256(model).digest() + model)
     os.replace(temporary, entry)

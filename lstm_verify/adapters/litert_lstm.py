@@ -41,7 +41,8 @@ loop, converter and interpreter, its parameters inputs of the converted model.
 
 Cost: converting is what a shape costs (measured under load: 1 s for the ``WHILE`` form, 3.4 s for
 the fused form, which goes through a SavedModel; creating the interpreter of an I = H = 512 model
-0.26 s, its first invoke 0.15 s, a later one 0.035 s), and the kernel-size laws draw 25 shapes.
+0.26 s, its first invoke 0.15 s, a later one 0.035 s), and the kernel-size laws draw 25 shapes; a
+run with a warm cache folder converts none.
 """
 
 from __future__ import annotations
