@@ -101,18 +101,31 @@ def _tf2onnx(monkeypatch):
     return tf2onnx_lstm.TfBlockViaTf2Onnx, calls
 
 
-@pytest.mark.parametrize("converter", [_litert, _tf2onnx])
+def _torch_onnx(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from lstm_verify.adapters import torch_onnx
+    calls = []
+    export = torch_onnx._export
+    monkeypatch.setattr(torch_onnx, "_export", lambda config: calls.append(config) or export(config))
+
+    def build() -> torch_onnx.TorchOnnxAdapter:
+        monkeypatch.setattr(torch_onnx, "_EXPORTED", {})  # what a new process starts with
+        return torch_onnx.TorchOnnxAdapter()
+    return build, calls
+
+
+@pytest.mark.parametrize("converter", [_litert, _tf2onnx, _torch_onnx])
 def test_a_cached_conversion_computes_what_a_fresh_one_does(folder, monkeypatch, converter):
     """Three adapters (each with an empty in-process cache): the first converts and writes the
     entry, the second reads it, the third converts without a cache folder; all agree exactly."""
-    adapter_class, calls = converter(monkeypatch)
+    build, calls = converter(monkeypatch)
     from lstm_verify.params import Params
     params = Params.uniform_init(2, 3, np.random.default_rng(0))
     xs = np.random.default_rng(1).normal(size=(4, 2, 2)).astype(np.float32)
     state = (np.full((2, 3), 0.5, np.float32), np.full((2, 3), -0.25, np.float32))
 
     def outputs() -> list[np.ndarray]:
-        adapter = adapter_class()
+        adapter = build()
         native = {k: v.astype(np.float32) for k, v in adapter.layout.to_native(params).items()}
         hs, (h, c) = adapter.load(native, "float32").sequence(xs, state)
         return [hs, h, c]

@@ -30,8 +30,8 @@ H, B), kept in the cache folder for other workers and later runs
 (:func:`~lstm_verify.cache.cached_conversion`), with marker weights (element k of the parameters
 is 2^23 + k, or -k from 2^23 on: exact in float32), and every constant buffer made of markers is
 a gather of the parameters: a model's weights are written into those buffers of the flatbuffer
-(as ``torch-onnx`` reads an export). A buffer
-mixing markers with other values (the converter folding arithmetic into a weight) is refused.
+(as ``torch-onnx`` reads an export). A buffer mixing markers with other values (the converter
+folding arithmetic into a weight) is refused.
 
 float32 only: the other dtypes are refused by LiteRT or its converter, whose message is the
 skip. One interpreter thread, LiteRT's default XNNPACK delegate (as deployed).
