@@ -26,10 +26,12 @@ ops, in the two forms a converted LSTM takes:
 
 Weights are constants of the converted model, as deployed. Converting costs seconds (2.5 s
 under load), so each form is converted once per shape (``litert``: I, H; ``litert-fused``: I,
-H, B) with marker weights (element k of the parameters is 2^23 + k, or -k from 2^23 on: exact in float32) and
-every constant buffer made of markers is a gather of the parameters: a model's weights are
-written into those buffers of the flatbuffer (as ``torch-onnx`` reads an export). A buffer
-mixing markers with other values (the converter folding arithmetic into a weight) is refused.
+H, B), kept in the cache folder for other workers and later runs
+(:func:`~lstm_verify.cache.cached_conversion`), with marker weights (element k of the parameters
+is 2^23 + k, or -k from 2^23 on: exact in float32), and every constant buffer made of markers is
+a gather of the parameters: a model's weights are written into those buffers of the flatbuffer
+(as ``torch-onnx`` reads an export). A buffer mixing markers with other values (the converter
+folding arithmetic into a weight) is refused.
 
 float32 only: the other dtypes are refused by LiteRT or its converter, whose message is the
 skip. One interpreter thread, LiteRT's default XNNPACK delegate (as deployed).
@@ -39,11 +41,13 @@ loop, converter and interpreter, its parameters inputs of the converted model.
 
 Cost: converting is what a shape costs (measured under load: 1 s for the ``WHILE`` form, 3.4 s for
 the fused form, which goes through a SavedModel; creating the interpreter of an I = H = 512 model
-0.26 s, its first invoke 0.15 s, a later one 0.035 s), and the kernel-size laws draw 25 shapes.
+0.26 s, its first invoke 0.15 s, a later one 0.035 s), and the kernel-size laws draw 25 shapes; a
+run with a warm cache folder converts none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -61,6 +65,7 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
 from lstm_verify.adapters.tf_step import Cell as StepCell  # noqa: E402
 from lstm_verify.adapters.tf_step import converted_capabilities, step_cell  # noqa: E402
+from lstm_verify.cache import cached_conversion  # noqa: E402
 from lstm_verify.dtypes import STORAGE, numpy_dtype  # noqa: E402
 from lstm_verify.expected import Expected  # noqa: E402
 from lstm_verify.layouts import KERAS, Layout, Native  # noqa: E402
@@ -248,6 +253,12 @@ def refusal(convert: Callable[[], bytes]) -> str | None:
     return None
 
 
+def cached_refusal(key_parts: tuple, convert: Callable[[], bytes], code: tuple[object, ...]) -> str | None:
+    """:func:`refusal`, kept in the cache folder as a conversion is (:func:`~lstm_verify.cache.cached_conversion`:
+    the same converter, versions and code refuse alike), so a later run does not convert to learn it."""
+    return cached_conversion(("refusal", *key_parts), lambda: (refusal(convert) or "").encode(), code).decode() or None
+
+
 class LiteRtModel(SequenceModel):
     """One parameter set on LiteRT: an interpreter per program (per batch for the fused form)."""
 
@@ -303,10 +314,17 @@ class LiteRtAdapter(Adapter):
         """The parameters the model takes as inputs: none, its weights are constants."""
         return {}
 
+    def code(self) -> tuple[object, ...]:
+        """The code a conversion runs, for :func:`~lstm_verify.cache.cached_conversion`: this module
+        (with the adapter modules it imports) and the adapter's class (a subclass's file)."""
+        return __name__, type(self)
+
     def program(self, key: tuple) -> Program:
         """The converted model for ``key``, converted once; refused without :attr:`operator`."""
         if key not in self._programs:
-            self._programs[key] = Program(self.checked(self.convert(key)), self.size(key))
+            flatbuffer = cached_conversion((type(self).__qualname__, key, self.version()), lambda: self.convert(key),
+                                           self.code())
+            self._programs[key] = Program(self.checked(flatbuffer), self.size(key))
         return self._programs[key]
 
     def checked(self, flatbuffer: bytes) -> bytes:
@@ -384,7 +402,12 @@ class Int8Weights(LiteRtAdapter):
     """How the converter scales this form's weights: per output channel (``FULLY_CONNECTED``)."""
 
     def interpreter(self, native: Native, key: tuple) -> Interpreter:
-        return Interpreter(model_content=self.checked(self.build(native, key, quantize=True)), num_threads=1)
+        """A conversion of ``native`` itself, kept in the cache folder under a digest of its weights
+        (a derandomized run draws the same cases: a later run converts nothing)."""
+        weights = hashlib.sha256(b"".join(np.ascontiguousarray(native[n], np.float32).tobytes() for n in NAMES))
+        flatbuffer = cached_conversion((type(self).__qualname__, key, self.version(), weights.hexdigest()),
+                                       lambda: self.build(native, key, quantize=True), self.code())
+        return Interpreter(model_content=self.checked(flatbuffer), num_threads=1)
 
     def precision(self, dtype: str) -> str:
         """int8 weights at :attr:`granularity`, with the float form's activations."""
@@ -416,7 +439,7 @@ class TfliteStepAdapter(LiteRtAdapter):
 
     def __init__(self, step: Callable, name: str, layout: Layout, capabilities: Capabilities) -> None:
         super().__init__()
-        self.cell, self.name, self.layout = step_cell(step), f"{name}-via-tflite", layout
+        self.step, self.cell, self.name, self.layout = step, step_cell(step), f"{name}-via-tflite", layout
         self.capabilities = converted_capabilities(capabilities, STORAGE)
         self._refusals: dict[str, str | None] = {}
 
@@ -434,13 +457,18 @@ class TfliteStepAdapter(LiteRtAdapter):
     def parameter_feeds(self, native: Native) -> dict[str, np.ndarray]:
         return dict(native)
 
+    def code(self) -> tuple[object, ...]:
+        """The adapter's module and the TARGET's step."""
+        return (*super().code(), self.step)
+
     def unsupported(self, dtype: str) -> str | None:
         """The converter's or LiteRT's refusal of the step converted at ``dtype`` (one input, one unit)."""
         if dtype not in self.capabilities.dtypes:
             return Adapter.unsupported(self, dtype)
         if dtype not in self._refusals:
             native = self.layout.to_native(Params.zeros(1, 1))
-            said = refusal(lambda: convert_step(self.cell, native, 1, dtype))
+            said = cached_refusal((type(self).__qualname__, dtype, self.version()),
+                                  lambda: convert_step(self.cell, native, 1, dtype), self.code())
             self._refusals[dtype] = said and f"LiteRT refuses the step converted at {dtype}: {said}"
         return self._refusals[dtype]
 
@@ -455,5 +483,9 @@ def _litert_version() -> str:
 def _refusal(adapter: type[LiteRtAdapter], dtype: str) -> str:
     """LiteRT's (or its converter's) own message for a one-unit LSTM of this form at ``dtype``."""
     one = markers(1, 1)
-    said = refusal(lambda: convert_fused(one, 1, dtype) if adapter.operator == FUSED else convert_loop(one, dtype))
+
+    def convert() -> bytes:
+        return convert_fused(one, 1, dtype) if adapter.operator == FUSED else convert_loop(one, dtype)
+    said = cached_refusal((adapter.__qualname__, dtype, tf.__version__, _litert_version()), convert,
+                          (__name__, adapter))
     return said or f"{adapter.name} is declared for float32 only"

@@ -4,7 +4,8 @@ onnxruntime: ``--kind tf-step --via tf2onnx`` (a user's step) and the built-in c
 
 The cell is scanned over time (``tf.scan``) in a ``tf.function`` whose inputs are xs (T, B, I), h0,
 c0 and the native parameters, so the converted graph takes the parameters under test and any T
-and B; it is converted once per (dtype, variant, parameter shapes).
+and B; it is converted once per (dtype, variant, parameter shapes), and kept in the cache folder
+for other workers and later runs (:func:`~lstm_verify.cache.cached_conversion`).
 
 tf2onnx 1.17.0 emits no ONNX ``LSTM`` node for it. Its LSTM rewriters match an ``LSTMBlockCell``
 in a TF1 while loop of ``Enter`` frames with constant weights (``rewriter/lstm_rewriter.py``, which
@@ -35,6 +36,7 @@ import tf2onnx  # noqa: E402
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
 from lstm_verify.adapters.tf_block import TfBlockAdapter, attributes  # noqa: E402
 from lstm_verify.adapters.tf_step import CPU, converted_capabilities, step_cell  # noqa: E402
+from lstm_verify.cache import cached_conversion  # noqa: E402
 from lstm_verify.dtypes import numpy_dtype  # noqa: E402
 from lstm_verify.layouts import TF1, Layout, Native  # noqa: E402
 from lstm_verify.params import Params  # noqa: E402
@@ -89,8 +91,11 @@ class Tf2OnnxAdapter(Adapter):
     requires = ("tensorflow", "tf2onnx", "onnx", "onnxruntime")
 
     def __init__(self, cell_for: Callable[[Variant], Cell], name: str, layout: Layout,
-                 capabilities: Capabilities) -> None:
+                 capabilities: Capabilities, code: tuple[object, ...] = ()) -> None:
         self.cell_for, self.name, self.layout, self.capabilities = cell_for, name, layout, capabilities
+        self.code = code
+        """The code ``cell_for`` runs besides this module and the adapter's class (a TARGET's step),
+        for :func:`~lstm_verify.cache.cached_conversion`."""
         self._runs: dict[tuple, Run] = {}
 
     def version(self) -> str:
@@ -104,12 +109,14 @@ class Tf2OnnxAdapter(Adapter):
         """The converted graph's session for these parameter shapes, converted once."""
         key = (dtype, variant, tuple((k, v.shape) for k, v in native.items()))
         if key not in self._runs:
-            model = convert(self.cell_for(variant), native, self.layout.sizes(native)[1], dtype)
+            cell, hidden = self.cell_for(variant), self.layout.sizes(native)[1]
+            model = cached_conversion((type(self).__qualname__, key, self.version(), onnx.__version__),
+                                      lambda: convert(cell, native, hidden, dtype).SerializeToString(),
+                                      (__name__, type(self), *self.code))
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = options.inter_op_num_threads = 1
             options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                                   providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
             self._runs[key] = lambda feeds: session.run(None, feeds)
         return self._runs[key]
 
@@ -138,7 +145,7 @@ def step_adapter(step: Callable, name: str, layout: Layout, capabilities: Capabi
     scan keeps (its dtypes that a graph may hold)."""
     cell = step_cell(step)
     return Tf2OnnxAdapter(lambda variant: cell, f"{name}-via-tf2onnx", layout,
-                          converted_capabilities(capabilities, CONVERTED_DTYPES))
+                          converted_capabilities(capabilities, CONVERTED_DTYPES), (step,))
 
 
 def block_cell(variant: Variant) -> Cell:

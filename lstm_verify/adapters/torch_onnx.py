@@ -22,6 +22,7 @@ it is exported per sequence length; the TorchScript exporter once per configurat
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import io
 import os
 import time
@@ -37,12 +38,15 @@ from onnx import numpy_helper
 
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State
 from lstm_verify.adapters.torch_lstm import accepts
+from lstm_verify.cache import cached_conversion
 from lstm_verify.layouts import TARGET_NAMES, TORCH, Layout, Native
 
 MARK = 2.0 ** 20
 """The first marker value; markers are exact in float32 up to 2^24, so up to 15.7M parameters."""
 EXPORT_SECONDS: dict[str, float] = {}
 """Seconds spent exporting, per exporter, in this process (for the README's cost figures)."""
+COUNT = "lstm_verify.parameters"
+"""The exported model's metadata entry holding how many parameters it marks."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,19 @@ class Exported:
     gathers: dict[str, np.ndarray]
 
 
-def _export(config: Config) -> tuple[onnx.ModelProto, int]:
-    """The exported graph of a marker-parameter module and the count of its marked parameters.
-    The module gets only the options that differ from nn.LSTM's defaults."""
+def _export(config: Config) -> bytes:
+    """The exported graph of a marker-parameter module, the count of its marked parameters in its
+    metadata (:data:`COUNT`). The module gets only the options that differ from nn.LSTM's defaults."""
+    start = time.perf_counter()
+    model, count = _exported_graph(config)
+    onnx.helper.set_model_props(model, {COUNT: str(count)})
+    exporter = "dynamo" if config.dynamo else "torchscript"
+    EXPORT_SECONDS[exporter] = EXPORT_SECONDS.get(exporter, 0.0) + time.perf_counter() - start
+    return model.SerializeToString()
+
+
+def _exported_graph(config: Config) -> tuple[onnx.ModelProto, int]:
+    """The exported graph of a marker-parameter module and the count of its marked parameters."""
     options: dict[str, object] = {"num_layers": config.layers} if config.layers > 1 else {}
     options.update({k: True for k in ("bidirectional", "batch_first") if getattr(config, k)})
     module = config.lstm_class(config.input_size, config.hidden_size, **options)
@@ -132,13 +146,14 @@ _EXPORTED: dict[Config, Exported] = {}
 
 
 def exported(config: Config) -> Exported:
-    """The session for ``config``, exported once per process."""
+    """The session for ``config``, exported once per process, the export kept in the cache folder for
+    other workers and later runs (:func:`~lstm_verify.cache.cached_conversion`)."""
     if config not in _EXPORTED:
-        start = time.perf_counter()
-        model, count = _export(config)
+        versions = [f"{d} {importlib.metadata.version(d)}" for d in ("torch", "onnx", *("onnxscript",) * config.dynamo)]
+        model = onnx.load_from_string(cached_conversion((config, versions), lambda: _export(config),
+                                                        (__name__, config.lstm_class)))
+        count = int({p.key: p.value for p in model.metadata_props}[COUNT])
         gathers = _parameters_as_inputs(model, count)
-        exporter = "dynamo" if config.dynamo else "torchscript"
-        EXPORT_SECONDS[exporter] = EXPORT_SECONDS.get(exporter, 0.0) + time.perf_counter() - start
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3
