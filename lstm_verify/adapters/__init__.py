@@ -33,6 +33,8 @@ BUILTIN: dict[str, str] = {
     "litert": "lstm_verify.adapters.litert_lstm:LiteRtAdapter",
     "litert-fused": "lstm_verify.adapters.litert_lstm:LiteRtFusedAdapter",
     "tf-block-via-tf2onnx": "lstm_verify.adapters.tf2onnx_lstm:TfBlockViaTf2Onnx",
+    "keras-tensorflow-via-tf2onnx": "lstm_verify.adapters.keras_tf2onnx:KerasViaTf2Onnx",
+    "keras-tensorflow-via-tflite": "lstm_verify.adapters.keras_tflite:KerasViaTflite",
 }
 
 
