@@ -120,10 +120,14 @@ class KerasViaTf2Onnx(Adapter):
         """The session of the marker model of these sizes, dtype and form, converted once."""
         key = (input_size, hidden, dtype, form)
         if key not in self._converted:
-            model = convert(input_size, hidden, dtype, form)
+            model = self.convert(input_size, hidden, dtype, form)
             gathers = parameters_as_inputs(model, 4 * hidden * (input_size + hidden + 1))
             self._converted[key] = Converted(session(model), gathers)
         return self._converted[key]
+
+    def convert(self, input_size: int, hidden: int, dtype: str, form: object) -> object:
+        """The marker model of these sizes, dtype and form converted (:func:`convert`)."""
+        return convert(input_size, hidden, dtype, form)
 
     def run(self, model: object, form: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """One call of ``model`` (a :class:`~lstm_verify.adapters._keras_converted.ConvertedModel`)."""
@@ -149,7 +153,7 @@ class KerasViaTf2Onnx(Adapter):
             session(convert(1, 1, dtype, Form(None, True, False, False), marked=False)).run(
                 None, {k: v.astype(numpy_dtype(dtype)) for k, v in zeros.items()})
         except Exception as exc:  # noqa: BLE001 -- whatever the converter or onnxruntime raises is the reason
-            message = re.sub(r" (while running \w+ node\. )?Name:'[^']*'", "", str(exc).splitlines()[0])
+            message = re.sub(r" Name:'[^']*'| \((functional|node)[^)]*\)", "", str(exc).splitlines()[0])  # names count up
             return f"onnxruntime refuses the layer tf2onnx converts at {dtype}: {type(exc).__name__}: {message}"
         if dtype not in MARKABLE:
             return (f"onnxruntime runs the layer converted at {dtype}, but no {dtype} marker is exact: this column "
