@@ -8,16 +8,18 @@ keras/src/backend/tensorflow/rnn.py's ``lstm`` serves cuDNN only), which tf2onnx
 ``rewriter/lstm_tf2_rewriter.py`` matches (``make_lstm_pattern(from_keras=True, use_bias=True)``
 in ``rewriter/rnn_utils.py``) and replaces by one ONNX ``LSTM`` node, its weights reordered from
 Keras's gate blocks i, f, c, o to ONNX's i, o, f, c, the bias written as ``Wb`` with a zero ``Rb``;
-``go_backwards`` adds a ``ReverseSequence``, a call without a state an ``Expand`` of zeros. The rewriter needs the weights to be constants (it
-``continue``s otherwise) and a ``Select`` fed by ``GreaterEqual`` for lengths: Keras 3's mask is a
-boolean input, so a masked layer stays a ``Loop`` of the cell's ops (no ``sequence_lens``).
+``go_backwards`` adds a ``ReverseSequence``, a call without a state an ``Expand`` of zeros. The
+rewriter needs the weights to be constants (it ``continue``s otherwise) and a ``Select`` fed by
+``GreaterEqual`` for lengths: Keras 3's mask is a boolean input, so a masked layer stays a ``Loop``
+of the cell's ops (no ``sequence_lens``).
 
 Weights: converted once per (dtype, I, H, form) with marker weights; every initializer holding
 markers becomes a graph input fed from the parameters under test, its other elements (the zero
-``Rb``) kept. onnxruntime's ``LSTM`` runs no float64 ("LSTM operator does not support double
-yet", at the first run), and at bfloat16 the rewriter fails ("unsupported numpy dtype 'bfloat16' for
+``Rb``) kept. onnxruntime's ``LSTM`` runs no float64 ("LSTM operator does not support double yet",
+at the first run), and at bfloat16 the rewriter fails ("unsupported numpy dtype 'bfloat16' for
 mapping to onnx", logged) and leaves a ``Loop`` whose bfloat16 inputs onnxruntime refuses: those
-dtypes skip with onnxruntime's message. float16 converts to an ``LSTM`` node and runs, but no float16 marker is exact, so this column does not check it (the skip says so).
+dtypes skip with onnxruntime's message. float16 converts to an ``LSTM`` node and runs, but no
+float16 marker is exact, so this column does not check it (the skip says so).
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ class KerasViaTf2Onnx(Adapter):
             session(convert(1, 1, dtype, Form(None, True, False, False), marked=False)).run(
                 None, {k: v.astype(numpy_dtype(dtype)) for k, v in zeros.items()})
         except Exception as exc:  # noqa: BLE001 -- whatever the converter or onnxruntime raises is the reason
-            message = re.sub(r" Name:'[^']*'| \((functional|node)[^)]*\)", "", str(exc).splitlines()[0])  # names count up
+            names = r" Name:'[^']*'| \((functional|node)[^)]*\)"  # a node's name counts up
+            message = re.sub(names, "", str(exc).splitlines()[0])
             return f"onnxruntime refuses the layer tf2onnx converts at {dtype}: {type(exc).__name__}: {message}"
         if dtype not in MARKABLE:
             return (f"onnxruntime runs the layer converted at {dtype}, but no {dtype} marker is exact: this column "

@@ -59,7 +59,8 @@ class KerasViaTflite(LiteRtAdapter):
         its interpreter of ``form``'s conversion, made once per model."""
         if form not in model.cache:
             input_size, hidden = model.native["w_ih"].shape
-            model.cache[form] = self.program((input_size, hidden // 4, form)).interpreter(model.native).get_signature_runner()
+            interpreter = self.program((input_size, hidden // 4, form)).interpreter(model.native)
+            model.cache[form] = interpreter.get_signature_runner()
         outputs = model.cache[form](**{k: np.asarray(v) for k, v in feeds.items()})
         return [outputs[f"output_{k}"] for k in range(3)]
 

@@ -105,7 +105,8 @@ def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, rec
 
 
 def markers(input_size: int, hidden: int, dtype: str) -> dict[str, tf.Tensor]:
-    """Marker parameters in Keras's storage (:func:`~lstm_verify.adapters._markers.marker_arrays`, over :data:`NAMES`)."""
+    """Marker parameters in Keras's storage (:func:`~lstm_verify.adapters._markers.marker_arrays`
+    over :data:`NAMES`)."""
     shapes = {"w_ih": (input_size, 4 * hidden), "w_hh": (hidden, 4 * hidden), "b": (4 * hidden,)}
     return {n: tf.constant(v, dtype) for n, v in marker_arrays(shapes).items()}
 
