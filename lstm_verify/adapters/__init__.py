@@ -34,6 +34,8 @@ BUILTIN: dict[str, str] = {
     "litert-fused": "lstm_verify.adapters.litert_lstm:LiteRtFusedAdapter",
     "litert-int8-weights": "lstm_verify.adapters.litert_lstm:LiteRtInt8Adapter",
     "tf-block-via-tf2onnx": "lstm_verify.adapters.tf2onnx_lstm:TfBlockViaTf2Onnx",
+    "keras-tensorflow-via-tf2onnx": "lstm_verify.adapters.keras_tf2onnx:KerasViaTf2Onnx",
+    "keras-tensorflow-via-tflite": "lstm_verify.adapters.keras_tflite:KerasViaTflite",
 }
 
 

@@ -62,6 +62,7 @@ import tensorflow as tf  # noqa: E402
 from ai_edge_litert import schema_py_generated as schema  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
+from lstm_verify.adapters._markers import decode, marked, marker_arrays  # noqa: E402
 from lstm_verify.adapters.base import Adapter, Capabilities, Model, SequenceModel, State  # noqa: E402
 from lstm_verify.adapters.tf_step import Cell as StepCell  # noqa: E402
 from lstm_verify.adapters.tf_step import converted_capabilities, step_cell  # noqa: E402
@@ -71,20 +72,6 @@ from lstm_verify.expected import Expected  # noqa: E402
 from lstm_verify.layouts import KERAS, Layout, Native  # noqa: E402
 from lstm_verify.params import Params  # noqa: E402
 
-MARKER = 2.0 ** 23
-"""Element k of the parameters converts as ``MARKER + k``, and from k = 2^23 on as ``-(k)``: every
-integer in [2^23, 2^24) is exact in float32, so 2^24 parameters have distinct markers (H = I = 1024
-has 8.4M)."""
-
-
-def encode(k: np.ndarray) -> np.ndarray:
-    """The markers of parameter indices ``k`` (:data:`MARKER`)."""
-    return np.where(k < MARKER, MARKER + k, -k).astype(np.float64)
-
-
-def decode(values: np.ndarray) -> np.ndarray:
-    """The parameter indices of marker ``values``; -1 or a fraction for other values."""
-    return np.where(values >= 0, values - MARKER, np.where(values <= -MARKER, -values, -1.0))
 NAMES = ("w_ih", "w_hh", "b")
 """The native parameters in the order the markers number them (Keras's kernel, recurrent kernel, bias)."""
 FUSED = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -123,12 +110,10 @@ def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, rec
 
 
 def markers(input_size: int, hidden: int) -> Native:
-    """Marker parameters in Keras's storage: element k (over :data:`NAMES`, flattened) is MARKER + k."""
+    """Marker parameters in Keras's storage (:func:`~lstm_verify.adapters._markers.marker_arrays`
+    over :data:`NAMES`)."""
     shapes = {"w_ih": (input_size, 4 * hidden), "w_hh": (hidden, 4 * hidden), "b": (4 * hidden,)}
-    sizes = np.cumsum([0, *(int(np.prod(shapes[n])) for n in NAMES)])
-    if sizes[-1] > 2 * MARKER:
-        raise ValueError(f"{sizes[-1]} parameters: markers number at most {2 * MARKER:.0f}")
-    return {n: encode(np.arange(sizes[k], sizes[k + 1])).reshape(shapes[n]) for k, n in enumerate(NAMES)}
+    return marker_arrays(shapes)
 
 
 def _converted(converter: tf.lite.TFLiteConverter, quantize: bool) -> bytes:
@@ -198,10 +183,10 @@ def marker_buffers(flatbuffer: bytes, size: int) -> list[tuple[int, np.ndarray]]
         if not field or table.VectorLen(field) % 4:
             continue
         start = table.Vector(field)
-        values = decode(np.frombuffer(flatbuffer, "<f4", table.VectorLen(field) // 4, start).astype(np.float64))
-        hit = (values >= 0) & (values < size) & (values == np.round(values))
+        values = np.frombuffer(flatbuffer, "<f4", table.VectorLen(field) // 4, start)
+        hit = marked(values, size)
         if hit.all():
-            found.append((start, values.astype(np.int64)))
+            found.append((start, decode(values.astype(np.float64)).astype(np.int64)))
         elif hit.any():
             raise ValueError(f"buffer {k} of the converted model mixes parameters with other values: the converter "
                              f"computed with a weight, which this adapter cannot substitute")
