@@ -381,3 +381,28 @@ def test_kind_onnx_runs_on_the_deployment_runtimes(two_node_model, runtime, modu
     PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(plain, "float32"))
     with pytest.raises(LawViolation, match=r"\[two/dec-float32; .*\(known difference: .* ignores clip"):
         PROPERTIES["test_sequence_agrees_with_reference"](impl=Implementation(clipped, "float32"))
+
+
+def test_tracts_activations_need_the_approximate_precision_it_declares(tmp_path):
+    """tract's Sigmoid and Tanh are off by more than the 4 u an IEEE activation may be (its adapter's
+    ``precision`` says so, with the figures this measures): declaring ``ieee`` would be false."""
+    tract = pytest.importorskip("tract")
+    from onnx import TensorProto, helper
+
+    from lstm_verify.adapters.tract_lstm import TractAdapter
+    from lstm_verify.error_model import precision
+
+    x = np.linspace(-20, 20, 40001).astype(np.float32)
+    worst = {}
+    for op, exact in (("Sigmoid", lambda v: 1 / (1 + np.exp(-v))), ("Tanh", np.tanh)):
+        graph = helper.make_graph([helper.make_node(op, ["x"], ["y"])], op,
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [x.size])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [x.size])])
+        path = tmp_path / f"{op}.onnx"
+        path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)
+                         .SerializeToString())
+        got = tract.onnx().load(str(path)).into_model().into_runnable().run([x])[0].to_numpy()
+        want = exact(x.astype(np.float64))
+        worst[op] = float((np.abs(got - want) / (2.0 ** -24 * np.maximum(np.abs(want), 1.0))).max())
+    assert min(worst.values()) > precision("ieee").activation_ulps, worst
+    assert precision(TractAdapter().precision("float32")).approximate
