@@ -1,9 +1,15 @@
 """The conformance table (``lstm-verify matrix``): its one feature -> law mapping names the kit's
 laws, its cells follow the worst result of their laws, and docs/conformance.md holds the table the
-committed run (docs/conformance.json, real result records) renders."""
+committed run (docs/conformance.json, real result records) renders; each standalone reproduction
+in docs/repro runs."""
 
+import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 import properties
 from lstm_verify import conformance
@@ -70,3 +76,20 @@ def test_matrix_command_renders_a_report_and_refuses_an_unreadable_one(tmp_path,
     assert main(["matrix", "--from", str(tmp_path / "bad.json")]) == 2
     (tmp_path / "none.json").write_text("[]")
     assert main(["matrix", "--from", str(tmp_path / "none.json")]) == 3
+
+
+REPROS = sorted((ROOT / "docs" / "repro").glob("*_lstm.py"))
+NEEDS = {"opencv_lstm.py": ("cv2",), "tract_lstm.py": ("tract",), "litert_fused_lstm.py": ("tensorflow", "ai_edge_litert")}
+
+
+@pytest.mark.parametrize("script", REPROS, ids=lambda p: p.name)
+def test_each_standalone_reproduction_runs_and_shows_its_finding(script):
+    """An upstream reproduction that no longer runs is worse than none: each runs alone (no kit
+    import) and prints the runtime's answer next to the specification's or the framework's."""
+    for module in NEEDS[script.name]:
+        pytest.importorskip(module)
+    assert "lstm_verify" not in script.read_text()
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                         cwd=script.parent)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert re.search(r"ONNX|TensorFlow", run.stdout), run.stdout
