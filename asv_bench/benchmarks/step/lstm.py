@@ -51,8 +51,8 @@ class PeakMemLSTM:
     param_names = ["adapter"]
 
     def setup(self, adapter: str) -> None:
-        """An adapter without gradients is skipped before it is built: building an ONNX or LiteRT
-        model at this size (an export, a conversion) costs seconds it would not use."""
+        """An adapter without gradients (or not runnable here) is skipped before its model is
+        loaded at this size, which it would not use."""
         impl = builtin_adapter(adapter)
         reason = impl.unavailable() or ("" if impl.capabilities.gradients else
                                         f"{adapter} has no forward + backward: it computes no gradients")
