@@ -46,6 +46,13 @@ def test_wrong_kernel_is_flagged_not_reported_as_fast():
     assert rows[0].agreement.startswith(("hs", "c_T")) and "but should be" in rows[0].agreement
 
 
+def test_the_check_reads_the_last_timed_call():
+    """time_call keeps the last timed call's output, so the agreement check costs no call of its own."""
+    calls = []
+    timing = bench.time_call(lambda: calls.append(None) or len(calls), repeats=3, min_time=0.0)
+    assert len(calls) == 1 + 1 + 3 * timing.number and timing.output == len(calls)
+
+
 def test_gradients_are_checked_against_bptt():
     adapter = bench.builtin_adapter("numpy")
     (row,) = bench.measure(adapter, TINY, "cpu", "float64", modes=("forward_backward",), repeats=2, min_time=0.0)

@@ -94,7 +94,7 @@ def measure(adapter: Adapter, shape: Shape, device: str, dtype: str, modes: Iter
             continue
         try:
             timing = time_call(call, repeats, min_time, runner.cuda_events)
-            row.agreement = check_agreement(runner, row.mode, call(), adapter, dtype)
+            row.agreement = check_agreement(runner, row.mode, timing.output, adapter, dtype)
         except Exception as exc:  # a crash in the implementation is a result of the row, not of the run
             _skip(row, f"{type(exc).__name__}: {exc}")
             continue
