@@ -94,6 +94,11 @@ class Expected:
     def matches_violation(self, message: str) -> bool:
         return bool(self.match) and re.search(self.match, message) is not None
 
+    def explains(self, law: str, implementation: str, message: str) -> bool:
+        """Whether this entry, in force for ``law`` and ``implementation`` at the installed versions,
+        names the violation ``message`` (a check outside a law's run: ``lstm-verify bench``)."""
+        return self.applies_to(law, implementation) and self.matches_violation(message) and not self.version_mismatch()
+
     def matches_exception(self, exc: BaseException) -> bool:
         if not self.raises:
             return False

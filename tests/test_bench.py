@@ -46,6 +46,21 @@ def test_wrong_kernel_is_flagged_not_reported_as_fast():
     assert rows[0].agreement.startswith(("hs", "c_T")) and "but should be" in rows[0].agreement
 
 
+@pytest.mark.parametrize("match, status", [(r"^(hs|c_T)\[", "ok"), (r"^never$", "WRONG")])
+def test_a_disagreement_a_known_difference_names_keeps_its_time(match, status):
+    """The bench's forward check is the sequence law's claim: the adapter's known difference for that
+    law, matching the violation, keeps the row timed and says so; one that does not match, does not."""
+    from lstm_verify.expected import Expected
+
+    adapter = target_adapter(f"{CATALOGUE}/numpy_steps.py:dropped_recurrent_bias", "numpy-step")
+    known = Expected("test_sequence_agrees_with_reference", "the recurrent bias is dropped", match=match)
+    adapter.known_differences = lambda dtype: [known]
+    (row,) = bench.measure(adapter, TINY, "cpu", "float32", modes=("forward",), repeats=2, min_time=0.0)
+    assert row.status == status and row.us_per_step > 0
+    assert (row.agreement == f"{bench.KNOWN}the recurrent bias is dropped") == (status == "ok"), row.agreement
+    assert ("known " in bench.table([row])) == (status == "ok")
+
+
 def test_the_check_reads_the_last_timed_call():
     """time_call keeps the last timed call's output, so the agreement check costs no call of its own."""
     calls = []

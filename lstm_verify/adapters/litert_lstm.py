@@ -361,12 +361,17 @@ class LiteRtFusedAdapter(LiteRtAdapter):
         return convert_fused(native, key[2], quantize=quantize)
 
     def known_differences(self, dtype: str) -> list[Expected]:
+        clip = ("TensorFlow 2.21's converter gives the fused kernel a cell clip at 10 (ConvertKerasLSTMLayer, "
+                "tensorflow/compiler/mlir/lite/utils/lstm_utils.cc, sets cell_clip = 10), which the function it "
+                "replaces does not")
         return [Expected("test_exact_cec_carry", versions=MEASURED,
                          match=r"^c_T\[.*\]=-?10\.0, but should be exactly -?\d",
-                         reason="TensorFlow 2.21's converter gives the fused kernel a cell clip at 10 (ConvertKerasLSTMLayer, "
-                                "tensorflow/compiler/mlir/lite/utils/lstm_utils.cc, sets cell_clip = 10), which the "
-                                "function it replaces does not: with f = 1, i = 0 and c_0 = 20.107, c_T = 10.0; a "
-                                "Keras LSTM converted to LiteRT departs from the layer wherever |c| passes 10")]
+                         reason=f"{clip}: with f = 1, i = 0 and c_0 = 20.107, c_T = 10.0; a Keras LSTM converted to "
+                                f"LiteRT departs from the layer wherever |c| passes 10"),
+                Expected("test_sequence_agrees_with_reference", versions=MEASURED, always=False,
+                         match=r"^c_T\[[\d, ]+\]=(-?)10, but should be \1(1\d|[2-9]\d|\d{3,})\.",
+                         reason=f"{clip}: a long sequence whose cells pass 10 (lstm-verify bench's T = 100 reaches "
+                                f"|c| = 23.8) ends at c_T = 10; the law's own cases stay under it")]
 
     def results(self, interpreter: Interpreter, inputs: dict[str, int], outputs: list[np.ndarray]
                 ) -> tuple[np.ndarray, State]:

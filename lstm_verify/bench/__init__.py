@@ -29,7 +29,7 @@ from lstm_verify.adapters import builtin_adapter
 from lstm_verify.bench.cli import add_arguments, command
 from lstm_verify.bench.hardware import Unavailable, devices, jax_gpu, torch_cuda
 from lstm_verify.bench.report import plot, table
-from lstm_verify.bench.rows import (Row, Subject, add_peaks, add_ratios, baseline_subjects,
+from lstm_verify.bench.rows import (KNOWN, Row, Subject, add_peaks, add_ratios, baseline_subjects,
                                     check_agreement, measure, precisions, run)
 from lstm_verify.bench.runners import (CudaGraphRunner, JaxRunner, ModelRunner, Problem, Runner, TorchRunner,
                                        make_runner, storage_dtype)
@@ -37,7 +37,7 @@ from lstm_verify.bench.shapes import (BASELINES, FLOP_FACTOR, MODES, QUICK_SHAPE
                                       parse_shape)
 from lstm_verify.bench.timing import Timing, matmul_peak, time_call
 
-__all__ = ["BASELINES", "FLOP_FACTOR", "MODES", "QUICK_SHAPES", "SHAPES", "CudaGraphRunner",
+__all__ = ["BASELINES", "FLOP_FACTOR", "KNOWN", "MODES", "QUICK_SHAPES", "SHAPES", "CudaGraphRunner",
            "JaxRunner", "ModelRunner", "Problem", "Row", "Runner", "Shape", "Subject", "Timing", "TorchRunner",
            "Unavailable", "add_arguments", "add_peaks", "add_ratios", "baseline_subjects", "builtin_adapter",
            "check_agreement", "command", "devices", "flops_per_step", "jax_gpu", "make_runner", "matmul_peak",

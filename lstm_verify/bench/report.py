@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lstm_verify.bench.rows import Row
+from lstm_verify.bench.rows import KNOWN, Row
 from lstm_verify.bench.shapes import BASELINES, MODES
 
 
@@ -17,7 +17,8 @@ def table(rows: list[Row]) -> str:
         lines.append([r.implementation, r.shape, r.device, r.dtype, r.mode, f"{r.us_per_step:.4g}",
                       f"{r.spread:.0%}", f"{r.gflops:.3g}", _pct(r.peak_fraction)]
                      + [f"{r.ratios[b]:.2f}" if b in r.ratios else "-" for b in bases]
-                     + [f"{r.first_call_s * 1e3:.3g} ms", "yes" if r.agreement == "ok" else "NO"])
+                     + [f"{r.first_call_s * 1e3:.3g} ms",
+                        "yes" if r.agreement == "ok" else "known" if r.agreement.startswith(KNOWN) else "NO"])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
@@ -28,6 +29,9 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         if r.status == "WRONG":
             notes.append(f"WRONG {r.implementation} {r.shape} {r.device} {r.dtype} {r.mode}: {r.agreement}")
+        elif r.agreement.startswith(KNOWN):
+            notes.append(f"known {r.implementation} {r.shape} {r.device} {r.dtype} {r.mode}: "
+                         f"{r.agreement.removeprefix(KNOWN)}")
     skipped = sorted({(r.implementation, r.device, r.dtype, r.mode, r.reason) for r in rows if r.status == "skipped"})
     notes += [f"skipped {impl} {device} {dtype} {mode}: {reason}" for impl, device, dtype, mode, reason in skipped]
     return "\n".join(text + notes)
