@@ -97,6 +97,7 @@ class Tf2OnnxAdapter(Adapter):
         """The code ``cell_for`` runs besides this module and the adapter's class (a TARGET's step),
         for :func:`~lstm_verify.cache.cached_conversion`."""
         self._runs: dict[tuple, Run] = {}
+        self._refusals: dict[str, str | None] = {}
 
     def version(self) -> str:
         return f"tensorflow {tf.__version__}, tf2onnx {tf2onnx.__version__}, onnxruntime {onnxruntime.__version__}"
@@ -121,9 +122,15 @@ class Tf2OnnxAdapter(Adapter):
         return self._runs[key]
 
     def unsupported(self, dtype: str) -> str | None:
-        """onnxruntime's refusal of the graph converted at ``dtype`` (one input, one unit), if any."""
+        """onnxruntime's refusal of the graph converted at ``dtype`` (one input, one unit), if any;
+        asked once per dtype (a refused graph is not kept, so asking again would build it again)."""
         if dtype not in self.capabilities.dtypes:
             return super().unsupported(dtype)
+        if dtype not in self._refusals:
+            self._refusals[dtype] = self._refusal(dtype)
+        return self._refusals[dtype]
+
+    def _refusal(self, dtype: str) -> str | None:
         native = {k: v.astype(numpy_dtype(dtype)) for k, v in self.layout.to_native(Params.zeros(1, 1)).items()}
         try:
             self.session(native, dtype, self.capabilities.variant)
