@@ -22,9 +22,11 @@ from lstm_verify.results import CHECKED, Result
 from lstm_verify.targets import RUNTIMES
 
 START, END = "<!-- conformance:table -->", "<!-- /conformance:table -->"
-COLUMNS = (*RUNTIMES, "torch-onnx", "torch-onnx-dynamo", "tf-block", "tf-block-via-tf2onnx", "litert", "litert-fused")
+COLUMNS = (*RUNTIMES, "torch-onnx", "torch-onnx-dynamo", "tf-block", "tf-block-via-tf2onnx", "litert", "litert-fused",
+           "litert-int8-weights", "keras-tensorflow-via-tf2onnx", "keras-tensorflow-via-tflite")
 """The deployment columns: every built-in ONNX runtime, the exporters and converters, TF's fused cell,
-LiteRT's two converted forms."""
+LiteRT's two converted forms and its int8 weights, a Keras layer through tf2onnx and through LiteRT's
+converter."""
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 REPRO = Path(__file__).parents[1] / "docs" / "repro"
 UPSTREAM = re.compile(r"\b([\w.-]+/[\w.-]+)#(\d+)")
