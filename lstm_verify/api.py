@@ -76,8 +76,10 @@ def _entries_file(entries: list[Expected] | None) -> Iterator[str | None]:
         return
     with tempfile.TemporaryDirectory(prefix="lstm-verify-") as folder:
         path = Path(folder) / "expected.toml"
+        if any(e.computes for e in entries):
+            raise ValueError("an entry's computes is an adapter's to declare (known_differences), not a run's")
         path.write_text("".join("[[expected]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in vars(e).items()
-                                                    if v != "") for e in entries))
+                                                    if v not in ("", None)) for e in entries))
         yield str(path)
 
 

@@ -32,6 +32,8 @@ from typing import Iterable
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from lstm_verify.reference import Variant
+
 
 class ExpectedError(ValueError):
     """An expected-failures entry or file is malformed; the message names it."""
@@ -55,6 +57,9 @@ class Expected:
     """False for a difference only some inputs show (an overflow past a threshold that a run's
     examples may not reach): a run that does not meet it passes, where an ``always`` entry that
     does not happen is an unexpected pass."""
+    computes: Variant | None = None
+    """The cell the implementation computes instead, where the difference is one (a converter's cell
+    clip): a check outside a law's run (``lstm-verify bench``) holds an output it explains to that cell."""
 
     def __post_init__(self) -> None:
         where = f"expected failure of {self.law or '?'}"
@@ -94,10 +99,10 @@ class Expected:
     def matches_violation(self, message: str) -> bool:
         return bool(self.match) and re.search(self.match, message) is not None
 
-    def explains(self, law: str, implementation: str, message: str) -> bool:
-        """Whether this entry, in force for ``law`` and ``implementation`` at the installed versions,
-        names the violation ``message`` (a check outside a law's run: ``lstm-verify bench``)."""
-        return self.applies_to(law, implementation) and self.matches_violation(message) and not self.version_mismatch()
+    def in_force(self, law: str, implementation: str) -> bool:
+        """Whether this entry holds for ``law`` and ``implementation`` at the installed versions (a
+        check outside a law's run: ``lstm-verify bench``)."""
+        return self.applies_to(law, implementation) and not self.version_mismatch()
 
     def matches_exception(self, exc: BaseException) -> bool:
         if not self.raises:

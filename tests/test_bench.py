@@ -11,6 +11,7 @@ import pytest
 
 from lstm_verify import bench
 from lstm_verify.cli import main
+from lstm_verify.reference import Variant
 from lstm_verify.targets import target_adapter
 
 CATALOGUE = Path(__file__).parent / "catalogue"
@@ -59,6 +60,25 @@ def test_a_disagreement_a_known_difference_names_keeps_its_time(match, status):
     assert row.status == status and row.us_per_step > 0
     assert (row.agreement == f"{bench.KNOWN}the recurrent bias is dropped") == (status == "ok"), row.agreement
     assert ("known " in bench.table([row])) == (status == "ok")
+
+
+@pytest.mark.parametrize("computes, status", [(Variant(clip=0.5, clip_reading="cell"), "ok"),
+                                              (Variant(clip=0.4, clip_reading="cell"), "WRONG")])
+def test_a_known_difference_that_computes_another_cell_holds_the_row_to_it(computes, status):
+    """A cell clip the column is not supposed to have (a converter's) shows anywhere in h once it
+    bites: the known difference says what the column computes instead, and the row agrees with that
+    cell or is WRONG."""
+    from dataclasses import replace
+
+    from lstm_verify.expected import Expected
+    from lstm_verify.reference import PLAIN
+
+    adapter = target_adapter(f"{CATALOGUE}/numpy_steps.py:cell_clip_step", "numpy-step")
+    adapter.capabilities = replace(adapter.capabilities, variant=PLAIN)  # a column meant to be the plain LSTM
+    adapter.known_differences = lambda dtype: [Expected("test_sequence_agrees_with_reference", "clips its cell",
+                                                        match="^never$", computes=computes)]
+    (row,) = bench.measure(adapter, TINY, "cpu", "float64", modes=("forward",), repeats=2, min_time=0.0)
+    assert row.status == status, row.agreement
 
 
 def test_the_check_reads_the_last_timed_call():
