@@ -39,12 +39,14 @@ JAX_FLOAT64_LAWS = ("test_step_agrees_with_reference", "test_sequence_agrees_wit
                     "test_long_sequence_agrees_with_reference", "test_long_sequence_streamed_in_chunks",
                     "test_long_sequence_gradients_agree_with_bptt")
 """The keras-jax float64 laws measured failing: every law that compares values with the reference's
-(a whole-suite run, ci profile, keras 3.15.1, jax 0.10.2: 19 laws; the other 12 it runs pass)."""
+(a whole-suite run, ci profile, keras 3.15.1, jax 0.10.2: 20 laws; the other 11 it runs pass;
+test_default_state_is_zeros since the error model's worst-case track, its errors of 7e-10 at
+h of 0.01 then 9e5 x the float64 bound)."""
 JAX_FLOAT64 = [Expected(law, versions="keras==3.15.1",
-                        match=r"\(\|diff\| = [0-9.]+e-0[4-9] is [0-9.e+]+ x the error bound of float64",
+                        match=r"\(\|diff\| = [0-9.]+e-(0[4-9]|[1-9]\d) is [0-9.e+]+ x the error bound of float64",
                         reason="on JAX every path runs LSTMCell.call (no fused CPU kernel), and keras.ops.tanh casts "
                                "float64 to result_type(float64, float), float32 outside TensorFlow "
-                               "(keras-team/keras#23704): errors of float32's rounding, 1e-9 to 1e-4 (tanh(1) = "
+                               "(keras-team/keras#23704): errors of float32's rounding, under 1e-4 (tanh(1) = "
                                "0.76159417629, float64's 0.76159415596), up to 1e8 x the float64 bound")
                for law in JAX_FLOAT64_LAWS]
 
