@@ -23,7 +23,8 @@ exact one. With ``u`` the unit roundoff of a format (:func:`lstm_verify.dtypes.u
   quadrature, as they do everywhere below;
 * an activation ``y = phi(a)``: ``e = sqrt((phi'(a) e_a)^2 + (k u_s max(|y|, 1))^2) + delta``, where
   ``|phi'| <= 1/4`` (sigmoid) or ``<= 1`` (tanh) is the Lipschitz factor evaluated where it
-  applies, ``k`` the activation's own error in ulps of its range (absolute below 1: a sigmoid
+  applies, ``k`` the activation's own error in ulps of its range (:class:`Precision`: 3 for
+  sigmoid, 5 for tanh, 4 for the others, each measured on every built-in column; absolute below 1: a sigmoid
   computed as ``(1 + tanh(z / 2)) / 2``, as XLA and many kernels do, is accurate to ``u``, not
   to ``u |y|``, for very negative ``z``, and that is no defect) and ``delta`` the absolute error
   of an approximate activation (added in full: an approximation's error is not random);
@@ -122,7 +123,11 @@ class Precision:
     ``operands``: the format matmul operands are rounded to (``"tf32"``), or None for the
     storage format. ``accumulate``: the format sums are accumulated in, or None for float32
     (float64 for float64 storage): IEEE implementations of half formats accumulate in float32.
-    ``activation_ulps``: each activation's own error, in ulps of the storage format.
+    ``sigmoid_ulps``, ``tanh_ulps``, ``activation_ulps``: the own error of sigmoid, of tanh and of
+    every other activation, in units ``u`` of the storage format (absolute below 1): three roundings
+    for ``1 / (1 + exp(-z))``; for tanh, the clamped rational approximation of Eigen (TensorFlow),
+    which returns tanh(7.9053) = 1 - 2.7e-7 for every larger float32 input, 4.5 u (the law
+    ``test_activations_accurate`` holds every column to these; docs/error-model.md has what each showed).
     ``approximate``: the absolute error scale of approximate activations (fast exp/tanh).
     ``int8``: weights rounded to int8 with their matmul inputs, scaled per ``"channel"`` or per
     ``"gate"`` (module docstring), or None."""
@@ -130,9 +135,15 @@ class Precision:
     name: str = "ieee"
     operands: str | None = None
     accumulate: str | None = None
+    sigmoid_ulps: float = 3.0
+    tanh_ulps: float = 5.0
     activation_ulps: float = 4.0
     approximate: float = 0.0
     int8: str | None = None
+
+    def ulps(self, fn: Activation) -> float:
+        """``fn``'s own error in units of the storage format."""
+        return {"Sigmoid": self.sigmoid_ulps, "Tanh": self.tanh_ulps}.get(fn.name, self.activation_ulps)
 
 
 PRECISIONS: dict[str, dict[str, object]] = {
@@ -186,6 +197,18 @@ def range_slack(spec: str | Precision | None) -> float:
     return LAMBDA * precision(spec).approximate
 
 
+def _own_error(p: Precision, fn: Activation, y: np.ndarray, store: float) -> np.ndarray:
+    """An activation's own error at its value ``y``: the module docstring's ``k u_s max(|y|, 1)``."""
+    return p.ulps(fn) * store * np.maximum(np.abs(y), 1.0)
+
+
+def activation_allowance(fn: Activation, y: np.ndarray, dtype: str, spec: str | Precision | None) -> np.ndarray:
+    """How far a correct implementation's ``fn`` may land from its exact value ``y`` at an input stored
+    exactly: its own error and, at an approximate precision, LAMBDA times the approximation's scale."""
+    p = precision(spec)
+    return _own_error(p, fn, np.asarray(y, np.float64), unit_roundoff(dtype)) + LAMBDA * p.approximate
+
+
 class PrecisionError(ValueError):
     """An unknown precision token; the message lists the known ones."""
 
@@ -212,7 +235,7 @@ class _Units:
     store: float
     operand: float
     accumulate: float
-    activation: float
+    precision: Precision
     approximate: float
     tiny: float
     inputs: float
@@ -227,7 +250,7 @@ class _Units:
             accumulate = store
         else:
             accumulate = unit_roundoff(p.accumulate or ("float64" if dtype == "float64" else "float32"))
-        return cls(store, operand if operand > store else 0.0, accumulate, p.activation_ulps * store, p.approximate,
+        return cls(store, operand if operand > store else 0.0, accumulate, p, p.approximate,
                    float(np.finfo(numpy_dtype(dtype)).smallest_normal), 0.0 if dtype == "float64" else store)
 
 
@@ -319,11 +342,14 @@ class _Arithmetic:
             a.squares = (v * v, e * e, np.abs(v), w.astype(np.float32) if w is not None and w.max() < 1e30 else None)
         return a.squares
 
+    def _own(self, fn: Activation, v: np.ndarray) -> np.ndarray:
+        return _own_error(self.u.precision, fn, v, self.u.store)
+
     def activation(self, a: _E, fn: Activation) -> _E:
         """``fn(a)``; its worst case takes ``|fn'|`` at its largest over ``a +- w`` (at the ends, the
         middle and the point nearest 0, where the slopes of sigmoid, tanh and their kinked kin peak)."""
         v = fn(a.v)
-        own = self.u.activation * np.maximum(np.abs(v), 1.0)
+        own = self._own(fn, v)
         e = _quadrature(np.abs(fn.grad(a.v)) * a.e, own) + self.u.approximate
         w = None
         if a.w is not None:
@@ -355,7 +381,7 @@ class _Arithmetic:
         if fn == PLAIN.h:
             return self.one_minus_square(y)
         v = fn.grad(z.v)
-        own = self.u.activation * np.maximum(np.abs(v), 1.0)
+        own = self._own(fn, v)
 
         def change(d: np.ndarray) -> np.ndarray:
             return np.maximum(np.abs(fn.grad(z.v + d) - v), np.abs(fn.grad(z.v - d) - v))

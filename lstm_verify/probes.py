@@ -16,6 +16,12 @@ o     i=-40, f=+40, g=0                      20 (tanh = 1)              h1 = o
 An implementation that stores the gate blocks in another order than it declares reads
 the wrong bias for the driven gate, and the recovered value is not sigmoid(z) / tanh(z).
 
+The activation of the cell state, ``h(c)``, is read the same way: i = 0, f = 1, g = 0 and o = 1
+(biases -40, +40, 0, +40) carry c0 into c1 unchanged, and h1 = tanh(c0)
+(:func:`probe_cell_activation`). Every value the probes pin (sigmoid(+-40), tanh(20)) rounds to
+exactly 0 or 1 in every format, and the products and sums they meet are exact, so what is read
+is the activation's own rounding alone (:func:`activation_grid`'s points are stored exactly).
+
 Peepholes (an implementation with the ``variants`` capability) are probed the same way, zero
 weights and biases, c0 = 1, one peephole driven to ``z``: p_i with f = 0 (bias -40) and g = 1
 (bias +20) gives c1 = i; p_f with i = 0 (bias -40) gives c1 = f; p_o with i = 0 and f = 1
@@ -30,8 +36,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import expit
 
+from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.params import GATES, Params
-from lstm_verify.reference import Variant
+from lstm_verify.reference import Activation, Variant
 
 if TYPE_CHECKING:
     from lstm_verify.implementation import Implementation
@@ -72,6 +79,41 @@ def probe_bound(impl: Implementation, gate: str, z: np.ndarray, input_size: int 
 def probe_all(impl: Implementation, z: np.ndarray, input_size: int = 3) -> dict[str, np.ndarray]:
     """Every gate's value at pre-activations ``z``, in canonical gate order."""
     return {gate: probe_gate(impl, gate, z, input_size) for gate in GATES}
+
+
+CELL_PROBE = {"i": -40.0, "f": 40.0, "g": 0.0, "o": 40.0}
+"""The biases that carry c0 into c1 unchanged and expose tanh(c1) as h1."""
+
+
+def probe_cell_activation(impl: Implementation, c: np.ndarray, input_size: int = 3) -> np.ndarray:
+    """``h(c)`` at cell states ``c`` (H,), observed as h1 through one step of ``impl`` with c0 = c."""
+    hidden = len(c)
+    params = Params.zeros(input_size, hidden).with_gate_biases(**CELL_PROBE)
+    x = np.linspace(-1.0, 1.0, input_size)[None]
+    h, _ = impl.load(params).step(impl.cast(x)[0], tuple(impl.cast(np.full((1, hidden), 0.5), c[None])))
+    return np.asarray(h, np.float64).reshape(hidden)
+
+
+def activation_grid(dtype: str, limit: float, operands: str | None = None, points: int = 512) -> np.ndarray:
+    """``points`` evenly spaced pre-activations over [-limit, limit] (limit <= 64), each rounded to
+    ``dtype`` and to the matmul ``operands`` format if any (so an implementation that adds the bias
+    inside its matrix product still stores it exactly), as float64. TF32 rounds as float16 does
+    over float16's normal range, where every point but 0 lies."""
+    z = np.linspace(-limit, limit, points)
+    for fmt in filter(None, (dtype, operands)):
+        z = z.astype(numpy_dtype("float16" if fmt == "tf32" else fmt)).astype(np.float64)
+    return z
+
+
+def exact_activation(fn: Activation, z: np.ndarray) -> np.ndarray:
+    """``fn(z)`` computed in extended precision (x86's 80-bit long double, 11 more bits than float64;
+    elsewhere float64 itself) and rounded once to float64: within half a float64 ulp."""
+    wide = np.asarray(z, np.longdouble)
+    if fn.name == "Sigmoid":
+        return np.asarray(1 / (1 + np.exp(-wide)), np.float64)
+    if fn.name == "Tanh":
+        return np.asarray(np.tanh(wide), np.float64)
+    raise ValueError(f"no extended-precision {fn.name}")
 
 
 PEEPHOLE_GATES = "ifo"

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from lstm_verify.checks import assert_close, check
 from lstm_verify.dtypes import unit_roundoff
-from lstm_verify.probes import ACTIVATIONS, probe_all, probe_bound
+from lstm_verify.error_model import activation_allowance, precision
+from lstm_verify.probes import (ACTIVATIONS, activation_grid, exact_activation, probe_all, probe_bound,
+                                probe_cell_activation, probe_gate)
+from lstm_verify.reference import PLAIN
 from lstm_verify.strategies import preactivations
 
 MODERATE = 4.0
@@ -62,3 +65,32 @@ def test_gate_order(impl, z):
     for gate, value in probe_all(impl, z).items():
         assert_close(f"gate {gate}", value, ACTIVATIONS[gate](z), probe_bound(impl, gate, z), impl,
                      f"probe z={z.tolist()}")
+
+
+ACTIVATION_READS = (("sigmoid", "i", PLAIN.f, 20.0), ("tanh", "g", PLAIN.g, 10.0), ("h(c), tanh", None, PLAIN.h, 10.0))
+"""What the activation law reads: the activation, the gate probe that exposes it (None: the cell
+state's, :func:`lstm_verify.probes.probe_cell_activation`), the function and the half-width of its
+grid (past it sigmoid and tanh are 1 to within float64's rounding)."""
+
+
+@pytest.mark.requires("sigmoid_tanh")
+def test_activations_accurate(impl):
+    """Read through one step with zero weights (sigmoid through the input gate, tanh through the
+    candidate and through h(c)), every activation lies within its allowance of the exact value at
+    512 stored points of [-20, 20] (sigmoid) and [-10, 10] (tanh): 3 units of the storage format's
+    rounding for sigmoid, 5 for tanh (absolute below 1), and more only where the implementation
+    declares approximate activations.
+
+    Every agreement law's error bound allows an activation that much and no more. An
+    approximation off by more (a polynomial, a table, a clamp set too early) hides where random
+    cases rarely land, near saturation or in one narrow range, and the bounds the kit computes
+    for it would then be false; a grid this dense finds it."""
+    operands = precision(impl.precision).operands
+    for name, gate, fn, limit in ACTIVATION_READS:
+        z = activation_grid(impl.dtype, limit, operands)
+        got = probe_gate(impl, gate, z) if gate else probe_cell_activation(impl, z)
+        want = exact_activation(fn, z)
+        allowance = activation_allowance(fn, want, impl.dtype, impl.precision)
+        k = int(np.argmax(np.abs(np.asarray(got, np.float64) - want) / allowance))
+        assert_close(name, got, want, allowance, impl, f"probe: {name} at z = {z[k]!r} (the worst of "
+                     f"activation_grid({impl.dtype!r}, {limit:g}, {operands!r}), its index above)")

@@ -37,9 +37,9 @@ JAX_FLOAT64_LAWS = ("test_step_agrees_with_reference", "test_sequence_agrees_wit
                     "test_streaming_equals_whole", "test_step_agrees_at_kernel_sizes",
                     "test_sequence_agrees_at_kernel_sizes", "test_gradients_agree_at_kernel_sizes",
                     "test_long_sequence_agrees_with_reference", "test_long_sequence_streamed_in_chunks",
-                    "test_long_sequence_gradients_agree_with_bptt")
+                    "test_long_sequence_gradients_agree_with_bptt", "test_activations_accurate")
 """The keras-jax float64 laws measured failing: every law that compares values with the reference's
-(a whole-suite run, ci profile, keras 3.15.1, jax 0.10.2: 20 laws; the other 11 it runs pass;
+(a whole-suite run, ci profile, keras 3.15.1, jax 0.10.2: 21 laws; the other 11 it runs pass;
 test_default_state_is_zeros since the error model's worst-case track, its errors of 7e-10 at
 h of 0.01 then 9e5 x the float64 bound)."""
 JAX_FLOAT64 = [Expected(law, versions="keras==3.15.1",
