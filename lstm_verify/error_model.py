@@ -74,7 +74,7 @@ calibrates on the case's own inputs, so the steps are computed from the float64 
 where the model is (``x`` over all steps, ``h_0``, ``c_0``, each matmul's, each sum's, each product's,
 ``c``'s; ``h`` over all steps: the converter stacks the outputs, which gives every ``h_t`` one scale;
 an ``ADD``'s first operand over its values and the sum's, as the calibrator records it, reading the
-operand after the ``ADD`` has run in place). Each rounding adds at most half its step: in full to
+operand after the ``ADD`` has run in place, except where the sum is the model's output ``c_T``). Each rounding adds at most half its step: in full to
 ``w``, and a uniform rounding's standard deviation ``step / sqrt(12)`` to ``e`` in quadrature. The
 integer kernels sum exactly in int32 and requantize once per op, so an op's rounding is its output
 tensor's, and the rules above carry the rest.
@@ -536,7 +536,8 @@ class _Model:
             zf, f = (None, ar.one_minus(i)) if variant.input_forget else gate(z, 1, variant.f, c)
             zg, g = gate(z, 2, variant.g)
             kept, written = ar.mul(f, c), self._q(ar.mul(i, g))
-            c = self._q(ar.clip(ar.add(self._q(kept, kept.v, kept.v + written.v), written), variant, "cell"))
+            in_place = (kept.v + written.v,) if t + 1 < len(xs.v) else ()  # c_T, an output, is not in place
+            c = self._q(ar.clip(ar.add(self._q(kept, kept.v, *in_place), written), variant, "cell"))
             zo, o = gate(z, 3, variant.f, c)
             tanh_c = self._q(ar.activation(ar.clip(c, variant, "h"), variant.h), step=_activation_step(variant.h))
             h = self._q(ar.mul(o, tanh_c), step=h_step)

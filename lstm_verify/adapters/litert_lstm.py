@@ -479,8 +479,12 @@ class LiteRtFullInt8Adapter(LiteRtAdapter):
         """An interpreter of ``native`` converted with ``data`` (xs, h_0, c_0) as the representative data set."""
         key = (type(self).__qualname__, tuple(a.shape for a in data), self.version(),
                digest(*(native[n] for n in NAMES), *data))
-        flatbuffer = cached_conversion(key, lambda: convert_unrolled(native, data), self.code())
+        flatbuffer = cached_conversion(key, lambda: self.quantized(native, data), self.code())
         return Interpreter(model_content=self.checked(flatbuffer), num_threads=1)
+
+    def quantized(self, native: Native, data: tuple[np.ndarray, ...]) -> bytes:
+        """The full-integer model of ``native`` calibrated on ``data``."""
+        return convert_unrolled(native, data)
 
     def load(self, native: Native, dtype: str) -> Model:
         return FullInt8Model(self, native, dtype)
