@@ -66,6 +66,20 @@ at every step, but it meets a fresh input at each one, so its contributions to d
 in quadrature as the others do. A half step is about 0.4 % of the largest weight: first order still
 (the products of two quantization errors are ignored).
 
+Full integer (``int8``, LiteRT's full-integer quantization with a representative data set): every
+tensor of the cell is int8. Weights as above, per output channel, with no size floor; the bias
+(``b_ih + b_hh``, one tensor) and every activation tensor asymmetric, at the step the converter
+calibrates over the representative data set, ``(max(v, 0) - min(v, 0)) / 255`` over the tensor's values
+(:func:`calibrated_step`); sigmoid's output at 1/256 and tanh's at 1/128, whatever the data. The kit
+calibrates on the case's own inputs, so the steps are computed from the float64 reference's values
+where the model is (``x`` over all steps, ``h_0``, ``c_0``, each matmul's, each sum's, each product's,
+``c``'s; ``h`` over all steps: the converter stacks the outputs, which gives every ``h_t`` one scale;
+an ``ADD``'s first operand over its values and the sum's, as the calibrator records it, reading the
+operand after the ``ADD`` has run in place, except where the sum is the model's output ``c_T``). Each rounding adds at most half its step: in full to
+``w``, and a uniform rounding's standard deviation ``step / sqrt(12)`` to ``e`` in quadrature. The
+integer kernels sum exactly in int32 and requantize once per op, so an op's rounding is its output
+tensor's, and the rules above carry the rest.
+
 The recurrence needs no special treatment: the cell update ``c' = f c + i g`` carries
 ``f e_c`` forward (the carousel keeps errors as it keeps values), the next step's
 pre-activations read ``h``'s error through ``W_hh``, and fresh errors of different steps are
@@ -108,7 +122,7 @@ import numpy as np
 
 from lstm_verify.dtypes import STORAGE, numpy_dtype, unit_roundoff
 from lstm_verify.params import Grads, Params
-from lstm_verify.reference import PLAIN, Activation, Variant
+from lstm_verify.reference import PLAIN, Activation, Variant, lstm_forward
 
 LAMBDA = 8.0
 """The confidence multiple: a correct implementation's error exceeds LAMBDA standard deviations
@@ -130,7 +144,7 @@ class Precision:
     ``test_activations_accurate`` holds every column to these; docs/error-model.md has what each showed).
     ``approximate``: the absolute error scale of approximate activations (fast exp/tanh).
     ``int8``: weights rounded to int8 with their matmul inputs, scaled per ``"channel"`` or per
-    ``"gate"`` (module docstring), or None."""
+    ``"gate"``, or every tensor int8 (``"full"``, weights per channel; module docstring), or None."""
 
     name: str = "ieee"
     operands: str | None = None
@@ -153,6 +167,7 @@ PRECISIONS: dict[str, dict[str, object]] = {
     "approximate-activations": {"approximate": 2.0 ** -20},
     "int8-weights": {"int8": "channel"},
     "int8-weights-per-gate": {"int8": "gate"},
+    "int8": {"int8": "full"},
 }
 """The precision tokens ``--precision`` accepts, combined with ``+`` (``tf32+approximate-activations``):
 ``ieee`` (the default: the storage dtype's own arithmetic, float32 accumulation for half formats),
@@ -162,25 +177,28 @@ PRECISIONS: dict[str, dict[str, object]] = {
 an error scale of 2^-20; cuDNN's float32 tanh(1) is 3.9e-6 off),
 ``int8-weights`` (LiteRT's dynamic-range quantization: W_ih and W_hh in int8, one scale per output
 channel, their inputs quantized per batch row at run time; module docstring) and
-``int8-weights-per-gate`` (the same with one scale per gate's matrix, as LiteRT's fused LSTM op)."""
+``int8-weights-per-gate`` (the same with one scale per gate's matrix, as LiteRT's fused LSTM op) and
+``int8`` (LiteRT's full-integer quantization: every tensor int8, activations at the steps the converter
+calibrates on the case's own data; module docstring)."""
 
 MIN_ELEMENTS = 1024
 """The fewest elements a weight tensor needs for LiteRT's converter to quantize it (measured with
 ai-edge-litert 2.3.0: 1024 quantize, 961 stay float); smaller tensors stay float32."""
 
 
-def int8_scales(params: Params, per: str) -> tuple[np.ndarray, np.ndarray]:
+def int8_scales(params: Params, per: str, floor: int = MIN_ELEMENTS) -> tuple[np.ndarray, np.ndarray]:
     """The int8 scales LiteRT's converter gives W_ih's and W_hh's rows (each (4H,), the gates in
     canonical order), computed as it does, in float32: ``max |w| / 127`` over a row (``per`` =
     ``"channel"``) or over the row's gate matrix (``"gate"``); zeros where the weights stay float
-    (:data:`MIN_ELEMENTS`: per tensor for ``"channel"``, for all eight gate matrices at once for ``"gate"``)."""
+    (``floor``, :data:`MIN_ELEMENTS` in dynamic-range quantization, 0 in full-integer: per tensor for
+    ``"channel"``, for all eight gate matrices at once for ``"gate"``)."""
     weights = [np.abs(np.asarray(w, np.float32)) for w in (params.w_ih, params.w_hh)]
     if per == "channel":
         peaks = [w.max(axis=1, initial=0.0) for w in weights]
-        kept = [w.size >= MIN_ELEMENTS for w in weights]
+        kept = [w.size >= floor for w in weights]
     else:
         peaks = [np.repeat(w.reshape(4, -1).max(axis=1, initial=0.0), params.hidden_size) for w in weights]
-        kept = [min(w.size for w in weights) // 4 >= MIN_ELEMENTS] * 2
+        kept = [min(w.size for w in weights) // 4 >= floor] * 2
     return tuple(peak / np.float32(127) * keep for peak, keep in zip(peaks, kept))
 
 
@@ -188,6 +206,16 @@ def input_steps(a: np.ndarray) -> np.ndarray:
     """The step of the run-time int8 quantization of each row of ``a`` (..., n), as LiteRT's hybrid kernels
     take it (``AsymmetricQuantizeFloats``): the row's range, widened to hold zero, over 255; shape (..., 1)."""
     return (np.maximum(a.max(axis=-1, keepdims=True), 0.0) - np.minimum(a.min(axis=-1, keepdims=True), 0.0)) / 255
+
+
+def calibrated_step(*values: np.ndarray) -> float:
+    """The step of an int8 tensor the converter calibrates over ``values``: their range, widened to hold
+    zero, over 255."""
+    return (max(max(v.max() for v in values), 0.0) - min(min(v.min() for v in values), 0.0)) / 255
+
+
+SIGMOID_STEP, TANH_STEP = 1 / 256, 1 / 128
+"""The fixed steps of int8 sigmoid and tanh outputs (zero points -128 and 0)."""
 
 
 def range_slack(spec: str | Precision | None) -> float:
@@ -390,6 +418,11 @@ class _Arithmetic:
                   _linear(lambda: change(z.w) + own + LAMBDA * self.u.approximate, z.w))
 
 
+def _activation_step(fn: Activation) -> float:
+    """The fixed step of a full-integer model's ``fn`` output: sigmoid's 1/256, tanh's (and others') 1/128."""
+    return SIGMOID_STEP if fn == PLAIN.f else TANH_STEP
+
+
 BRIDGE = 1.1
 """The mean square of a sum's partial sums, past their drift ``(k / n) z``, taken as ``BRIDGE^2 sum_k t_k^2``:
 with LAMBDA = 8 a correct sum's error passes the bound but with probability exp(-pi LAMBDA BRIDGE) = 1e-12
@@ -429,9 +462,17 @@ def _stacked(parts: list[_E]) -> _E:
     return _E(np.stack([p.v for p in parts]), np.stack([p.e for p in parts]), _linear(lambda: np.stack(worst), *worst))
 
 
-def _rounded(a: _E, half_step: np.ndarray) -> _E:
-    """``a`` rounded to a grid, an error of at most ``half_step`` more: in quadrature to ``e``, in full to ``w``."""
-    return _E(a.v, _quadrature(a.e, half_step), None if a.w is None else a.w + half_step)
+def _rounded(a: _E, half_step: np.ndarray | float, scale: np.ndarray | float | None = None) -> _E:
+    """``a`` rounded to a grid, an error of at most ``half_step`` more: in full to ``w``, and ``scale``
+    (``half_step`` unless given) in quadrature to ``e``."""
+    scale = half_step if scale is None else scale
+    return _E(a.v, _quadrature(a.e, np.broadcast_to(scale, a.e.shape)), None if a.w is None else a.w + half_step)
+
+
+def _int8(a: _E, step: float) -> _E:
+    """``a`` requantized to int8 at ``step`` (full-integer): at most half a step off, a uniform rounding's
+    ``step / sqrt(12)`` in scale."""
+    return _rounded(a, step / 2, step / np.sqrt(12.0))
 
 
 def _masked(a: _E, mask: np.ndarray | float) -> _E:
@@ -451,7 +492,7 @@ class _Model:
     """The forward and backward error propagation for one storage dtype and precision."""
 
     def __init__(self, dtype: str, p: Precision) -> None:
-        self.ar, self.int8 = _Arithmetic(_Units.of(dtype, p)), p.int8
+        self.ar, self.int8, self.full = _Arithmetic(_Units.of(dtype, p)), p.int8, p.int8 == "full"
         twin = dtype == "float64" and p == Precision()
         self.k, self.k_worst = LAMBDA * (np.sqrt(2.0) if twin else 1.0), 2.0 if twin else 1.0
         """The multiples of ``e`` and ``w`` the bound allows: LAMBDA and 1, for a float64 implementation
@@ -465,14 +506,24 @@ class _Model:
 
     def _weights(self, p: Params) -> tuple[_E, tuple[bool, bool]]:
         """[W_ih; W_hh; b_ih; b_hh]^T, (I + H + 2, 4H), stored (and quantized: half a scale more per
-        weight), and whether W_ih and W_hh are quantized."""
+        weight; in full-integer the bias too, at its calibrated step), and whether W_ih's and W_hh's
+        inputs are quantized per row at run time (dynamic range)."""
         w = self.ar.stored(np.concatenate([p.w_ih.T, p.w_hh.T, p.b_ih[None], p.b_hh[None]]))
         if not self.int8:
             return w, (False, False)
-        scales = int8_scales(p, self.int8)
+        scales = int8_scales(p, "channel", 0) if self.full else int8_scales(p, self.int8)
         rows = [np.broadcast_to(s / 2.0, m.T.shape) for s, m in zip(scales, (p.w_ih, p.w_hh))]
-        return _rounded(w, np.concatenate([*rows, np.zeros((2, w.e.shape[1]))])), (bool(scales[0].any()),
-                                                                                     bool(scales[1].any()))
+        bias = calibrated_step(p.b_ih + p.b_hh) / 2.0 if self.full else 0.0
+        half_steps = np.concatenate([*rows, np.full((1, w.e.shape[1]), bias), np.zeros((1, w.e.shape[1]))])
+        return _rounded(w, half_steps), (not self.full and bool(scales[0].any()),
+                                         not self.full and bool(scales[1].any()))
+
+    def _q(self, a: _E, *calibration: np.ndarray, step: float | None = None) -> _E:
+        """``a`` as a full-integer model stores it: requantized at ``step``, or at the step calibrated over
+        ``calibration`` (``a``'s own values unless given); unchanged in other precisions."""
+        if not self.full:
+            return a
+        return _int8(a, calibrated_step(*(calibration or (a.v,))) if step is None else step)
 
     @staticmethod
     def _quantized(a: _E, quantized: bool) -> _E:
@@ -485,6 +536,10 @@ class _Model:
         terms added, before any clip; f's None when coupled) of every step, as values with errors,
         for the plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
         ar, (w, (x_int8, h_int8)) = self.ar, self._weights(p)
+        h_step = None
+        if self.full:  # the model's inputs quantized; every h_t shares one step (the stacked output's)
+            xs, h, c = self._q(xs), self._q(h), self._q(c)
+            h_step = calibrated_step(lstm_forward(p, xs.v, h.v, c.v, variant=variant).hs)
         w_hr = ar.stored(p.w_hr.T) if p.w_hr is not None else None
         peep = ar.stored(p.p.reshape(3, -1)) if variant.peepholes else None
         ones = ar.exact(np.ones((h.v.shape[0], 2)))
@@ -495,16 +550,23 @@ class _Model:
             z = z[:, k * hidden:(k + 1) * hidden]
             if cell is not None and peep is not None:
                 z = ar.add(z, ar.mul(peep["ifo".index("ifgo"[k])], cell))
-            return z, ar.activation(ar.clip(z, variant, "gates"), fn)
+            return z, self._q(ar.activation(ar.clip(z, variant, "gates"), fn), step=_activation_step(fn))
 
         for t in range(xs.v.shape[0]):
             z = ar.matmul(_concat([self._quantized(xs[t], x_int8), self._quantized(h, h_int8), ones], axis=1), w)
+            if self.full:  # x W_ih^T, h W_hh^T, their sum and the bias's each requantized by its op
+                xw, hw = xs.v[t] @ p.w_ih.T, h.v @ p.w_hh.T
+                for values in ((xw, xw + hw), (hw,), (xw + hw, z.v), (z.v,)):
+                    z = self._q(z, *values)
             zi, i = gate(z, 0, variant.f, c)
             zf, f = (None, ar.one_minus(i)) if variant.input_forget else gate(z, 1, variant.f, c)
             zg, g = gate(z, 2, variant.g)
-            c = ar.clip(ar.add(ar.mul(f, c), ar.mul(i, g)), variant, "cell")
+            kept, written = ar.mul(f, c), self._q(ar.mul(i, g))
+            in_place = (kept.v + written.v,) if t + 1 < len(xs.v) else ()  # c_T, an output, is not in place
+            c = self._q(ar.clip(ar.add(self._q(kept, kept.v, *in_place), written), variant, "cell"))
             zo, o = gate(z, 3, variant.f, c)
-            h = ar.mul(o, ar.activation(ar.clip(c, variant, "h"), variant.h))
+            tanh_c = self._q(ar.activation(ar.clip(c, variant, "h"), variant.h), step=_activation_step(variant.h))
+            h = self._q(ar.mul(o, tanh_c), step=h_step)
             if w_hr is not None:
                 h = ar.matmul(h, w_hr)
             hs.append(h)

@@ -1,7 +1,7 @@
-"""LiteRT's dynamic-range int8 quantization as a declared precision (``int8-weights``): the scales the
-converter writes are the ones the error model assumes, a correct quantized model passes at its precision
-and fails at float32's (the quantization is far above float32 rounding), and a model dequantized with
-the wrong scales fails at int8-weights."""
+"""LiteRT's int8 quantization as a declared precision (``int8-weights``, dynamic range; ``int8``, full
+integer calibrated on the case's data): the scales the converter writes are the ones the error model
+assumes, a correct quantized model passes at its precision and fails at float32's (the quantization is
+far above float32 rounding), and a model dequantized with the wrong scales fails at its precision."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,9 @@ pytest.importorskip("tensorflow")
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
-from lstm_verify.adapters.litert_lstm import LiteRtFusedInt8Adapter, LiteRtInt8Adapter  # noqa: E402
+from lstm_verify import error_model  # noqa: E402
+from lstm_verify.adapters.litert_lstm import (LiteRtFullInt8Adapter, LiteRtFusedInt8Adapter,  # noqa: E402
+                                              LiteRtInt8Adapter, convert_unrolled)
 from lstm_verify.agreement import sequence_agrees  # noqa: E402
 from lstm_verify.checks import LawViolation  # noqa: E402
 from lstm_verify.error_model import int8_scales, precision  # noqa: E402
@@ -54,7 +56,32 @@ def test_converter_scales_are_the_error_models(adapter, batch, input_size, hidde
     assert found == set(expected)
 
 
-@pytest.mark.parametrize("adapter", (LiteRtInt8Adapter(), LiteRtFusedInt8Adapter()), ids=lambda a: a.name)
+@pytest.mark.parametrize("case", (Case(2, 8, 6, steps=3, seed=1), Case(3, 5, 7, steps=5, seed=4),
+                                  Case(1, 16, 12, steps=2, seed=6)), ids=str)
+def test_calibrated_steps_are_the_error_models(case, monkeypatch):
+    """Every int8 tensor of the full-integer model carries a step the error model rounds to: the
+    per-tensor scales are the steps :func:`error_model.forward_bounds` requantizes at (calibrated on
+    the case's data, sigmoid's 1/256, tanh's 1/128) and the bias's, and none of those is missing from
+    the model; the weights' per-channel scales are :func:`int8_scales`' without the size floor."""
+    params, xs, h0, c0 = case.arrays()
+    native = LiteRtFullInt8Adapter.layout.to_native(params, np.float32, np.random.default_rng(0))
+    interpreter = Interpreter(model_content=convert_unrolled(native, (xs, h0, c0)))
+    steps = [error_model.calibrated_step(params.b_ih + params.b_hh)]
+    requantize = error_model._int8
+    monkeypatch.setattr(error_model, "_int8", lambda a, step: steps.append(step) or requantize(a, step))
+    error_model.forward_bounds(params, xs, h0, c0, "float32", "int8")
+    weights = np.sort(np.concatenate(error_model.int8_scales(params, "channel", 0)))
+    tensors = [t["quantization_parameters"]["scales"] for t in interpreter.get_tensor_details() if t["dtype"] == np.int8]
+    channels = np.sort(np.concatenate([s for s in tensors if len(s) > 1]))
+    np.testing.assert_allclose(channels, weights, rtol=1e-6)
+    carried, modelled = np.unique([s[0] for s in tensors if len(s) == 1]), np.unique(steps)
+    unmatched = [s for s in carried if not np.isclose(modelled, s, rtol=1e-5, atol=0).any()]
+    unused = [s for s in modelled if not np.isclose(carried, s, rtol=1e-5, atol=0).any()]
+    assert not unmatched and not unused, f"model's steps {unmatched} not modelled; modelled steps {unused} not in the model"
+
+
+@pytest.mark.parametrize("adapter", (LiteRtInt8Adapter(), LiteRtFusedInt8Adapter(), LiteRtFullInt8Adapter()),
+                         ids=lambda a: a.name)
 def test_quantized_models_need_their_precision(adapter):
     """At its declared precision the quantized model agrees with the reference; held to float32's
     bound (``ieee``) it fails: the quantization is far above float32 rounding."""
@@ -70,4 +97,13 @@ def test_wrong_scales_fail_at_int8_weights():
     impl = Entry("litert_models.py:FirstChannelScale", "adapter", dtype="float32").implementation()
     assert precision(impl.precision).int8 == "channel"
     with pytest.raises(LawViolation, match="first-channel-scale"):
+        sequence_agrees(impl, CASE)
+
+
+def test_wrong_scales_fail_at_int8():
+    """The full-integer model with every weight channel dequantized with channel 0's scale
+    (``FullInt8FirstChannelScale``) fails at int8."""
+    impl = Entry("litert_models.py:FullInt8FirstChannelScale", "adapter", dtype="float32").implementation()
+    assert precision(impl.precision).int8 == "full"
+    with pytest.raises(LawViolation, match="full-int8-first-channel-scale"):
         sequence_agrees(impl, CASE)

@@ -97,16 +97,20 @@ def loop(cell: Cell, xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tens
     return hs, h, c
 
 
-def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
-               bias: tf.Tensor) -> tuple[tf.Tensor, ...]:
-    """The LSTM over xs (T, B, I) from (h, c) in plain ops: ``(h_T, hs, h_T, c_T, 0)``, the results of
-    Keras's ``standard_lstm`` (the signature the fusion expects)."""
+def keras_cell(kernel: tf.Tensor, recurrent_kernel: tf.Tensor, bias: tf.Tensor) -> Cell:
+    """The LSTM cell in plain ops with Keras's weights (gate blocks i, f, c, o)."""
     def cell(x: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         i, f, g, o = tf.split(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias, 4, axis=-1)
         c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
         return tf.sigmoid(o) * tf.tanh(c), c
+    return cell
 
-    hs, h, c = loop(cell, xs, h, c)
+
+def keras_lstm(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
+               bias: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """The LSTM over xs (T, B, I) from (h, c) in plain ops: ``(h_T, hs, h_T, c_T, 0)``, the results of
+    Keras's ``standard_lstm`` (the signature the fusion expects)."""
+    hs, h, c = loop(keras_cell(kernel, recurrent_kernel, bias), xs, h, c)
     return h, hs, h, c, tf.zeros([])
 
 
@@ -156,6 +160,27 @@ def convert_fused(native: Native, batch: int, dtype: str = "float32", quantize: 
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(module, folder, signatures=run.get_concrete_function())
         return _converted(tf.lite.TFLiteConverter.from_saved_model(folder), quantize)
+
+
+def convert_unrolled(native: Native, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bytes:
+    """The LSTM unrolled over ``data``'s T steps (a Python loop: no ``WHILE``, whose calibration crashes
+    TensorFlow 2.21's converter), B fixed, converted to full integer with ``data`` = (xs, h_0, c_0) as
+    the representative data set: ``(xs, h, c) -> (hs, h_T, c_T)``, float input and output (the model
+    quantizes its inputs and dequantizes its outputs)."""
+    cell = keras_cell(*(tf.constant(native[n], tf.float32) for n in NAMES))
+    signature = [tf.TensorSpec(a.shape, tf.float32) for a in data]
+
+    @tf.function(input_signature=signature)
+    def run(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple:
+        hs = []
+        for x in tf.unstack(xs):
+            h, c = cell(x, h, c)
+            hs.append(h)
+        return tf.stack(hs), h, c
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([run.get_concrete_function()], run)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: iter([[np.asarray(a, np.float32) for a in data]])
+    return converter.convert()
 
 
 def convert_step(cell: StepCell, native: Native, hidden: int, dtype: str) -> bytes:
@@ -256,13 +281,17 @@ class LiteRtModel(SequenceModel):
                  reverse: bool = False) -> tuple[np.ndarray, State]:
         if lengths is not None or reverse or state is None:
             raise NotImplementedError("the converted LSTM runs whole sequences forward only, from a given state")
-        key = self.adapter.key(self.native, xs.shape[1], self.dtype)
-        if key not in self.interpreters:
-            self.interpreters[key] = self.adapter.interpreter(self.native, key)
-        interpreter = self.interpreters[key]
+        interpreter = self.interpreter(xs, state)
         inputs, outputs = invoke(interpreter, {"xs": xs, "h": state[0], "c": state[1],
                                                **self.adapter.parameter_feeds(self.native)})
         return self.adapter.results(interpreter, inputs, outputs)
+
+    def interpreter(self, xs: np.ndarray, state: State) -> Interpreter:
+        """The interpreter of the model converted for xs's shape, made once."""
+        key = self.adapter.key(self.native, xs.shape[1], self.dtype)
+        if key not in self.interpreters:
+            self.interpreters[key] = self.adapter.interpreter(self.native, key)
+        return self.interpreters[key]
 
 
 class LiteRtAdapter(Adapter):
@@ -420,6 +449,49 @@ class LiteRtFusedInt8Adapter(Int8Weights, LiteRtFusedAdapter):
 
     name = "litert-fused-int8-weights"
     granularity = "gate"
+
+
+def digest(*arrays: np.ndarray) -> str:
+    """A digest of ``arrays`` as float32 (what a conversion of them depends on)."""
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a, np.float32).tobytes() for a in arrays)).hexdigest()
+
+
+class FullInt8Model(LiteRtModel):
+    """One parameter set fully quantized: a conversion per run, calibrated on that run's inputs."""
+
+    def interpreter(self, xs: np.ndarray, state: State) -> Interpreter:
+        data = (xs, *state)
+        return self.adapter.calibrated(self.native, data)
+
+
+class LiteRtFullInt8Adapter(LiteRtAdapter):
+    """Full-integer quantization (``Optimize.DEFAULT`` with a representative data set, float input and
+    output): every tensor of the unrolled cell is int8 (:func:`convert_unrolled`; the ``WHILE`` form's
+    calibration crashes the converter), its activations' steps calibrated on the run's own inputs, which
+    are the representative data set: calibration covers exactly what is checked. Declared ``int8``
+    (:data:`lstm_verify.error_model.PRECISIONS`). Each run converts (a parameter set and its data),
+    kept in the cache folder under their digest."""
+
+    name = "litert-int8"
+    operator = "FULLY_CONNECTED"
+
+    def calibrated(self, native: Native, data: tuple[np.ndarray, ...]) -> Interpreter:
+        """An interpreter of ``native`` converted with ``data`` (xs, h_0, c_0) as the representative data set."""
+        key = (type(self).__qualname__, tuple(a.shape for a in data), self.version(),
+               digest(*(native[n] for n in NAMES), *data))
+        flatbuffer = cached_conversion(key, lambda: self.quantized(native, data), self.code())
+        return Interpreter(model_content=self.checked(flatbuffer), num_threads=1)
+
+    def quantized(self, native: Native, data: tuple[np.ndarray, ...]) -> bytes:
+        """The full-integer model of ``native`` calibrated on ``data``."""
+        return convert_unrolled(native, data)
+
+    def load(self, native: Native, dtype: str) -> Model:
+        return FullInt8Model(self, native, dtype)
+
+    def precision(self, dtype: str) -> str:
+        """Every tensor int8; its activations are lookup tables rounded to int8, whose error the steps hold."""
+        return "int8"
 
 
 class TfliteStepAdapter(LiteRtAdapter):

@@ -1,11 +1,12 @@
 """LiteRT models converted wrong (``--kind adapter``): the built-in ``litert-fused`` form whose
 flatbuffer holds the input and forget gates' biases in each other's place, as a converter that
 writes the fused op's bias operands in the wrong order would; ``litert-int8-weights`` with its
-every channel's weights dequantized with the first channel's scale."""
+every channel's weights dequantized with the first channel's scale, and ``litert-int8`` (full integer)
+likewise."""
 
 import numpy as np
 
-from lstm_verify.adapters.litert_lstm import LiteRtFusedAdapter, LiteRtInt8Adapter, marker_buffers
+from lstm_verify.adapters.litert_lstm import LiteRtFullInt8Adapter, LiteRtFusedAdapter, LiteRtInt8Adapter, marker_buffers
 from lstm_verify.layouts import Native
 from ai_edge_litert import schema_py_generated as schema
 
@@ -44,6 +45,19 @@ class FirstChannelScale(LiteRtInt8Adapter):
 
     def build(self, native: Native, key: tuple, quantize: bool = False) -> bytes:
         model = bytearray(super().build(native, key, quantize))
+        for scales in int8_scale_vectors(model):
+            scales[:] = scales[0]
+        return bytes(model)
+
+
+class FullInt8FirstChannelScale(LiteRtFullInt8Adapter):
+    """``litert-int8`` whose every weight channel is dequantized with channel 0's scale (as
+    :class:`FirstChannelScale`; the activations' per-tensor scales are left alone)."""
+
+    name = "full-int8-first-channel-scale"
+
+    def quantized(self, native: Native, data: tuple[np.ndarray, ...]) -> bytes:
+        model = bytearray(super().quantized(native, data))
         for scales in int8_scale_vectors(model):
             scales[:] = scales[0]
         return bytes(model)
