@@ -85,7 +85,11 @@ def test_activations_accurate(impl):
     approximation off by more (a polynomial, a table, a clamp set too early) hides where random
     cases rarely land, near saturation or in one narrow range, and the bounds the kit computes
     for it would then be false; a grid this dense finds it."""
-    operands = precision(impl.precision).operands
+    declared = precision(impl.precision)
+    if declared.int8 == "full":
+        pytest.skip(f"{impl.id} declares {impl.precision}: its activations are int8 tables and its biases int8 "
+                    "at calibrated steps, so no probe reads an activation alone; the agreement laws hold them")
+    operands = declared.operands
     for name, gate, fn, limit in ACTIVATION_READS:
         z = activation_grid(impl.dtype, limit, operands)
         got = probe_gate(impl, gate, z) if gate else probe_cell_activation(impl, z)

@@ -13,7 +13,7 @@ from lstm_verify.error_model import range_slack
 from lstm_verify.strategies import cases
 
 
-@pytest.mark.requires("sigmoid_tanh")
+@pytest.mark.requires("sigmoid_tanh", "long_sequences")
 @given(case=cases(steps=(200,), weight_scales=(1e4, 1.0)))
 def test_saturation_finite_and_bounded(impl, case):
     """With pre-activations around +-1e4 and 200 steps, every h_t is finite with |h_t| <= 1

@@ -59,6 +59,7 @@ def test_gradients_agree_at_kernel_sizes(impl, ladder):
         gradients_agree(impl, case)
 
 
+@pytest.mark.requires("long_sequences")
 @settings(max_examples=EXAMPLES)
 @given(case=long_cases())
 def test_long_sequence_agrees_with_reference(impl, case):
@@ -70,7 +71,7 @@ def test_long_sequence_agrees_with_reference(impl, case):
     sequence_agrees(impl, case)
 
 
-@pytest.mark.requires("sequence")
+@pytest.mark.requires("sequence", "long_sequences")
 @settings(max_examples=EXAMPLES)
 @given(case=long_cases())
 def test_long_sequence_streamed_in_chunks(impl, case):
@@ -84,7 +85,7 @@ def test_long_sequence_streamed_in_chunks(impl, case):
         sequence_agrees(impl, case, chunk)
 
 
-@pytest.mark.requires("gradients")
+@pytest.mark.requires("gradients", "long_sequences")
 @settings(max_examples=EXAMPLES)
 @given(case=long_cases(LONG_GRADIENT_SHAPES))
 def test_long_sequence_gradients_agree_with_bptt(impl, case):

@@ -55,6 +55,8 @@ class Capabilities:
     require ``peepholes``, ``clip``, ``input_forget`` or ``activations``: loading any variant, or
     computing one with that feature. ``opsets`` and ``batch_major``: an ONNX runtime's
     opsets and its ``layout=1``, reached through ``adapter.at(opset=, layout=)``.
+    ``long_sequences``: it runs hundreds of steps in one call (the 200- and 1000-step laws need it;
+    a form converted unrolled, one graph node per step, does not).
     """
 
     dtypes: tuple[str, ...] = ("float32", "float64")
@@ -73,6 +75,7 @@ class Capabilities:
     variants: bool = False
     opsets: tuple[int, ...] = ()
     batch_major: bool = False
+    long_sequences: bool = True
 
     @property
     def sigmoid_tanh(self) -> bool:

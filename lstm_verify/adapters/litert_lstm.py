@@ -48,6 +48,7 @@ run with a warm cache folder converts none.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import os
 import re
 import tempfile
@@ -410,6 +411,11 @@ class LiteRtFusedAdapter(LiteRtAdapter):
         return outputs[0], (interpreter.get_tensor(inputs["h"]), interpreter.get_tensor(inputs["c"]))
 
 
+def digest(*arrays: np.ndarray) -> str:
+    """A digest of ``arrays`` as float32 (what a conversion of them depends on)."""
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a, np.float32).tobytes() for a in arrays)).hexdigest()
+
+
 class Int8Weights(LiteRtAdapter):
     """Dynamic-range quantization (``converter.optimizations = [tf.lite.Optimize.DEFAULT]``, no
     representative data set): the converter rounds each weight tensor of at least 1024 elements to int8,
@@ -425,8 +431,8 @@ class Int8Weights(LiteRtAdapter):
     def interpreter(self, native: Native, key: tuple) -> Interpreter:
         """A conversion of ``native`` itself, kept in the cache folder under a digest of its weights
         (a derandomized run draws the same cases: a later run converts nothing)."""
-        weights = hashlib.sha256(b"".join(np.ascontiguousarray(native[n], np.float32).tobytes() for n in NAMES))
-        flatbuffer = cached_conversion((type(self).__qualname__, key, self.version(), weights.hexdigest()),
+        weights = digest(*(native[n] for n in NAMES))
+        flatbuffer = cached_conversion((type(self).__qualname__, key, self.version(), weights),
                                        lambda: self.build(native, key, quantize=True), self.code())
         return Interpreter(model_content=self.checked(flatbuffer), num_threads=1)
 
@@ -451,11 +457,6 @@ class LiteRtFusedInt8Adapter(Int8Weights, LiteRtFusedAdapter):
     granularity = "gate"
 
 
-def digest(*arrays: np.ndarray) -> str:
-    """A digest of ``arrays`` as float32 (what a conversion of them depends on)."""
-    return hashlib.sha256(b"".join(np.ascontiguousarray(a, np.float32).tobytes() for a in arrays)).hexdigest()
-
-
 class FullInt8Model(LiteRtModel):
     """One parameter set fully quantized: a conversion per run, calibrated on that run's inputs."""
 
@@ -474,6 +475,9 @@ class LiteRtFullInt8Adapter(LiteRtAdapter):
 
     name = "litert-int8"
     operator = "FULLY_CONNECTED"
+    capabilities = replace(LiteRtAdapter.capabilities, long_sequences=False)
+    """Unrolled, a run of T steps is a graph of T cells: 1000 steps take over a minute to convert, and
+    at 200 steps XNNPACK refuses the graph ("failed to create XNNPACK runtime", ai-edge-litert 2.3.0)."""
 
     def calibrated(self, native: Native, data: tuple[np.ndarray, ...]) -> Interpreter:
         """An interpreter of ``native`` converted with ``data`` (xs, h_0, c_0) as the representative data set."""
@@ -492,6 +496,12 @@ class LiteRtFullInt8Adapter(LiteRtAdapter):
     def precision(self, dtype: str) -> str:
         """Every tensor int8; its activations are lookup tables rounded to int8, whose error the steps hold."""
         return "int8"
+
+    def known_differences(self, dtype: str) -> list[Expected]:
+        return [Expected("test_exact_cec_carry", versions=MEASURED, match=r"^c_T\[.*, but should be exactly",
+                         reason="full-integer quantization: sigmoid's int8 output tops out at 255/256 (step 1/256, "
+                                "zero point -128), so a saturated forget gate is not 1 and c decays a little each "
+                                "step (c_0 = 20.107 gives c_25 = 20.093)")]
 
 
 class TfliteStepAdapter(LiteRtAdapter):

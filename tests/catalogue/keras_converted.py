@@ -15,7 +15,8 @@ from onnx import numpy_helper
 
 from lstm_verify.adapters.keras_tf2onnx import KerasViaTf2Onnx
 from lstm_verify.adapters.keras_tflite import KerasViaTflite
-from lstm_verify.adapters.litert_lstm import marker_buffers
+
+from tests.catalogue.litert_models import swapped_gate_biases
 
 
 class Tf2OnnxSwappedForgetCell(KerasViaTf2Onnx):
@@ -39,10 +40,4 @@ class TfliteSwappedGateBiases(KerasViaTflite):
     name = "tflite-swapped-gate-biases"
 
     def convert(self, key: tuple) -> bytes:
-        input_size, hidden, _ = key
-        model = bytearray(super().convert(key))
-        first = 4 * hidden * (input_size + hidden)  # the bias's first marker: b follows the kernels
-        (start,) = [s for s, index in marker_buffers(bytes(model), first + 4 * hidden) if index[0] == first]
-        i, f = start, start + 4 * hidden  # bytes of the i and f blocks of the float32 bias
-        model[i:i + 4 * hidden], model[f:f + 4 * hidden] = model[f:f + 4 * hidden], model[i:i + 4 * hidden]
-        return bytes(model)
+        return swapped_gate_biases(super().convert(key), *key[:2])

@@ -6,7 +6,8 @@ likewise."""
 
 import numpy as np
 
-from lstm_verify.adapters.litert_lstm import LiteRtFullInt8Adapter, LiteRtFusedAdapter, LiteRtInt8Adapter, marker_buffers
+from lstm_verify.adapters.litert_lstm import (LiteRtFullInt8Adapter, LiteRtFusedAdapter, LiteRtInt8Adapter,
+                                              marker_buffers)
 from lstm_verify.layouts import Native
 from ai_edge_litert import schema_py_generated as schema
 
@@ -23,17 +24,24 @@ def int8_scale_vectors(model: bytearray) -> list[np.ndarray]:
     return found
 
 
+def swapped_gate_biases(model: bytes, input_size: int, hidden: int) -> bytes:
+    """``model`` (converted with marker parameters) with the float32 biases of gates i and f in each
+    other's place, wherever its buffers hold them: one bias tensor (the ``WHILE`` form) or one per
+    gate (the fused op). The bias's markers follow the kernels'."""
+    first = 4 * hidden * (input_size + hidden)
+    where = {int(n): start + 4 * k for start, index in marker_buffers(model, first + 4 * hidden)
+             for k, n in enumerate(index)}
+    i, f, size = where[first], where[first + hidden], 4 * hidden
+    swapped = bytearray(model)
+    swapped[i:i + size], swapped[f:f + size] = model[f:f + size], model[i:i + size]
+    return bytes(swapped)
+
+
 class SwappedGateBiases(LiteRtFusedAdapter):
     name = "swapped-gate-biases"
 
     def convert(self, key: tuple) -> bytes:
-        input_size, hidden, _ = key
-        model = bytearray(super().convert(key))
-        first = 4 * hidden * (input_size + hidden)  # the bias's first marker: b follows the kernels
-        starts = {int(index[0]) - first: start for start, index in marker_buffers(bytes(model), first + 4 * hidden)}
-        i, f, size = starts[0], starts[hidden], 4 * hidden  # bytes of one gate's float32 bias
-        model[i:i + size], model[f:f + size] = model[f:f + size], model[i:i + size]
-        return bytes(model)
+        return swapped_gate_biases(super().convert(key), *key[:2])
 
 
 class FirstChannelScale(LiteRtInt8Adapter):
