@@ -140,7 +140,7 @@ class Precision:
     ``sigmoid_ulps``, ``tanh_ulps``, ``activation_ulps``: the own error of sigmoid, of tanh and of
     every other activation, in units ``u`` of the storage format (absolute below 1): three roundings
     for ``1 / (1 + exp(-z))``; for tanh, the clamped rational approximation of Eigen (TensorFlow),
-    which returns tanh(7.9053) = 1 - 2.7e-7 for every larger float32 input, 4.5 u (the law
+    which returns tanh(7.9053) = 1 - 2.7e-7 for every larger float32 input, 4.4 u (the law
     ``test_activations_accurate`` holds every column to these; docs/error-model.md has what each showed).
     ``approximate``: the absolute error scale of approximate activations (fast exp/tanh).
     ``int8``: weights rounded to int8 with their matmul inputs, scaled per ``"channel"`` or per
