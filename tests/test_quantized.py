@@ -12,13 +12,14 @@ pytest.importorskip("tensorflow")
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from lstm_verify import error_model  # noqa: E402
-from lstm_verify.adapters.litert_lstm import (LiteRtFullInt8Adapter, LiteRtFusedInt8Adapter,  # noqa: E402
-                                              LiteRtInt8Adapter, convert_unrolled)
+from lstm_verify.adapters.litert_lstm import (FUSED, LiteRtFullInt8Adapter, LiteRtFusedInt8Adapter,  # noqa: E402
+                                              LiteRtInt8Adapter, convert_fused, convert_unrolled)
 from lstm_verify.agreement import sequence_agrees  # noqa: E402
 from lstm_verify.checks import LawViolation  # noqa: E402
 from lstm_verify.error_model import int8_scales, precision  # noqa: E402
 from lstm_verify.implementation import Implementation  # noqa: E402
 from lstm_verify.params import Case  # noqa: E402
+from lstm_verify.reference import lstm_forward  # noqa: E402
 from tests.catalogue import Entry  # noqa: E402
 
 CASE = Case(batch=2, input_size=40, hidden_size=32, steps=4, seed=1)
@@ -78,6 +79,38 @@ def test_calibrated_steps_are_the_error_models(case, monkeypatch):
     unmatched = [s for s in carried if not np.isclose(modelled, s, rtol=1e-5, atol=0).any()]
     unused = [s for s in modelled if not np.isclose(carried, s, rtol=1e-5, atol=0).any()]
     assert not unmatched and not unused, f"model's steps {unmatched} not modelled; modelled steps {unused} not in the model"
+
+
+@pytest.mark.parametrize("h_scale,c_peak", ((0.0, 0.0), (0.0, 0.3), (1.0, 1.97), (1.0, 3.0)))
+def test_fused_full_integer_scales(h_scale, c_peak):
+    """The fused op converted to full integer (the case's data as the representative data set) carries
+    the scales docs/litert.md states: its eight gate matrices ``max |w| / 127`` each, each gate's int32 bias
+    at x's step times its W_ih matrix's scale, x at its calibrated step, the h state at the step calibrated
+    over h_0 and every h_t, the hidden intermediate (the step the kernel writes h at) over the h_t alone,
+    and the int16 cell state at the power of two at or above max |c| over the states the op starts its
+    steps from (c_0 to c_{T-1}: not c_T), over 2^15. The state's and the hidden intermediate's steps agree
+    only where h_0's range lies within the outputs' (h_0 = 0)."""
+    params, xs, h0, c0 = Case(2, 6, 5, steps=4, seed=1).arrays()
+    h0, c0 = h_scale * h0, c_peak * c0 / np.abs(c0).max()
+    native = LiteRtFullInt8Adapter.layout.to_native(params, np.float32, np.random.default_rng(0))
+    interpreter = Interpreter(model_content=convert_fused(native, 2, data=(xs, h0, c0)))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    op = next(op for op in interpreter._get_ops_details() if op["op_name"] == FUSED)
+
+    def scales(*k: int) -> np.ndarray:
+        return np.array([tensors[op["inputs"][i]]["quantization_parameters"]["scales"][0] for i in k])
+
+    s_ih, s_hh = (s[::5] for s in int8_scales(params, "gate", 0))
+    reference = lstm_forward(params, xs, h0, c0)
+    x_step, hs, cells = error_model.calibrated_step(xs), reference.hs, np.concatenate([c0[None], reference.cs[:-1]])
+    hidden = next(t for t in tensors.values() if t["name"] == "effective_hidden_scale_intermediate")
+    cell = 2.0 ** np.ceil(np.log2(np.abs(cells).max())) / 2 ** 15
+    np.testing.assert_allclose(scales(1, 2, 3, 4), s_ih, rtol=1e-6)
+    np.testing.assert_allclose(scales(5, 6, 7, 8), s_hh, rtol=1e-6)
+    np.testing.assert_allclose(scales(12, 13, 14, 15), x_step * s_ih, rtol=1e-5)
+    np.testing.assert_allclose(scales(0, 18, 19), [x_step, error_model.calibrated_step(h0, hs), cell], rtol=1e-5)
+    np.testing.assert_allclose(hidden["quantization_parameters"]["scales"], [error_model.calibrated_step(hs)], rtol=1e-5)
+    assert np.isclose(scales(18)[0], hidden["quantization_parameters"]["scales"][0], rtol=1e-5) == (h_scale == 0)
 
 
 @pytest.mark.parametrize("adapter", (LiteRtInt8Adapter(), LiteRtFusedInt8Adapter(), LiteRtFullInt8Adapter()),

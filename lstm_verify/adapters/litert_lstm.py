@@ -144,14 +144,19 @@ def convert_loop(native: Native, dtype: str = "float32", quantize: bool = False)
     return _converted(tf.lite.TFLiteConverter.from_concrete_functions([run.get_concrete_function()], run), quantize)
 
 
-def convert_fused(native: Native, batch: int, dtype: str = "float32", quantize: bool = False) -> bytes:
+def convert_fused(native: Native, batch: int, dtype: str = "float32", quantize: bool = False,
+                  data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> bytes:
     """The fused form with ``native``'s weights as constants: ``(xs, h, c) -> hs``, time dynamic, batch
-    fixed; h and c are the op's state."""
+    fixed; h and c are the op's state. With ``data`` = (xs, h_0, c_0), converted to full integer with
+    it as the representative data set (its shapes fixed; fed by input name: the SavedModel's signature
+    orders its inputs by name)."""
     weights = {n: tf.constant(native[n], dtype) for n in NAMES}
     input_size, hidden = native["w_ih"].shape[0], native["w_hh"].shape[0]
     layer = tf.function(keras_lstm, experimental_attributes={"api_implements": f"lstm_{uuid.uuid4().hex}",
                                                              "time_major": True, "go_backwards": False})
     signature = [tf.TensorSpec([None, batch, input_size], dtype), *[tf.TensorSpec([batch, hidden], dtype)] * 2]
+    if data is not None:
+        signature = [tf.TensorSpec(a.shape, dtype) for a in data]
 
     @tf.function(input_signature=signature)
     def run(xs: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
@@ -160,7 +165,11 @@ def convert_fused(native: Native, batch: int, dtype: str = "float32", quantize: 
     module.run = run
     with tempfile.TemporaryDirectory() as folder:
         tf.saved_model.save(module, folder, signatures=run.get_concrete_function())
-        return _converted(tf.lite.TFLiteConverter.from_saved_model(folder), quantize)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if data is not None:
+            feeds = dict(zip(("xs", "h", "c"), (np.asarray(a, np.float32) for a in data)))
+            converter.representative_dataset = lambda: iter([feeds])
+        return _converted(converter, quantize or data is not None)
 
 
 def convert_unrolled(native: Native, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bytes:
