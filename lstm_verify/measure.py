@@ -179,6 +179,9 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("margins", "error / bound of every catalogue entry per precision (below 1: within the error model; "
            "a numeric defect far above)", ("python", "-m", "tests.catalogue.margins"), "error / bound",
            markdown_table, costly=True),
+    Figure("activations", "each built-in column's largest sigmoid and tanh error through the cell, in u of its "
+           "storage format (test_activations_accurate's probes; 3 u and 5 u allowed)",
+           ("python", "-m", "tests.catalogue.activations"), "u", markdown_table, costly=True),
     _asv("asv-step-quick", "the per-commit selection (step time, peak memory)", ("--bench", r"^step\.")),
     _asv("asv-all-quick", "the whole suite (per-commit and nightly)"),
 ]}

@@ -1,5 +1,7 @@
 """Every property fails on a deliberately broken implementation and passes on correct ones."""
 
+import re
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -67,6 +69,13 @@ def test_every_property_is_broken_by_some_defect():
     broken = {p for e in DEFECTIVE for p in e.breaks} | LONG_LAG | onnx_laws | {
         "test_reverse_equals_forward_on_reversed_input"}
     assert broken == set(PROPERTIES), set(PROPERTIES) - broken
+
+
+def test_self_test_page_counts_the_catalogue():
+    """docs/self-test.md says how many correct and defective entries the catalogue holds: true."""
+    page = (Path(__file__).parents[1] / "docs" / "self-test.md").read_text()
+    said = [int(n) for n in re.findall(r"(\d+) (?:correct|defective) ones", page)]
+    assert said == [len(CORRECT), len(DEFECTIVE)], said
 
 
 def test_catalogue_has_at_least_15_defects_across_kinds():
