@@ -79,7 +79,8 @@ def test_matrix_command_renders_a_report_and_refuses_an_unreadable_one(tmp_path,
 
 
 REPROS = sorted((ROOT / "docs" / "repro").glob("*_lstm.py"))
-NEEDS = {"opencv_lstm.py": ("cv2",), "tract_lstm.py": ("tract",), "litert_fused_lstm.py": ("tensorflow", "ai_edge_litert")}
+NEEDS = {"opencv_lstm.py": ("cv2",), "tract_lstm.py": ("tract",), "litert_fused_lstm.py": ("tensorflow", "ai_edge_litert"),
+         "litert_fused_int8_lstm.py": ("tensorflow", "ai_edge_litert")}
 
 
 @pytest.mark.parametrize("script", REPROS, ids=lambda p: p.name)
