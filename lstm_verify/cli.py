@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from typing import NoReturn
@@ -102,8 +103,12 @@ def _shard(value: str) -> str:
 
 
 def _usage_error(output: str) -> str:
-    """pytest's usage error in ``output`` (its last ``ERROR:`` line and those after it), else its last line."""
+    """pytest's usage error in ``output`` (its last ``ERROR:`` line and those after it), else the
+    reason xdist stopped the session (a worker where the TARGET does not load), else its last line."""
     lines = output.rstrip().splitlines()
+    stopped = [m[1] for m in map(re.compile(r"^! (?:xdist\.dsession\.)?Interrupted: (.*) !$").match, lines) if m]
+    if stopped and not any(line.startswith("ERROR: ") for line in lines):
+        return f"lstm-verify: {stopped[-1]}"
     start = max((i for i, line in enumerate(lines) if line.startswith("ERROR: ")), default=len(lines) - 1)
     error = "\n".join(lines[start:])
     return f"lstm-verify: {error.removeprefix('ERROR: ')}" if error.startswith("ERROR: ") else error

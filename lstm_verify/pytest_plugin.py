@@ -144,7 +144,14 @@ def pytest_configure(config: pytest.Config) -> None:
     except PrecisionError as exc:
         raise pytest.UsageError(str(exc)) from None
     hands_out = _hands_out(config)
-    config.stash[_IMPLS] = implementations(config) if not hands_out else []
+    try:
+        config.stash[_IMPLS] = implementations(config) if not hands_out else []
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        # a worker where the TARGET does not load though it did in the controller (another sys.path):
+        # raised here, the worker would die and xdist replace it, failing the same way, MAX_RESTARTS times
+        config.stash[_IMPLS], config.stash[_LOAD_ERROR] = [], exc
     if not hasattr(config, "workerinput"):  # the controller: workers inherit the board's name
         config.add_cleanup(open_board(Path(config.option.lstm_cache_dir)))
     if getattr(config.option, "maxschedchunk", 0) is None:  # xdist: see _longest_first
@@ -204,9 +211,12 @@ def pytest_sessionstart(session: pytest.Session) -> object:
     with it) after xdist has started its workers, which import them too: done first, the
     controller's import held back every worker's start (1.4 s of a 7 s run on 2 cores, measured).
     A TARGET that does not load ends the session at :func:`pytest_runtestloop`, where xdist
-    still stops its workers."""
+    still stops its workers; one that loads here but not in a worker makes the worker collect
+    nothing and fail the session with the import's line (xdist: "Interrupted: gw0: cannot import ...")."""
     result = yield
     config = session.config
+    if hasattr(config, "workerinput") and _LOAD_ERROR in config.stash:  # collects nothing; xdist ends the run
+        session.shouldfail = f"{config.workerinput['workerid']}: {config.stash[_LOAD_ERROR]}"  # with this line
     if _hands_out(config):
         try:
             config.stash[_IMPLS] = implementations(config)
@@ -219,7 +229,7 @@ def pytest_sessionstart(session: pytest.Session) -> object:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
-    if _LOAD_ERROR in session.config.stash:
+    if _LOAD_ERROR in session.config.stash and not hasattr(session.config, "workerinput"):
         raise session.config.stash[_LOAD_ERROR]
 
 

@@ -16,7 +16,7 @@ from onnx import numpy_helper
 from lstm_verify.adapters.keras_tf2onnx import KerasViaTf2Onnx
 from lstm_verify.adapters.keras_tflite import KerasViaTflite
 
-from tests.catalogue.litert_models import swapped_gate_biases
+from litert_models import swapped_gate_biases  # beside this file: importable in the runner's workers too
 
 
 class Tf2OnnxSwappedForgetCell(KerasViaTf2Onnx):
