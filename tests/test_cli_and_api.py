@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from lstm_verify import check_impl, parametrize_with_impls
+from lstm_verify.cli import _usage_error
 from lstm_verify.config import options_from_env
 from lstm_verify.runner import run_suite
 from lstm_verify.targets import TargetError, load_object
@@ -65,22 +66,22 @@ def test_cli_reports_a_target_that_fails_to_import_in_one_line(tmp_path):
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
 
 
-def test_a_target_that_loads_only_in_the_runner_ends_the_run_with_the_workers_line(tmp_path):
-    """A TARGET that imports in the runner's process but not in its xdist workers (another
-    ``sys.path``, another environment) stops the run at once with the worker's import error in one
-    line: no check runs or is green, and no worker is replaced (each replacement failed the same
-    way, up to MAX_RESTARTS times, leaving each dead worker's process behind)."""
-    target = tmp_path / "only_here.py"
-    target.write_text("import os\nif os.environ.get('PYTEST_XDIST_WORKER'):\n"
-                      "    raise ImportError('this module is not on the workers path')\n"
-                      "def step(x, h, c, params):\n    raise AssertionError('never called')\n")
+def test_a_target_that_loads_only_in_the_runner_ends_the_run_with_the_workers_line(tmp_path, monkeypatch):
+    """A TARGET that imports in the runner's process but not in its xdist workers (here a module on
+    the runner's ``sys.path`` only) stops the run at once with the worker's import error, the line
+    the command prints: no check runs or is green, and no worker is replaced (each replacement
+    failed the same way, up to MAX_RESTARTS times, leaving each dead worker's process behind)."""
+    (tmp_path / "runner_only").mkdir()
+    (tmp_path / "runner_only" / "only_in_the_runner.py").write_text("def step(x, h, c, params):\n    raise AssertionError\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "runner_only"))
+    (tmp_path / "target").mkdir()
+    target = tmp_path / "target" / "uses_it.py"
+    target.write_text("from only_in_the_runner import step\n")
     options = options_from_env(impl=f"{target}:step", kind="numpy-step", dtypes="float64", fresh=True)
     code, results, output = run_suite(options, 1, pytest_extra=("-k", "test_gate_order"))
     assert results == [] and code != 0 and "replacing crashed worker" not in output, output
-    run = cli(f"{target}:step", "--kind", "numpy-step", "--dtypes", "float64", "-n", "2")
-    assert run.returncode == 2, run.stdout + run.stderr
-    assert re.fullmatch(rf"lstm-verify: gw\d: cannot import {re.escape(str(target))}: ImportError: this module is not "
-                        r"on the workers path", run.stderr.strip().splitlines()[-1]), run.stderr
+    assert _usage_error(output) == (f"lstm-verify: gw0: cannot import {target}: ModuleNotFoundError: "
+                                    "No module named 'only_in_the_runner'"), output
 
 
 def test_check_impl_runs_each_call_in_its_own_profile():
