@@ -102,16 +102,19 @@ def _shard(value: str) -> str:
     return value
 
 
+_STOPPED = re.compile(r"^! (?:xdist\.dsession\.)?Interrupted: (.*) !$")
+"""xdist's line when a worker stopped the session (:func:`lstm_verify.pytest_plugin.pytest_runtestloop`)."""
+
+
 def _usage_error(output: str) -> str:
     """pytest's usage error in ``output`` (its last ``ERROR:`` line and those after it), else the
     reason xdist stopped the session (a worker where the TARGET does not load), else its last line."""
     lines = output.rstrip().splitlines()
-    stopped = [m[1] for m in map(re.compile(r"^! (?:xdist\.dsession\.)?Interrupted: (.*) !$").match, lines) if m]
-    if stopped and not any(line.startswith("ERROR: ") for line in lines):
-        return f"lstm-verify: {stopped[-1]}"
-    start = max((i for i, line in enumerate(lines) if line.startswith("ERROR: ")), default=len(lines) - 1)
-    error = "\n".join(lines[start:])
-    return f"lstm-verify: {error.removeprefix('ERROR: ')}" if error.startswith("ERROR: ") else error
+    errors = [i for i, line in enumerate(lines) if line.startswith("ERROR: ")]
+    if errors:
+        return "lstm-verify: " + "\n".join(lines[errors[-1]:]).removeprefix("ERROR: ")
+    stopped = [m[1] for m in map(_STOPPED.match, lines) if m]
+    return f"lstm-verify: {stopped[-1]}" if stopped else "\n".join(lines[-1:])
 
 
 def main(argv: list[str] | None = None) -> int:

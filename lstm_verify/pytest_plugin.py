@@ -215,7 +215,7 @@ def pytest_sessionstart(session: pytest.Session) -> object:
     nothing and fail the session with the import's line (xdist: "Interrupted: gw0: cannot import ...")."""
     result = yield
     config = session.config
-    if hasattr(config, "workerinput") and _LOAD_ERROR in config.stash:  # collects nothing; xdist ends the run
+    if hasattr(config, "workerinput") and _LOAD_ERROR in config.stash:  # collection stops at once; xdist ends the run
         session.shouldfail = f"{config.workerinput['workerid']}: {config.stash[_LOAD_ERROR]}"  # with this line
     if _hands_out(config):
         try:

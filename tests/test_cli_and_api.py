@@ -71,9 +71,10 @@ def test_a_target_that_loads_only_in_the_runner_ends_the_run_with_the_workers_li
     the runner's ``sys.path`` only) stops the run at once with the worker's import error, the line
     the command prints: no check runs or is green, and no worker is replaced (each replacement
     failed the same way, up to MAX_RESTARTS times, leaving each dead worker's process behind)."""
-    (tmp_path / "runner_only").mkdir()
-    (tmp_path / "runner_only" / "only_in_the_runner.py").write_text("def step(x, h, c, params):\n    raise AssertionError\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "runner_only"))
+    runner_only = tmp_path / "runner_only"
+    runner_only.mkdir()
+    (runner_only / "only_in_the_runner.py").write_text("def step(x, h, c, params):\n    raise AssertionError\n")
+    monkeypatch.syspath_prepend(str(runner_only))
     (tmp_path / "target").mkdir()
     target = tmp_path / "target" / "uses_it.py"
     target.write_text("from only_in_the_runner import step\n")
