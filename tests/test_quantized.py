@@ -13,7 +13,7 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from lstm_verify import error_model  # noqa: E402
 from lstm_verify.adapters.litert_lstm import (FUSED, LiteRtFullInt8Adapter, LiteRtFusedInt8Adapter,  # noqa: E402
-                                              LiteRtInt8Adapter, convert_fused, convert_unrolled)
+                                              LiteRtInt8Adapter, convert_fused, convert_unrolled, invoke)
 from lstm_verify.agreement import sequence_agrees  # noqa: E402
 from lstm_verify.checks import LawViolation  # noqa: E402
 from lstm_verify.error_model import int8_scales, precision  # noqa: E402
@@ -55,6 +55,29 @@ def test_converter_scales_are_the_error_models(adapter, batch, input_size, hidde
         assert len(block) == 1, f"{tensor['name']} {values.shape}: no weight block with the model's scales"
         found.add(block[0])
     assert found == set(expected)
+
+
+@pytest.mark.parametrize("adapter,case,quantized", (
+    (LiteRtInt8Adapter(), Case(2, 4, 7, steps=3, seed=2), False), (LiteRtInt8Adapter(), CASE, True),
+    (LiteRtFusedInt8Adapter(), Case(2, 40, 24, steps=3, seed=2), False)), ids=("small", "quantized", "fused-small"))
+def test_a_model_with_nothing_quantized_is_served_by_patching_its_marker_conversion(adapter, case, quantized):
+    """Where the converter quantizes no weight (every tensor under 1024 elements; the fused op's eight
+    unless all reach it), the conversion of marker weights holds every parameter in a float buffer, and
+    patched with a case's weights it computes bit for bit what a conversion of those weights computes;
+    where it quantizes one, the markers are not all found and each case is converted."""
+    params, xs, h0, c0 = case.arrays()
+    native = adapter.layout.to_native(params, np.float32, np.random.default_rng(0))
+    key = adapter.key(native, case.batch, "float32")
+    assert adapter.program(key).holds_all(adapter.size(key)) is not quantized
+    feeds = {"xs": xs.astype(np.float32), "h": h0.astype(np.float32), "c": c0.astype(np.float32)}
+
+    def run(interpreter: Interpreter) -> list[np.ndarray]:
+        hs, (h, c) = adapter.results(interpreter, *invoke(interpreter, feeds))
+        return [hs, h, c]
+    served, converted = run(adapter.interpreter(native, key)), run(Interpreter(model_content=adapter.build(
+        native, key, quantize=True)))
+    for got, want in zip(served, converted, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("case", (Case(2, 8, 6, steps=3, seed=1), Case(3, 5, 7, steps=5, seed=4),

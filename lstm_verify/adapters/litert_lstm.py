@@ -235,6 +235,10 @@ class Program:
     def __init__(self, flatbuffer: bytes, size: int = 0) -> None:
         self.flatbuffer, self.patches = flatbuffer, marker_buffers(flatbuffer, size) if size else []
 
+    def holds_all(self, size: int) -> bool:
+        """Whether each of the ``size`` parameters lies in a marker buffer (none was quantized or folded)."""
+        return np.unique(np.concatenate([index for _, index in self.patches] or [np.zeros(0, np.int64)])).size == size
+
     def interpreter(self, native: Native) -> Interpreter:
         """An interpreter of the model holding ``native``'s parameters as its constants."""
         model = bytearray(self.flatbuffer)
@@ -431,15 +435,25 @@ class Int8Weights(LiteRtAdapter):
     symmetric, and the hybrid kernels quantize their float inputs per batch row at run time
     (:data:`lstm_verify.error_model.PRECISIONS`, ``int8-weights``). Quantized buffers cannot be
     patched as the float markers are, and writing int8 buffers here would test this adapter's
-    quantizer, not the converter's: each parameter set is converted (the cost of a conversion per
-    case, not per shape)."""
+    quantizer, not the converter's: where the converter quantizes a weight, each parameter set is
+    converted (the cost of a conversion per case, not per shape). Where it quantizes none (every
+    tensor under 1024 elements: the laws' small shapes and their probes), its conversion of marker
+    weights holds every parameter in a float buffer, and is patched as the float form's is."""
 
     granularity = "channel"
     """How the converter scales this form's weights: per output channel (``FULLY_CONNECTED``)."""
 
+    def convert(self, key: tuple) -> bytes:
+        """The model converted for ``key`` as this form converts, marker weights."""
+        return self.build(markers(*key[:2]), key, quantize=True)
+
     def interpreter(self, native: Native, key: tuple) -> Interpreter:
-        """A conversion of ``native`` itself, kept in the cache folder under a digest of its weights
-        (a derandomized run draws the same cases: a later run converts nothing)."""
+        """The marker conversion for ``key`` holding ``native``'s parameters where the converter
+        quantized none of them; else a conversion of ``native`` itself, kept in the cache folder under
+        a digest of its weights (a derandomized run draws the same cases: a later run converts nothing)."""
+        program = self.program(key)
+        if program.holds_all(self.size(key)):
+            return program.interpreter(native)
         weights = digest(*(native[n] for n in NAMES))
         flatbuffer = cached_conversion((type(self).__qualname__, key, self.version(), weights),
                                        lambda: self.build(native, key, quantize=True), self.code())
