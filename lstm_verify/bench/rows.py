@@ -77,11 +77,12 @@ def check_agreement(runner: Runner, mode: str, raw: Any, adapter: Adapter, dtype
     (the time stands: one of the adapter's known differences for the mode's law names the violation,
     or computes a cell, :attr:`~lstm_verify.expected.Expected.computes`, the output agrees with), or
     what is wrong."""
-    violation = _violation(runner, mode, raw, Implementation(adapter, dtype))
+    impl = Implementation(adapter, dtype)
+    violation = _violation(runner, mode, raw, impl)
     if not violation:
         return "ok"
     for known in adapter.known_differences(dtype):
-        if not known.in_force(LAWS[mode], f"{adapter.name}-{dtype}"):
+        if not known.in_force(LAWS[mode], impl.id):
             continue
         if known.matches_violation(violation) or (
                 known.computes and not _violation(runner, mode, raw, Implementation(_computing(adapter, known.computes),
