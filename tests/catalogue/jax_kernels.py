@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from lstm_verify import capabilities
-from tests.catalogue.jax_steps import step
+from jax_steps import step  # beside this file: importable in the runner's workers too
 
 BLOCK = 16
 """Units per block: AVX-512's sixteen float32 lanes."""

@@ -4,7 +4,8 @@ three small shapes of the other laws."""
 
 import numpy as np
 
-from tests.catalogue.numpy_steps import _gates, in_storage, step, with_sequence
+# beside this file: importable in the runner's workers too
+from numpy_steps import _gates, in_storage, step, with_sequence
 
 BLOCK = 8
 """Units per vector of the blocked body: AVX2's eight float32 lanes."""

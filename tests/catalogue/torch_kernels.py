@@ -4,8 +4,8 @@ long sequence. Each is right at the three small shapes of the other laws."""
 
 import torch
 
-from tests.catalogue.torch_cells import HandWrittenCell
-from tests.catalogue.torch_lstms import LoopedLSTM
+from torch_cells import HandWrittenCell  # beside this file: importable in the runner's workers too
+from torch_lstms import LoopedLSTM
 
 BLOCK = 32
 """Units per block of the body: one warp."""
