@@ -183,8 +183,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
            "storage format (test_activations_accurate's probes; 3 u and 5 u allowed)",
            ("python", "-m", "tests.catalogue.activations"), "u", markdown_table, costly=True),
     Figure("jax-compiling", "each JAX column at float32 through every law, one process, an empty cache folder: "
-           "the programs XLA compiled, those compiled again (0: each once), and the seconds compiling and tracing of "
-           "the checks' seconds", ("python", "-m", "tests.catalogue.compiling"), "programs, s", markdown_table,
+           "the programs XLA compiled, those compiled again (0: each once), and the seconds JAX compiling of the "
+           "checks' seconds", ("python", "-m", "tests.catalogue.compiling"), "programs, s", markdown_table,
            costly=True),
     _asv("asv-step-quick", "the per-commit selection (step time, peak memory)", ("--bench", r"^step\.")),
     _asv("asv-all-quick", "the whole suite (per-commit and nightly)"),

@@ -68,7 +68,7 @@ def test_a_model_with_nothing_quantized_is_served_by_patching_its_marker_convers
     params, xs, h0, c0 = case.arrays()
     native = adapter.layout.to_native(params, np.float32, np.random.default_rng(0))
     key = adapter.key(native, case.batch, "float32")
-    assert adapter.program(key).holds_all(adapter.size(key)) is not quantized
+    assert (adapter.program(key).marked == adapter.size(key)) is not quantized
     feeds = {"xs": xs.astype(np.float32), "h": h0.astype(np.float32), "c": c0.astype(np.float32)}
 
     def run(interpreter: Interpreter) -> list[np.ndarray]:

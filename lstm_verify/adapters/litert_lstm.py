@@ -53,7 +53,7 @@ import os
 import re
 import tempfile
 import uuid
-from functools import cache
+from functools import cache, cached_property
 from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -235,9 +235,10 @@ class Program:
     def __init__(self, flatbuffer: bytes, size: int = 0) -> None:
         self.flatbuffer, self.patches = flatbuffer, marker_buffers(flatbuffer, size) if size else []
 
-    def holds_all(self, size: int) -> bool:
-        """Whether each of the ``size`` parameters lies in a marker buffer (none was quantized or folded)."""
-        return np.unique(np.concatenate([index for _, index in self.patches] or [np.zeros(0, np.int64)])).size == size
+    @cached_property
+    def marked(self) -> int:
+        """How many distinct parameters lie in marker buffers: all of them where none was quantized or folded."""
+        return np.unique(np.concatenate([np.zeros(0, np.int64), *(index for _, index in self.patches)])).size
 
     def interpreter(self, native: Native) -> Interpreter:
         """An interpreter of the model holding ``native``'s parameters as its constants."""
@@ -452,7 +453,7 @@ class Int8Weights(LiteRtAdapter):
         quantized none of them; else a conversion of ``native`` itself, kept in the cache folder under
         a digest of its weights (a derandomized run draws the same cases: a later run converts nothing)."""
         program = self.program(key)
-        if program.holds_all(self.size(key)):
+        if program.marked == self.size(key):
             return program.interpreter(native)
         weights = digest(*(native[n] for n in NAMES))
         flatbuffer = cached_conversion((type(self).__qualname__, key, self.version(), weights),

@@ -3,7 +3,9 @@ column at float32 through every law in one process (``-n 0``) with an empty cach
 compile requests counted. With the persistent cache empty and every compilation written to it (the
 kit sets no minimum compile time), a request it misses is a program not compiled before in the run,
 and a hit is a program compiled again under another jit cache entry (served from disk, not
-compiled). ``python -m tests.catalogue.compiling [--adapters a,b]`` prints the table docs/ci.md quotes.
+compiled). The seconds are the run's report's, JAX's compiling as every check records it (tracing,
+lowering and XLA's compile: ``lstm_verify.pytest_plugin.COMPILE_EVENTS``).
+``python -m tests.catalogue.compiling [--adapters a,b]`` prints the table docs/ci.md quotes.
 
 Loaded into the run as a pytest plugin (``-p tests.catalogue.compiling``), each process of the run (the
 session's, its xdist worker's) writes its counts into the folder named by ``LSTM_VERIFY_COMPILING``."""
@@ -24,8 +26,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 JAX_COLUMNS = ("jax", "flax-lstm", "flax-optimized", "flax-nnx", "equinox", "haiku", "keras-jax")
 EVENTS = {"/jax/compilation_cache/cache_misses": "programs", "/jax/compilation_cache/cache_hits": "repeats"}
-SECONDS = {"/jax/core/compile/backend_compile_duration": "compiling", "/jax/core/compile/jaxpr_trace_duration":
-           "tracing"}
 _counts: Counter = Counter()
 
 
@@ -35,12 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     def counted(event: str, **_: object) -> None:
         if event in EVENTS:
             _counts[EVENTS[event]] += 1
-
-    def timed(event: str, seconds: float, **_: object) -> None:
-        if event in SECONDS:
-            _counts[SECONDS[event]] += seconds
     jax.monitoring.register_event_listener(counted)
-    jax.monitoring.register_event_duration_secs_listener(timed)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -48,8 +43,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def census(column: str) -> dict[str, float]:
-    """One cold run of ``column`` at float32: programs, repeats, seconds compiling and tracing, and
-    the checks' wall time."""
+    """One cold run of ``column`` at float32: programs, repeats, and the checks' seconds and those
+    of them compiling."""
     with tempfile.TemporaryDirectory(prefix="compiling-") as scratch:
         out = Path(scratch, "counts")
         out.mkdir()
@@ -61,21 +56,22 @@ def census(column: str) -> dict[str, float]:
                               cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{column}: exit {done.returncode}\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        checks = sum(r["seconds"] for r in json.loads(Path(scratch, "r.json").read_text()))
+        report = json.loads(Path(scratch, "r.json").read_text())
         counts = sum((Counter(json.loads(f.read_text())) for f in out.iterdir()), Counter())
-        return {**counts, "checks": checks}
+        return {**counts, "checks": sum(r["seconds"] for r in report),
+                "compiling": sum(r["compile_seconds"] for r in report)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--adapters", default=",".join(JAX_COLUMNS))
     args = parser.parse_args()
-    print("| column (float32) | programs | compiled again | compiling | tracing | checks | compiling share |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| column (float32) | programs | compiled again | compiling | checks | compiling share |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for column in args.adapters.split(","):
         c = census(column)
-        print(f"| {column} | {c.get('programs', 0):.0f} | {c.get('repeats', 0):.0f} | {c.get('compiling', 0):.1f} s "
-              f"| {c.get('tracing', 0):.1f} s | {c['checks']:.1f} s | {c.get('compiling', 0) / c['checks']:.0%} |",
+        print(f"| {column} | {c.get('programs', 0):.0f} | {c.get('repeats', 0):.0f} | {c['compiling']:.1f} s "
+              f"| {c['checks']:.1f} s | {c['compiling'] / c['checks']:.0%} |",
               flush=True)
     return 0
 
