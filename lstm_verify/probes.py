@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import expit
 
-from lstm_verify.dtypes import numpy_dtype
+from lstm_verify.dtypes import numpy_dtype, unit_roundoff
 from lstm_verify.params import GATES, Params
 from lstm_verify.reference import Activation, Variant
 
@@ -94,26 +94,39 @@ def probe_cell_activation(impl: Implementation, c: np.ndarray, input_size: int =
     return np.asarray(h, np.float64).reshape(hidden)
 
 
-def activation_grid(dtype: str, limit: float, operands: str | None = None, points: int = 512) -> np.ndarray:
-    """``points`` evenly spaced pre-activations over [-limit, limit] (limit <= 64), each rounded to
+def saturation(fn: Activation, dtype: str) -> float:
+    """The ``|z|`` past which sigmoid or tanh is within ``dtype``'s rounding ``u`` of 1: ``ln(1 / u)``
+    (sigmoid: 1 - sigmoid(z) ~ exp(-z)), ``ln(2 / u) / 2`` (tanh: 1 - tanh(z) ~ 2 exp(-2 z)); 36.7
+    and 18.7 in float64, 16.6 and 8.7 in float32."""
+    u = unit_roundoff(dtype)
+    return float(np.log(1.0 / u)) if fn.name == "Sigmoid" else float(np.log(2.0 / u) / 2.0)
+
+
+def activation_grid(fn: Activation, dtype: str, operands: str | None = None, points: int = 512) -> np.ndarray:
+    """``points`` evenly spaced arguments of ``fn`` over [-L, L], ``L`` one past :func:`saturation` (so the
+    grid spans every argument where ``fn`` still differs from its limits in ``dtype``), each rounded to
     ``dtype`` and to the matmul ``operands`` format if any (so an implementation that adds the bias
     inside its matrix product still stores it exactly), as float64. TF32 rounds as float16 does
     over float16's normal range, where every point but 0 lies."""
+    limit = float(np.ceil(saturation(fn, dtype))) + 1.0
     z = np.linspace(-limit, limit, points)
     for fmt in filter(None, (dtype, operands)):
         z = z.astype(numpy_dtype("float16" if fmt == "tf32" else fmt)).astype(np.float64)
     return z
 
 
-def exact_activation(fn: Activation, z: np.ndarray) -> np.ndarray:
+def exact_activation(fn: Activation, z: np.ndarray, rounded: bool = True) -> np.ndarray:
     """``fn(z)`` computed in extended precision (x86's 80-bit long double, 11 more bits than float64;
-    elsewhere float64 itself) and rounded once to float64: within half a float64 ulp."""
+    elsewhere float64 itself) and rounded once to float64, within half a float64 ulp (``rounded``),
+    or kept in extended precision."""
     wide = np.asarray(z, np.longdouble)
     if fn.name == "Sigmoid":
-        return np.asarray(1 / (1 + np.exp(-wide)), np.float64)
-    if fn.name == "Tanh":
-        return np.asarray(np.tanh(wide), np.float64)
-    raise ValueError(f"no extended-precision {fn.name}")
+        value = 1 / (1 + np.exp(-wide))
+    elif fn.name == "Tanh":
+        value = np.tanh(wide)
+    else:
+        raise ValueError(f"no extended-precision {fn.name}")
+    return np.asarray(value, np.float64) if rounded else value
 
 
 PEEPHOLE_GATES = "ifo"

@@ -19,17 +19,17 @@ from lstm_verify.params import Case
 from tests.catalogue.calibration import tightness
 
 MEASURED = {
-    ("float64", "ieee", (2, 3, 2), 1): 28.9,
-    ("float64", "ieee", (5, 4, 7), 8): 18.3,
-    ("float64", "ieee", (8, 129, 129), 1): 14.5,
-    ("float32", "ieee", (1, 1, 3), 1): 12.2,
-    ("float32", "ieee", (5, 4, 7), 8): 16.5,
-    ("float32", "ieee", (8, 129, 129), 1): 10.7,
+    ("float64", "ieee", (2, 3, 2), 1): 25.9,
+    ("float64", "ieee", (5, 4, 7), 8): 15.9,
+    ("float64", "ieee", (8, 129, 129), 1): 14.0,
+    ("float32", "ieee", (1, 1, 3), 1): 12.1,
+    ("float32", "ieee", (5, 4, 7), 8): 15.7,
+    ("float32", "ieee", (8, 129, 129), 1): 11.0,
     ("float32", "tf32", (8, 129, 129), 1): 6.04,
-    ("float16", "ieee", (65, 8, 9), 1): 5.6,
-    ("float16", "ieee", (5, 4, 7), 8): 9.87,
-    ("bfloat16", "ieee", (5, 4, 7), 8): 13.1,
-    ("bfloat16", "ieee", (8, 129, 129), 1): 6.95,
+    ("float16", "ieee", (65, 8, 9), 1): 4.62,
+    ("float16", "ieee", (5, 4, 7), 8): 7.59,
+    ("bfloat16", "ieee", (5, 4, 7), 8): 9.89,
+    ("bfloat16", "ieee", (8, 129, 129), 1): 5.9,
 }
 """(dtype, precision, (B, I, H), T) -> the tightness measured when the model last changed (seed 0)."""
 

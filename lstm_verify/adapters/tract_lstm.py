@@ -50,8 +50,8 @@ class TractAdapter(OnnxAdapter):
     def precision(self, dtype: str) -> str:
         """tract's sigmoid and tanh are rational approximations: measured with tract 0.23.9 on 400k
         float32 points of [-20, 20] (its ``Sigmoid`` and ``Tanh`` ops), sigmoid is up to 8 u and tanh
-        up to 10 u off (u = 2^-24; tanh(-20) = -0.9999994 where float32's is -1), against the 3 u and
-        5 u an IEEE sigmoid and tanh may be (:class:`~lstm_verify.error_model.Precision`). The cell's fused
+        up to 10 u off (u = 2^-24; tanh(-20) = -0.9999994 where float32's is -1), beyond the 3 u and
+        3.5 to 7.5 u an IEEE float32 sigmoid and tanh may be (:data:`~lstm_verify.error_model.OWN_ULPS`). The cell's fused
         LstmEpilogue approximates them too, 18 u off through the cell (``test_activations_accurate``'s
         probe; its sigmoid never reaches 1: the known difference below).
         Found when the error model's worst case tightened the bound of a small step: a c near 0 from

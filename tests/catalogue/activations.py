@@ -22,8 +22,8 @@ def worst_errors(impl: Implementation) -> dict[str, tuple[float, float]]:
     """Per activation read: (largest error in u, the pre-activation where it is)."""
     operands = precision(impl.precision).operands
     result = {}
-    for name, gate, fn, limit in ACTIVATION_READS:
-        z = activation_grid(impl.dtype, limit, operands)
+    for name, gate, fn in ACTIVATION_READS:
+        z = activation_grid(fn, impl.dtype, operands)
         got = probe_gate(impl, gate, z) if gate else probe_cell_activation(impl, z)
         want = exact_activation(fn, z)
         err = np.abs(got - want) / (unit_roundoff(impl.dtype) * np.maximum(np.abs(want), 1.0))

@@ -20,8 +20,9 @@ pre-activation ``[x, h, 1, 1] [W_ih; W_hh; b_ih; b_hh]^T`` is reduced by each of
 
 with the elementwise part in the storage format (``storage``) or, for the half formats, in float32
 rounded at the end (``wide``), and one member whose sigmoid is ``(1 + tanh(z / 2)) / 2`` (XLA's);
-plus the built-in adapters ``numpy``, ``torch-cell``, ``torch-lstm`` and ``jax`` (ieee only). A
-sequence is the step looped, the state stored between steps.
+plus every built-in column that declares the column's precision at its dtype and has no known
+difference in the sequence's agreement (:func:`columns`; the Keras ones each run in a process with
+its ``KERAS_BACKEND``). A sequence is the step looped, the state stored between steps.
 
 Every member's errors are kept per case in the kit's cache folder
 (``.lstm_verify/calibration``): they do not depend on the error model, so a changed model is
@@ -32,7 +33,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import zlib
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -40,6 +42,7 @@ from typing import Callable
 import numpy as np
 
 from lstm_verify import error_model, reference
+from lstm_verify.adapters import BUILTIN
 from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.params import Case, Params
 from lstm_verify.strategies import SHAPES
@@ -47,7 +50,6 @@ from tests.catalogue.margins import SHAPES_CHECKED
 
 Reduce = Callable[[np.ndarray, np.ndarray, np.dtype], np.ndarray]
 
-ADAPTERS = ("numpy", "torch-cell", "torch-lstm", "jax")
 LARGEST = (32, 1024, 1024)
 """The ladder's largest size (:data:`lstm_verify.strategies.KERNEL_SHAPES`), measured besides
 :data:`tests.catalogue.margins.SHAPES_CHECKED`."""
@@ -168,24 +170,45 @@ def members(dtype: str) -> list[Member]:
     return [Member(r, wide) for r in reductions for wide in wides] + [Member("blas", tanh_sigmoid=True)]
 
 
-def _adapter_runs(dtype: str, precision: str) -> dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]]:
-    """The built-in adapters that declare ``precision`` at ``dtype`` and run here, as run functions."""
-    if precision != "ieee":
-        return {}
+AGREEMENT = "test_sequence_agrees_with_reference"
+"""The law whose comparison the calibration repeats: a column with a known difference in it is no
+correct member."""
+
+
+def columns(dtype: str, precision: str) -> list[str]:
+    """The built-in columns in the ensemble at ``dtype``: those that declare ``precision`` there and have
+    no known difference in :data:`AGREEMENT`, and can run on this machine (in this process, or in one
+    with their environment)."""
+    from lstm_verify.adapters import builtin_adapter
+    from lstm_verify.implementation import Implementation
+
+    chosen = []
+    for name in BUILTIN:
+        adapter = builtin_adapter(name)
+        impl = Implementation(adapter, dtype)
+        if (impl.precision == precision and (impl.skip_reason() is None or adapter.wrong_environment())
+                and not any(e.law == AGREEMENT for e in adapter.known_differences(dtype))
+                and (not adapter.environment or _importable(adapter))):
+            chosen.append(name)
+    return chosen
+
+
+def _importable(adapter: object) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(module) is not None for module in adapter.requires)
+
+
+def _column_run(name: str, dtype: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """The built-in column ``name`` at ``dtype`` as a run function: hs (T, B, H) and c_T, in float64."""
     from lstm_verify.implementation import implementation
 
-    runs = {}
-    for name in ADAPTERS:
-        impl = implementation(name, dtype)
-        if impl.skip_reason() or impl.precision != precision:
-            continue
+    impl = implementation(name, dtype)
 
-        def run(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray, impl=impl
-                ) -> tuple[np.ndarray, np.ndarray]:
-            hs, (_, c) = impl.run(params, xs, h0, c0)
-            return np.asarray(hs, np.float64), np.asarray(c, np.float64)
-        runs[name] = run
-    return runs
+    def run(params: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hs, (_, c) = impl.run(params, xs, h0, c0)
+        return np.asarray(hs, np.float64), np.asarray(c, np.float64)
+    return run
 
 
 @dataclass(frozen=True)
@@ -201,29 +224,60 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LSTM_VERIFY_CACHE_DIR", ".lstm_verify")) / "calibration"
 
 
-def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int = 0,
-                    adapters: bool = True, cache: bool = True) -> Errors:
-    """|got - want| of every member on ``Case(*shape, steps, seed)``, cached (they do not depend on the
-    error model)."""
-    names = [m.name for m in members(dtype)] + (list(ADAPTERS) if adapters else [])
-    key = f"{dtype}-{precision}-{'x'.join(map(str, shape))}-{steps}-{seed}-{zlib.crc32(','.join(names).encode()):08x}"
-    path = cache_dir() / f"{key}.npz"
+def _path(member: str, dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int) -> Path:
+    return cache_dir() / f"{member}-{dtype}-{precision}-{'x'.join(map(str, shape))}-{steps}-{seed}.npz"
+
+
+def _member_errors(member: str, run: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: str, precision: str,
+                   shape: tuple[int, int, int], steps: int, seed: int, cache: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``|got - want|`` of one member on ``Case(*shape, steps, seed)`` for hs and c_T, cached per member."""
+    path = _path(member, dtype, precision, shape, steps, seed)
     if cache and path.exists():
         saved = np.load(path)
-        return Errors(saved["hs"], saved["c"], {str(k): float(v) for k, v in zip(saved["names"], saved["largest"])})
+        return saved["hs"], saved["c"]
     params, xs, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
     want = reference.lstm_forward(params, xs, h0, c0)
-    runs = {m.name: (lambda *arrays, m=m: m.run(*arrays, dtype, precision)) for m in members(dtype)}
-    runs.update(_adapter_runs(dtype, precision) if adapters else {})
-    hs_err, c_err, largest = np.zeros_like(want.hs), np.zeros_like(want.cs[-1]), {}
-    for name, run in runs.items():
-        hs, c = run(params, xs, h0, c0)
-        dh, dc = np.abs(hs - want.hs), np.abs(c - want.cs[-1])
-        hs_err, c_err = np.maximum(hs_err, dh), np.maximum(c_err, dc)
-        largest[name] = float(max(dh.max(), dc.max()))
+    hs, c = run(params, xs, h0, c0)
+    errors = np.abs(hs - want.hs), np.abs(c - want.cs[-1])
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, hs=hs_err, c=c_err, names=list(largest), largest=list(largest.values()))
+        np.savez(path, hs=errors[0], c=errors[1])
+    return errors
+
+
+def _in_its_environment(name: str, dtype: str, precision: str, shape: tuple[int, int, int], steps: int,
+                        seed: int) -> None:
+    """Measure the column ``name`` on ``(shape, steps)`` and every case of :data:`CASES` in a process with its
+    environment (a Keras back end is read once per process), filling the cache."""
+    from lstm_verify.adapters import builtin_adapter
+
+    env = {**os.environ, **builtin_adapter(name).environment, "LSTM_VERIFY_CACHE_DIR": str(cache_dir().parent)}
+    subprocess.run([sys.executable, "-m", "tests.catalogue.calibration", "--column", name, "--dtypes", dtype,
+                    "--precision", precision, "--seed", str(seed), "--case",
+                    f"{'x'.join(map(str, shape))}:{steps}"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int = 0,
+                    adapters: bool = True, cache: bool = True) -> Errors:
+    """|got - want| of every member on ``Case(*shape, steps, seed)``, each member's cached (they do not
+    depend on the error model); the built-in columns only with ``adapters`` and ``cache``."""
+    runs = {m.name: (lambda *arrays, m=m: m.run(*arrays, dtype, precision)) for m in members(dtype)}
+    if adapters and cache:
+        from lstm_verify.adapters import builtin_adapter
+
+        for name in columns(dtype, precision):
+            if builtin_adapter(name).wrong_environment():
+                if not _path(name, dtype, precision, shape, steps, seed).exists():
+                    _in_its_environment(name, dtype, precision, shape, steps, seed)
+                runs[name] = None
+            else:
+                runs[name] = _column_run(name, dtype)
+    _, _, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
+    hs_err, c_err, largest = np.zeros((steps, *h0.shape)), np.zeros_like(c0), {}
+    for name, run in runs.items():
+        dh, dc = _member_errors(name, run, dtype, precision, shape, steps, seed, cache)
+        hs_err, c_err = np.maximum(hs_err, dh), np.maximum(c_err, dc)
+        largest[name] = float(max(dh.max(), dc.max()))
     return Errors(hs_err, c_err, largest)
 
 
@@ -258,7 +312,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtypes", default=",".join(dict.fromkeys(d for d, _ in COLUMNS)))
     parser.add_argument("--no-adapters", action="store_true", help="the written-out members only")
+    parser.add_argument("--column", help="measure this built-in column alone on every case, into the cache")
+    parser.add_argument("--precision", default="ieee", help="with --column")
+    parser.add_argument("--seed", type=int, default=0, help="with --column")
+    parser.add_argument("--case", help="with --column: B x I x H : T, measured besides CASES")
     args = parser.parse_args()
+    if args.column:
+        run = _column_run(args.column, args.dtypes)
+        extra = [] if not args.case else [(tuple(map(int, args.case.split(":")[0].split("x"))),
+                                           int(args.case.split(":")[1]))]
+        for shape, steps in dict.fromkeys([*CASES, *extra]):
+            _member_errors(args.column, run, args.dtypes, args.precision, shape, steps, args.seed, cache=True)
+        return 0
     print("| dtype | precision | B, I, H | T | largest error | bound there | min bound / error | "
           "median bound / error | worst member |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
