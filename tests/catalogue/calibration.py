@@ -185,18 +185,11 @@ def columns(dtype: str, precision: str) -> list[str]:
     chosen = []
     for name in BUILTIN:
         adapter = builtin_adapter(name)
-        impl = Implementation(adapter, dtype)
-        if (impl.precision == precision and (impl.skip_reason() is None or adapter.wrong_environment())
+        if (Implementation(adapter, dtype).precision == precision
                 and not any(e.law == AGREEMENT for e in adapter.known_differences(dtype))
-                and (not adapter.environment or _importable(adapter))):
+                and adapter.unavailable() in (None, adapter.wrong_environment()) and adapter.unsupported(dtype) is None):
             chosen.append(name)
     return chosen
-
-
-def _importable(adapter: object) -> bool:
-    import importlib.util
-
-    return all(importlib.util.find_spec(module) is not None for module in adapter.requires)
 
 
 def _column_run(name: str, dtype: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
