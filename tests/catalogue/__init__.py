@@ -62,6 +62,7 @@ CATALOGUE = [
     Entry("numpy_steps.py:hard_sigmoid", N, ("test_gate_ranges", STEP_AGREES)),
     Entry("numpy_steps.py:dropped_recurrent_bias", N, (STEP_AGREES,)),
     Entry("numpy_steps.py:early_saturating_tanh", N, ("test_activations_accurate",), "float32"),
+    Entry("numpy_steps.py:clamped_tanh", N, ("test_activations_accurate",)),
     Entry("numpy_steps.py:previous_cell_readout", N, (STEP_AGREES,)),
     Entry("numpy_steps.py:float16_accumulation", N, (STEP_AGREES,), "float32"),
     Entry("numpy_steps.py:batch_leak", N, ("test_batch_rows_independent",)),
