@@ -219,7 +219,8 @@ OWN_ULPS: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
 the size of its argument: ``((edge, ulps), ...)``, ``ulps`` for ``|z| < edge``. Each is the largest
 error the libraries the built-in columns compute with (NumPy, torch, XLA, TensorFlow's Eigen) showed
 over millions of arguments per dtype, and every column through its cell, with a fifth more, never
-falling as ``|z|`` grows (``python -m tests.catalogue.activations --libraries`` prints them;
+falling as ``|z|`` grows (``python -m tests.catalogue.activation_sweep`` prints the libraries' and
+``python -m tests.catalogue.activations`` the columns';
 ``tests/test_activation_allowances.py`` holds the libraries to them). XLA's and Eigen's tanh are
 rational approximations whose error grows towards saturation: in float64 7.3 u (XLA) and 9.1 u
 (Eigen) past |z| = 8, 3.6 u below 2; Eigen's float32 tanh reaches 6.1 u near |z| = 6.5, its

@@ -80,13 +80,18 @@ def arguments(fn: Activation, dtype: str, points: int) -> np.ndarray:
     return np.unique(np.concatenate([np.linspace(-limit, limit, points), drawn]).astype(numpy_dtype(dtype)))
 
 
+def in_units(got: np.ndarray, want: np.ndarray, dtype: str) -> np.ndarray:
+    """``|got - want|`` in units ``u`` of ``dtype``, absolute below 1, as the allowance counts it (in
+    ``want``'s precision, as float64)."""
+    return np.asarray(np.abs(got - want) / (unit_roundoff(dtype) * np.maximum(np.abs(want), 1.0)), np.float64)
+
+
 def errors(apply: Apply, fn: Activation, z: np.ndarray, dtype: str) -> np.ndarray:
-    """``|apply(z) - fn(z)|`` in units ``u`` of ``dtype``, absolute below 1 (as the allowance counts), ``fn(z)``
-    in extended precision, not rounded to float64."""
+    """:func:`in_units` of ``apply(z)`` against ``fn(z)`` in extended precision, not rounded to float64."""
     want = exact_activation(fn, z.astype(np.float64), rounded=False)
     with np.errstate(over="ignore"):
         got = np.asarray(apply(z), np.float64).astype(np.longdouble)
-    return np.asarray(np.abs(got - want) / (unit_roundoff(dtype) * np.maximum(np.abs(want), 1.0)), np.float64)
+    return in_units(got, want, dtype)
 
 
 def bins(fn: Activation, dtype: str) -> list[tuple[float, float, float]]:

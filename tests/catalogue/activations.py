@@ -11,11 +11,12 @@ import argparse
 import numpy as np
 
 from lstm_verify.adapters import BUILTIN
-from lstm_verify.dtypes import STORAGE, unit_roundoff
+from lstm_verify.dtypes import STORAGE
 from lstm_verify.error_model import precision
 from lstm_verify.implementation import Implementation, implementation
 from lstm_verify.probes import activation_grid, exact_activation, probe_cell_activation, probe_gate
 from properties.test_gates import ACTIVATION_READS
+from tests.catalogue.activation_sweep import in_units
 
 
 def worst_errors(impl: Implementation) -> dict[str, tuple[float, float]]:
@@ -26,7 +27,7 @@ def worst_errors(impl: Implementation) -> dict[str, tuple[float, float]]:
         z = activation_grid(fn, impl.dtype, operands)
         got = probe_gate(impl, gate, z) if gate else probe_cell_activation(impl, z)
         want = exact_activation(fn, z)
-        err = np.abs(got - want) / (unit_roundoff(impl.dtype) * np.maximum(np.abs(want), 1.0))
+        err = in_units(got, want, impl.dtype)
         k = int(np.argmax(err))
         result[name] = (float(err[k]), float(z[k]))
     return result

@@ -36,6 +36,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Callable
 
@@ -175,7 +176,8 @@ AGREEMENT = "test_sequence_agrees_with_reference"
 correct member."""
 
 
-def columns(dtype: str, precision: str) -> list[str]:
+@cache
+def columns(dtype: str, precision: str) -> tuple[str, ...]:
     """The built-in columns in the ensemble at ``dtype``: those that declare ``precision`` there and have
     no known difference in :data:`AGREEMENT`, and can run on this machine (in this process, or in one
     with their environment)."""
@@ -189,7 +191,7 @@ def columns(dtype: str, precision: str) -> list[str]:
                 and not any(e.law == AGREEMENT for e in adapter.known_differences(dtype))
                 and adapter.unavailable() in (None, adapter.wrong_environment()) and adapter.unsupported(dtype) is None):
             chosen.append(name)
-    return chosen
+    return tuple(chosen)
 
 
 def _column_run(name: str, dtype: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
@@ -221,6 +223,13 @@ def _path(member: str, dtype: str, precision: str, shape: tuple[int, int, int], 
     return cache_dir() / f"{member}-{dtype}-{precision}-{'x'.join(map(str, shape))}-{steps}-{seed}.npz"
 
 
+@cache
+def _case(shape: tuple[int, int, int], steps: int, seed: int) -> tuple[tuple[np.ndarray, ...], reference.Trace]:
+    """``Case(*shape, steps, seed)``'s arrays and the reference's run of them, once per process."""
+    arrays = Case(*shape, steps=steps, seed=seed).arrays()
+    return arrays, reference.lstm_forward(*arrays)
+
+
 def _member_errors(member: str, run: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: str, precision: str,
                    shape: tuple[int, int, int], steps: int, seed: int, cache: bool) -> tuple[np.ndarray, np.ndarray]:
     """``|got - want|`` of one member on ``Case(*shape, steps, seed)`` for hs and c_T, cached per member."""
@@ -228,9 +237,8 @@ def _member_errors(member: str, run: Callable[..., tuple[np.ndarray, np.ndarray]
     if cache and path.exists():
         saved = np.load(path)
         return saved["hs"], saved["c"]
-    params, xs, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
-    want = reference.lstm_forward(params, xs, h0, c0)
-    hs, c = run(params, xs, h0, c0)
+    arrays, want = _case(shape, steps, seed)
+    hs, c = run(*arrays)
     errors = np.abs(hs - want.hs), np.abs(c - want.cs[-1])
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -265,8 +273,8 @@ def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], ste
                 runs[name] = None
             else:
                 runs[name] = _column_run(name, dtype)
-    _, _, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
-    hs_err, c_err, largest = np.zeros((steps, *h0.shape)), np.zeros_like(c0), {}
+    _, want = _case(shape, steps, seed)
+    hs_err, c_err, largest = np.zeros_like(want.hs), np.zeros_like(want.cs[-1]), {}
     for name, run in runs.items():
         dh, dc = _member_errors(name, run, dtype, precision, shape, steps, seed, cache)
         hs_err, c_err = np.maximum(hs_err, dh), np.maximum(c_err, dc)
@@ -291,7 +299,7 @@ def tightness(dtype: str, precision: str, shape: tuple[int, int, int], steps: in
               adapters: bool = True, cache: bool = True) -> Tightness:
     """How tight the error model's bound is on the ensemble at one case."""
     errors = ensemble_errors(dtype, precision, shape, steps, seed, adapters, cache)
-    params, xs, h0, c0 = Case(*shape, steps=steps, seed=seed).arrays()
+    (params, xs, h0, c0), _ = _case(shape, steps, seed)
     bounds = error_model.forward_bounds(params, xs, h0, c0, dtype, precision)
     err = np.concatenate([errors.hs.ravel(), errors.c.ravel()])
     bound = np.concatenate([bounds.hs.ravel(), bounds.cs[-1].ravel()])
