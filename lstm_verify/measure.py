@@ -179,11 +179,15 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("margins", "error / bound of every catalogue entry per precision (below 1: within the error model; "
            "a numeric defect far above)", ("python", "-m", "tests.catalogue.margins"), "error / bound",
            markdown_table, costly=True),
+    Figure("calibration", "the error bound against an ensemble of correct implementations that differ only in "
+           "rounding, per dtype, precision and size (each size's cases hold 4096 values at least): min bound / "
+           "largest error (below 1: a false alarm; the goal is at most 10)", ("python", "-m",
+           "tests.catalogue.calibration"), "bound / error", markdown_table, costly=True),
     Figure("activations", "each built-in column's largest sigmoid and tanh error through the cell, in u of its "
            "storage format (test_activations_accurate's probes; error_model.OWN_ULPS allowed)",
            ("python", "-m", "tests.catalogue.activations"), "u", markdown_table, costly=True),
-    Figure("activation-sweep", "the libraries' own sigmoid and tanh (NumPy, torch, XLA, Eigen) over 8 million "
-           "arguments per dtype: the largest error per bin of |z| of error_model.OWN_ULPS, in u of the storage format",
+    Figure("activation-sweep", "the libraries' own sigmoid and tanh (NumPy, torch, XLA, Eigen) and two identities "
+           "hand-written kernels use, over 8 million arguments per dtype: the largest error per bin of |z| of error_model.OWN_ULPS, in u of the storage format",
            ("python", "-m", "tests.catalogue.activation_sweep"), "u", markdown_table, costly=True),
     Figure("jax-compiling", "each JAX column at float32 through every law, one process, an empty cache folder: "
            "the programs XLA compiled, those compiled again (0: each once), and the seconds JAX compiling of the "

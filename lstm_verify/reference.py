@@ -1,4 +1,4 @@
-"""The oracle: a float64 NumPy LSTM and vanilla RNN, forward and BPTT, from the equations.
+"""The oracle: a NumPy LSTM and vanilla RNN, forward and BPTT, from the equations.
 
 LSTM, gate blocks in the order i, f, g, o::
 
@@ -28,8 +28,12 @@ both the output and the state carried (o's peephole and h read the clipped c').
 
 Vanilla RNN: ``h' = tanh(W_ih x + W_hh h + b)``.
 
-Every function computes in float64 unless given another ``dtype``; the built-in
-NumPy adapter is these same equations run in the implementation's dtype.
+The LSTM's functions compute in :func:`oracle_dtype` unless given another ``dtype``: in x87
+extended precision (64-bit significand, ``u = 2^-64``) where NumPy has it and the run is small
+enough for its unvectorised products (:data:`EXTENDED_WORK`), else in float64, and return float64.
+The extended oracle is 2048 times as accurate as any float64 implementation it checks, so a
+float64 bound need not make room for the oracle's own rounding
+(:mod:`lstm_verify.error_model`); the vanilla RNN computes in float64.
 
 Losses are linear in the outputs, ``L = sum_t <gh_t, h_t> + <gc, c_T>``, so any
 scalar loss can be back-propagated by passing its gradient with respect to the
@@ -38,13 +42,33 @@ outputs as ``gh`` and ``gc``. Nothing here imports a framework.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import numpy as np
 from scipy.special import expit as sigmoid
 
 from lstm_verify.params import Grads, Params
+
+
+EXTENDED: np.dtype | None = np.dtype(np.longdouble) if np.finfo(np.longdouble).nmant >= 63 else None
+"""NumPy's extended format where it is wider than float64 (x87's 80 bits on x86-64 Linux; IEEE
+quad on aarch64 Linux), None where ``longdouble`` is float64 (macOS on ARM, Windows)."""
+
+EXTENDED_WORK = 2**24
+"""The most multiply-adds (``T B (I + H) 4H`` over a run) the oracle computes in :data:`EXTENDED`:
+NumPy multiplies extended matrices without BLAS, about 2e8 multiply-adds a second on x86-64 (0.08 s
+here), where float64 takes 0.02 s at (32, 1024, 1024) for 2.7e8."""
+
+
+def oracle_dtype(p: Params, xs: np.ndarray, h0: np.ndarray) -> np.dtype:
+    """The format the oracle computes a run of ``p`` over ``xs`` (T, B, I) from ``h0`` in (module docstring)."""
+    work = len(xs) * np.shape(h0)[-2] * (p.input_size + p.hidden_size) * 4 * p.hidden_size
+    return EXTENDED if EXTENDED is not None and work <= EXTENDED_WORK else np.dtype(np.float64)
+
+
+def _float64(trace: Trace) -> Trace:
+    return Trace(*(np.asarray(a, np.float64) for a in (trace.hs, trace.cs, trace.gates, trace.pre)))
 
 
 Fn = Callable[[np.ndarray, float, float], np.ndarray]
@@ -172,8 +196,11 @@ def _peepholes(p: Params, variant: Variant) -> list[np.ndarray]:
 
 
 def lstm_forward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
-                 dtype: np.dtype | str = np.float64, variant: Variant = PLAIN) -> Trace:
-    """Run the LSTM (or its ``variant``) over ``xs`` (T, B, I) from state (h0, c0), each (B, H)."""
+                 dtype: np.dtype | str | None = None, variant: Variant = PLAIN) -> Trace:
+    """Run the LSTM (or its ``variant``) over ``xs`` (T, B, I) from state (h0, c0), each (B, H);
+    in :func:`oracle_dtype` (returned in float64) unless given a ``dtype``."""
+    if dtype is None:
+        return _float64(lstm_forward(p, xs, h0, c0, oracle_dtype(p, xs, h0), variant))
     p = p.astype(dtype)
     xs, h, c = _cast(dtype, xs, h0, c0)
     peep, clip = _peepholes(p, variant), variant.clipped
@@ -199,7 +226,7 @@ def lstm_forward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
 
 
 def lstm_step(p: Params, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-              dtype: np.dtype | str = np.float64, variant: Variant = PLAIN) -> tuple[np.ndarray, np.ndarray]:
+              dtype: np.dtype | str | None = None, variant: Variant = PLAIN) -> tuple[np.ndarray, np.ndarray]:
     """One step: ``(h', c')`` for x (B, I) and state (B, H)."""
     trace = lstm_forward(p, x[None], h, c, dtype, variant)
     return trace.hs[0], trace.cs[0]
@@ -224,16 +251,20 @@ def stack_forward(layers: list[list[Params]], xs: np.ndarray, h0: np.ndarray,
 
 
 def lstm_backward(p: Params, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray,
-                  gh: np.ndarray, gc: np.ndarray, dtype: np.dtype | str = np.float64,
-                  variant: Variant = PLAIN, trace: Trace | None = None) -> Grads:
+                  gh: np.ndarray, gc: np.ndarray, dtype: np.dtype | str | None = None,
+                  variant: Variant = PLAIN) -> Grads:
     """BPTT: gradients of ``sum_t <gh_t, h_t> + <gc, c_T>`` with respect to everything
-    (no projection; dL/dp with peepholes). ``trace``: :func:`lstm_forward` of the same
-    arguments, when the caller has it."""
+    (no projection; dL/dp with peepholes); in :func:`oracle_dtype` (returned in float64) unless
+    given a ``dtype``."""
     if p.w_hr is not None:
         raise ValueError("lstm_backward does not differentiate through an output projection")
+    if dtype is None:
+        grads = lstm_backward(p, xs, h0, c0, gh, gc, oracle_dtype(p, xs, h0), variant)
+        return Grads(**{f.name: None if getattr(grads, f.name) is None else np.asarray(getattr(grads, f.name), np.float64)
+                        for f in fields(grads)})
     p = p.astype(dtype)
     xs, h0, c0, gh, gc = _cast(dtype, xs, h0, c0, gh, gc)
-    trace = trace if trace is not None else lstm_forward(p, xs, h0, c0, dtype, variant)
+    trace = lstm_forward(p, xs, h0, c0, dtype, variant)
     peep, clip, inside = _peepholes(p, variant), variant.clipped, variant.inside
     hs_prev = np.concatenate([h0[None], trace.hs[:-1]])
     cs_prev = np.concatenate([c0[None], trace.cs[:-1]])

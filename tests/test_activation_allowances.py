@@ -1,5 +1,6 @@
-"""Every library the built-in columns compute activations with stays within the own-error allowance
-the error model gives sigmoid and tanh (:data:`lstm_verify.error_model.OWN_ULPS`), at every
+"""Every library the built-in columns compute activations with, and every identity hand-written
+kernels compute them by (``2 sigmoid(2z) - 1``, ``e^z / (1 + e^z)``, ...), stays within the own-error
+allowance the error model gives sigmoid and tanh (:data:`lstm_verify.error_model.OWN_ULPS`), at every
 argument of a dense sweep: an allowance below a library's real error would fail correct
 implementations, and would make the docs' claim about what the bound allows false."""
 

@@ -219,3 +219,22 @@ def test_error_arithmetic_leaves_its_operands_alone():
         np.testing.assert_array_equal(x.e, e)
     want = np.sqrt(a.e ** 2 + b.e ** 2 + (units.store * (a.v + b.v)) ** 2) + units.tiny
     np.testing.assert_allclose(total.e, want, rtol=1e-14)
+
+
+def test_oracle_extended_where_small() -> None:
+    """Where NumPy has an extended format, the oracle computes a small run in it and hands back its
+    values rounded to float64 (within ``u |v|`` of the extended ones, and not float64's own results);
+    a large run it computes in float64."""
+    if reference.EXTENDED is None:
+        pytest.skip("NumPy's longdouble is float64 here: the oracle computes in float64")
+    case = Case(2, 3, 4, steps=8, seed=1)
+    params, xs, h0, c0 = case.arrays()
+    assert reference.oracle_dtype(params, xs, h0) == reference.EXTENDED
+    extended = reference.lstm_forward(params, xs, h0, c0, dtype=reference.EXTENDED)
+    got = reference.lstm_forward(params, xs, h0, c0)
+    grads = reference.lstm_backward(params, xs, h0, c0, *case.loss_weights())
+    assert got.hs.dtype == grads.w_hh.dtype == np.float64
+    assert (np.abs(got.hs - extended.hs) <= 2.0 ** -53 * np.abs(extended.hs)).all()
+    assert (got.hs != reference.lstm_forward(params, xs, h0, c0, dtype=np.float64).hs).any()
+    large = Params.zeros(1024, 1024)
+    assert reference.oracle_dtype(large, np.zeros((1, 32, 1024)), np.zeros((32, 1024))) == np.float64

@@ -67,9 +67,45 @@ def _tensorflow() -> dict[str, Apply]:
     return {"Sigmoid": run(tf.sigmoid), "Tanh": run(tf.tanh)}
 
 
+def _formula(sigmoid: Callable[[np.ndarray], np.ndarray], tanh: Callable[[np.ndarray], np.ndarray]
+             ) -> Callable[[], dict[str, Apply]]:
+    """Activations a hand-written kernel computes from NumPy's exp and tanh by an identity, in float64 for
+    float64 and in float32 for the narrower formats, rounded once to the storage format."""
+    def wide(fn: Callable[[np.ndarray], np.ndarray]) -> Apply:
+        def apply(z: np.ndarray) -> np.ndarray:
+            with np.errstate(over="ignore"):
+                return fn(z.astype(np.float64 if z.dtype == np.float64 else np.float32)).astype(z.dtype)
+        return apply
+    return lambda: {"Sigmoid": wide(sigmoid), "Tanh": wide(tanh)}
+
+
+def _sigmoid_by_tanh(z: np.ndarray) -> np.ndarray:
+    one = z.dtype.type(1)
+    return (one + np.tanh(z / (one + one))) / (one + one)
+
+
+def _tanh_by_sigmoid(z: np.ndarray) -> np.ndarray:
+    one = z.dtype.type(1)
+    return (one + one) / (one + np.exp(-(z + z))) - one
+
+
+def _sigmoid_by_exp(z: np.ndarray) -> np.ndarray:
+    one, e = z.dtype.type(1), np.exp(-np.abs(z))
+    return np.where(z >= 0, one / (one + e), e / (one + e))
+
+
+def _tanh_by_exp(z: np.ndarray) -> np.ndarray:
+    one, e = z.dtype.type(1), np.exp(-2 * np.abs(z))
+    return np.sign(z) * (one - e) / (one + e)
+
+
 LIBRARIES: dict[str, Callable[[], dict[str, Apply]]] = {
-    "numpy": _numpy, "torch": _torch, "xla": _jax, "eigen": _tensorflow}
-"""Each library the built-in columns compute activations with, loaded on first use."""
+    "numpy": _numpy, "torch": _torch, "xla": _jax, "eigen": _tensorflow,
+    "by-each-other": _formula(_sigmoid_by_tanh, _tanh_by_sigmoid), "by-exp": _formula(_sigmoid_by_exp, _tanh_by_exp)}
+"""Each library the built-in columns compute activations with, loaded on first use, and the identities
+hand-written kernels use: ``by-each-other`` (sigmoid as ``(1 + tanh(z / 2)) / 2``, as XLA does, and tanh
+as ``2 sigmoid(2z) - 1``), ``by-exp`` (``1 / (1 + e^-z)`` or ``e^z / (1 + e^z)``, and
+``(1 - e^-2|z|) / (1 + e^-2|z|)`` with z's sign), each exp NumPy's."""
 
 
 def arguments(fn: Activation, dtype: str, points: int) -> np.ndarray:

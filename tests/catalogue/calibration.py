@@ -1,10 +1,11 @@
 """How tight the error bound is: correct LSTMs that differ only in rounding, against the bound.
 
 ``python -m tests.catalogue.calibration [--dtypes float32,...] [--no-adapters]`` prints the
-calibration table: per dtype, declared precision and (B, I, H, T), the largest ``|got - want|``
-any member of the ensemble showed (over every h_t and c_T), the bound there, and the tightness,
-``min bound / error`` over the values (below 1: a false alarm on a correct implementation) and
-its median.
+calibration table: per dtype, declared precision and size (B, I, H, T), measured on the size's cases
+at seeds 0, 1, ... until they hold :data:`SAMPLE` values (h_t and c_T), the largest ``|got - want|`` any
+member of the ensemble showed, the bound there, and the tightness, ``min bound / error`` over the
+values (below 1: a false alarm on a correct implementation) and its median. ``want`` is the oracle's
+(:func:`lstm_verify.reference.oracle_dtype`: extended precision at all but the two largest sizes).
 
 The ensemble, per storage dtype (sums accumulated in float32, float64 for float64; operands
 rounded to TF32 first under the ``tf32`` precision): one LSTM step written out, whose
@@ -19,7 +20,8 @@ pre-activation ``[x, h, 1, 1] [W_ih; W_hh; b_ih; b_hh]^T`` is reduced by each of
   weights together: the same sum in another order);
 
 with the elementwise part in the storage format (``storage``) or, for the half formats, in float32
-rounded at the end (``wide``), and one member whose sigmoid is ``(1 + tanh(z / 2)) / 2`` (XLA's);
+rounded at the end (``wide``), one member whose sigmoid is ``(1 + tanh(z / 2)) / 2`` (XLA's) and one
+whose tanh is ``2 sigmoid(2z) - 1`` (a hand-written kernel's);
 plus every built-in column that declares the column's precision at its dtype and has no known
 difference in the sequence's agreement (:func:`columns`; the Keras ones each run in a process with
 its ``KERAS_BACKEND``). A sequence is the step looped, the state stored between steps.
@@ -57,6 +59,19 @@ LARGEST = (32, 1024, 1024)
 CASES = tuple((shape, steps) for shape in SHAPES_CHECKED + (LARGEST,)
               for steps in ((1, 8) if shape in SHAPES else (1,)))
 """((B, I, H), T): one step and 8 steps at the small shapes, one step at the larger ones."""
+
+SAMPLE = 4096
+"""The fewest values (h_t and c_T) a size is measured on: its cases at seeds 0, 1, ... until they hold
+this many. One case at (8, 129, 129) and above; 683 of the six values of (1, 1, 3) over one step. A
+run of the suite compares far more values at every size, and the bound must hold for each: the
+largest of six errors is one or two of their standard deviations, the largest of thousands the
+tail the bound is for, so a single small case would measure the sample's size, not the bound."""
+
+
+def seeds(shape: tuple[int, int, int], steps: int) -> int:
+    """How many seeds the size ``shape`` over ``steps`` steps is measured on (:data:`SAMPLE`)."""
+    batch, _, hidden = shape
+    return -(-SAMPLE // (batch * hidden * (steps + 1)))
 COLUMNS = (("float64", "ieee"), ("float32", "ieee"), ("float32", "tf32"), ("float16", "ieee"), ("bfloat16", "ieee"))
 
 
@@ -131,10 +146,13 @@ class Member:
     """Elementwise in the accumulation format, rounded to storage at the end (else in storage)."""
     tanh_sigmoid: bool = False
     """sigmoid(z) as (1 + tanh(z / 2)) / 2."""
+    sigmoid_tanh: bool = False
+    """tanh(z) as 2 sigmoid(2z) - 1."""
 
     @property
     def name(self) -> str:
-        return self.reduce + ("-wide" if self.wide else "") + ("-tanh-sigmoid" if self.tanh_sigmoid else "")
+        return (self.reduce + ("-wide" if self.wide else "") + ("-tanh-sigmoid" if self.tanh_sigmoid else "")
+                + ("-sigmoid-tanh" if self.sigmoid_tanh else ""))
 
     def run(self, params: Params, xs: np.ndarray, h: np.ndarray, c: np.ndarray, dtype: str, precision: str
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -151,9 +169,9 @@ class Member:
             a = np.concatenate([x, h, np.ones((len(x), 2), store)], axis=1)
             z = REDUCTIONS[self.reduce](_tf32(a) if precision == "tf32" else a, w, acc).astype(store).astype(inner)
             i, f, g, o = (self._sigmoid(z[:, k * hidden:(k + 1) * hidden]) if k != 2 else
-                          np.tanh(z[:, k * hidden:(k + 1) * hidden]) for k in range(4))
+                          self._tanh(z[:, k * hidden:(k + 1) * hidden]) for k in range(4))
             c = (f * c.astype(inner) + i * g).astype(store)
-            h = (o * np.tanh(c.astype(inner))).astype(store)
+            h = (o * self._tanh(c.astype(inner))).astype(store)
             hs.append(h)
         return np.stack(hs).astype(np.float64), c.astype(np.float64)
 
@@ -163,12 +181,20 @@ class Member:
             return (one + np.tanh(z / z.dtype.type(2))) / z.dtype.type(2)
         return one / (one + np.exp(-z))
 
+    def _tanh(self, z: np.ndarray) -> np.ndarray:
+        one = z.dtype.type(1)
+        if not self.sigmoid_tanh:
+            return np.tanh(z)
+        with np.errstate(over="ignore"):  # exp(-2z) = inf: tanh = -1, as it should
+            return (one + one) / (one + np.exp(-(z + z))) - one
+
 
 def members(dtype: str) -> list[Member]:
     """The written-out members at ``dtype``."""
     wides = (False, True) if dtype in ("float16", "bfloat16") else (False,)
     reductions = [r for r in REDUCTIONS if not (r == "sequential-fma" and dtype == "float64")]
-    return [Member(r, wide) for r in reductions for wide in wides] + [Member("blas", tanh_sigmoid=True)]
+    return [Member(r, wide) for r in reductions for wide in wides] + [Member("blas", tanh_sigmoid=True),
+                                                                       Member("blas", sigmoid_tanh=True)]
 
 
 AGREEMENT = "test_sequence_agrees_with_reference"
@@ -247,21 +273,23 @@ def _member_errors(member: str, run: Callable[..., tuple[np.ndarray, np.ndarray]
 
 
 def _in_its_environment(name: str, dtype: str, precision: str, shape: tuple[int, int, int], steps: int,
-                        seed: int) -> None:
-    """Measure the column ``name`` on ``(shape, steps)`` and every case of :data:`CASES` in a process with its
-    environment (a Keras back end is read once per process), filling the cache."""
+                        count: int) -> None:
+    """Measure the column ``name`` on every case of :data:`CASES` (at its :func:`seeds`) and on ``(shape,
+    steps)`` at seeds ``0 .. count - 1``, in a process with its environment (a Keras back end is read once
+    per process), filling the cache."""
     from lstm_verify.adapters import builtin_adapter
 
     env = {**os.environ, **builtin_adapter(name).environment, "LSTM_VERIFY_CACHE_DIR": str(cache_dir().parent)}
     subprocess.run([sys.executable, "-m", "tests.catalogue.calibration", "--column", name, "--dtypes", dtype,
-                    "--precision", precision, "--seed", str(seed), "--case",
-                    f"{'x'.join(map(str, shape))}:{steps}"], env=env, check=True, stdout=subprocess.DEVNULL)
+                    "--precision", precision, "--case", f"{'x'.join(map(str, shape))}:{steps}:{count}"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int = 0,
-                    adapters: bool = True, cache: bool = True) -> Errors:
+                    adapters: bool = True, cache: bool = True, count: int = 1) -> Errors:
     """|got - want| of every member on ``Case(*shape, steps, seed)``, each member's cached (they do not
-    depend on the error model); the built-in columns only with ``adapters`` and ``cache``."""
+    depend on the error model); the built-in columns only with ``adapters`` and ``cache`` (a column that
+    runs in another process measures seeds ``0 .. count - 1`` there at once)."""
     runs = {m.name: (lambda *arrays, m=m: m.run(*arrays, dtype, precision)) for m in members(dtype)}
     if adapters and cache:
         from lstm_verify.adapters import builtin_adapter
@@ -269,7 +297,7 @@ def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], ste
         for name in columns(dtype, precision):
             if builtin_adapter(name).wrong_environment():
                 if not _path(name, dtype, precision, shape, steps, seed).exists():
-                    _in_its_environment(name, dtype, precision, shape, steps, seed)
+                    _in_its_environment(name, dtype, precision, shape, steps, max(count, seed + 1))
                 runs[name] = None
             else:
                 runs[name] = _column_run(name, dtype)
@@ -284,8 +312,10 @@ def ensemble_errors(dtype: str, precision: str, shape: tuple[int, int, int], ste
 
 @dataclass(frozen=True)
 class Tightness:
-    """The bound against the ensemble on one case."""
+    """The bound against the ensemble at one size, over its cases."""
 
+    cases: int
+    values: int
     largest_error: float
     bound_there: float
     tightness: float
@@ -295,18 +325,24 @@ class Tightness:
     worst_member: str
 
 
-def tightness(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, seed: int = 0,
+def tightness(dtype: str, precision: str, shape: tuple[int, int, int], steps: int, count: int | None = None,
               adapters: bool = True, cache: bool = True) -> Tightness:
-    """How tight the error model's bound is on the ensemble at one case."""
-    errors = ensemble_errors(dtype, precision, shape, steps, seed, adapters, cache)
-    (params, xs, h0, c0), _ = _case(shape, steps, seed)
-    bounds = error_model.forward_bounds(params, xs, h0, c0, dtype, precision)
-    err = np.concatenate([errors.hs.ravel(), errors.c.ravel()])
-    bound = np.concatenate([bounds.hs.ravel(), bounds.cs[-1].ravel()])
+    """How tight the error model's bound is on the ensemble at one size, over the cases at seeds
+    ``0 .. count - 1`` (:func:`seeds` unless given)."""
+    count = seeds(shape, steps) if count is None else count
+    errs, bounds, worst = [], [], {}
+    for seed in range(count):
+        errors = ensemble_errors(dtype, precision, shape, steps, seed, adapters, cache, count)
+        (params, xs, h0, c0), _ = _case(shape, steps, seed)
+        bound = error_model.forward_bounds(params, xs, h0, c0, dtype, precision)
+        errs.append(np.concatenate([errors.hs.ravel(), errors.c.ravel()]))
+        bounds.append(np.concatenate([bound.hs.ravel(), bound.cs[-1].ravel()]))
+        worst = {name: max(e, worst.get(name, 0.0)) for name, e in errors.members.items()}
+    err, bound = np.concatenate(errs), np.concatenate(bounds)
     ratio = bound / np.maximum(err, np.finfo(np.float64).tiny)
     k = int(np.argmax(err))
-    return Tightness(float(err[k]), float(bound[k]), float(ratio.min()), float(np.median(ratio)),
-                     max(errors.members, key=errors.members.get))
+    return Tightness(count, len(err), float(err[k]), float(bound[k]), float(ratio.min()), float(np.median(ratio)),
+                     max(worst, key=worst.get))
 
 
 def main() -> int:
@@ -315,26 +351,29 @@ def main() -> int:
     parser.add_argument("--no-adapters", action="store_true", help="the written-out members only")
     parser.add_argument("--column", help="measure this built-in column alone on every case, into the cache")
     parser.add_argument("--precision", default="ieee", help="with --column")
-    parser.add_argument("--seed", type=int, default=0, help="with --column")
-    parser.add_argument("--case", help="with --column: B x I x H : T, measured besides CASES")
+    parser.add_argument("--case", help="with --column: B x I x H : T : SEEDS, measured besides CASES")
     args = parser.parse_args()
     if args.column:
         run = _column_run(args.column, args.dtypes)
-        extra = [] if not args.case else [(tuple(map(int, args.case.split(":")[0].split("x"))),
-                                           int(args.case.split(":")[1]))]
-        for shape, steps in dict.fromkeys([*CASES, *extra]):
-            _member_errors(args.column, run, args.dtypes, args.precision, shape, steps, args.seed, cache=True)
+        plan = [(shape, steps, seeds(shape, steps)) for shape, steps in CASES]
+        if args.case:
+            shape, steps, count = args.case.split(":")
+            plan.append((tuple(map(int, shape.split("x"))), int(steps), int(count)))
+        for shape, steps, count in plan:
+            for seed in range(count):
+                _member_errors(args.column, run, args.dtypes, args.precision, shape, steps, seed, cache=True)
         return 0
-    print("| dtype | precision | B, I, H | T | largest error | bound there | min bound / error | "
+    print("| dtype | precision | B, I, H | T | cases | values | largest error | bound there | min bound / error | "
           "median bound / error | worst member |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for dtype, precision in COLUMNS:
         if dtype not in args.dtypes.split(","):
             continue
         for shape, steps in CASES:
             t = tightness(dtype, precision, shape, steps, adapters=not args.no_adapters)
-            print(f"| {dtype} | {precision} | {', '.join(map(str, shape))} | {steps} | {t.largest_error:.3g} | "
-                  f"{t.bound_there:.3g} | {t.tightness:.3g} | {t.median:.3g} | {t.worst_member} |", flush=True)
+            print(f"| {dtype} | {precision} | {', '.join(map(str, shape))} | {steps} | {t.cases} | {t.values} | "
+                  f"{t.largest_error:.3g} | {t.bound_there:.3g} | {t.tightness:.3g} | {t.median:.3g} | "
+                  f"{t.worst_member} |", flush=True)
     return 0
 
 
