@@ -29,8 +29,9 @@ both the output and the state carried (o's peephole and h read the clipped c').
 Vanilla RNN: ``h' = tanh(W_ih x + W_hh h + b)``.
 
 The LSTM's functions compute in :func:`oracle_dtype` unless given another ``dtype``: in x87
-extended precision (64-bit significand, ``u = 2^-64``) where NumPy has it and the run is small
-enough for its unvectorised products (:data:`EXTENDED_WORK`), else in float64, and return float64.
+extended precision (64-bit significand, ``u = 2^-64``) where NumPy has it (:data:`EXTENDED`) and
+the run is small enough for its unvectorised products (:data:`EXTENDED_WORK`), else in float64, and
+return float64.
 The extended oracle is 2048 times as accurate as any float64 implementation it checks, so a
 float64 bound need not make room for the oracle's own rounding
 (:mod:`lstm_verify.error_model`); the vanilla RNN computes in float64.
@@ -51,9 +52,10 @@ from scipy.special import expit as sigmoid
 from lstm_verify.params import Grads, Params
 
 
-EXTENDED: np.dtype | None = np.dtype(np.longdouble) if np.finfo(np.longdouble).nmant >= 63 else None
-"""NumPy's extended format where it is wider than float64 (x87's 80 bits on x86-64 Linux; IEEE
-quad on aarch64 Linux), None where ``longdouble`` is float64 (macOS on ARM, Windows)."""
+EXTENDED: np.dtype | None = np.dtype(np.longdouble) if np.finfo(np.longdouble).nmant == 63 else None
+"""NumPy's ``longdouble`` where it is x87's 80-bit format (x86-64 Linux and macOS), which the FPU
+computes in hardware; None elsewhere: where it is float64 (Windows, macOS on ARM) and where it is
+IEEE quad computed in software, tens of times slower (aarch64 Linux)."""
 
 EXTENDED_WORK = 2**24
 """The most multiply-adds (``T B (I + H) 4H`` over a run) the oracle computes in :data:`EXTENDED`:

@@ -53,7 +53,7 @@ def test_bound_tight_on_correct_implementations(case: tuple[str, str, tuple[int,
 
 @pytest.mark.parametrize("shape", [(2, 3, 2), (5, 4, 7)], ids=lambda s: "x".join(map(str, s)))
 def test_bound_holds_against_a_float64_oracle(shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where NumPy has no extended format the oracle computes in float64, with errors as large as a
+    """Where NumPy's longdouble is not x87's the oracle computes in float64, with errors as large as a
     float64 implementation's, and the float64 bound makes room for both: no false alarm then either
     (over 8 steps, at the size's sampled cases), and the bound is wider than against the extended oracle."""
     extended = tightness("float64", "ieee", shape, 8, adapters=False, cache=False)

@@ -226,7 +226,7 @@ def test_oracle_extended_where_small() -> None:
     values rounded to float64 (within ``u |v|`` of the extended ones, and not float64's own results);
     a large run it computes in float64."""
     if reference.EXTENDED is None:
-        pytest.skip("NumPy's longdouble is float64 here: the oracle computes in float64")
+        pytest.skip("NumPy's longdouble is not x87's here: the oracle computes in float64")
     case = Case(2, 3, 4, steps=8, seed=1)
     params, xs, h0, c0 = case.arrays()
     assert reference.oracle_dtype(params, xs, h0) == reference.EXTENDED
