@@ -34,11 +34,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import expit
 
 from lstm_verify.dtypes import numpy_dtype, unit_roundoff
 from lstm_verify.params import GATES, Params
-from lstm_verify.reference import Activation, Variant
+from lstm_verify.reference import PLAIN, Activation, Variant
 
 if TYPE_CHECKING:
     from lstm_verify.implementation import Implementation
@@ -50,8 +49,8 @@ PROBES: dict[str, tuple[dict[str, float], float, str]] = {
     "o": ({"i": -40.0, "f": 40.0, "g": 0.0}, 20.0, "h"),
 }
 
-ACTIVATIONS = {"i": expit, "f": expit, "g": np.tanh, "o": expit}
-"""What each gate should be as a function of its pre-activation."""
+ACTIVATIONS: dict[str, Activation] = {"i": PLAIN.f, "f": PLAIN.f, "g": PLAIN.g, "o": PLAIN.f}
+"""What each gate should be as a function of its pre-activation (its exact value: :func:`exact_activation`)."""
 
 
 def _probe(gate: str, z: np.ndarray, input_size: int) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray, int]:
@@ -133,7 +132,7 @@ PEEPHOLE_GATES = "ifo"
 PEEPHOLE_PROBES: dict[str, tuple[dict[str, float], str, float]] = {
     "i": ({"f": -40.0, "g": 20.0}, "c", 1.0),
     "f": ({"i": -40.0}, "c", 1.0),
-    "o": ({"i": -40.0, "f": 40.0}, "h", float(np.tanh(1.0))),
+    "o": ({"i": -40.0, "f": 40.0}, "h", float(np.tanh(np.longdouble(1.0)))),
 }
 """Per peephole: the other gates' biases, what to read, and the factor to divide it by."""
 
