@@ -132,7 +132,7 @@ PEEPHOLE_GATES = "ifo"
 PEEPHOLE_PROBES: dict[str, tuple[dict[str, float], str, float]] = {
     "i": ({"f": -40.0, "g": 20.0}, "c", 1.0),
     "f": ({"i": -40.0}, "c", 1.0),
-    "o": ({"i": -40.0, "f": 40.0}, "h", float(np.tanh(np.longdouble(1.0)))),
+    "o": ({"i": -40.0, "f": 40.0}, "h", float(exact_activation(PLAIN.h, np.array(1.0)))),
 }
 """Per peephole: the other gates' biases, what to read, and the factor to divide it by."""
 

@@ -79,14 +79,17 @@ def _formula(sigmoid: Callable[[np.ndarray], np.ndarray], tanh: Callable[[np.nda
     return lambda: {"Sigmoid": wide(sigmoid), "Tanh": wide(tanh)}
 
 
-def _sigmoid_by_tanh(z: np.ndarray) -> np.ndarray:
+def sigmoid_by_tanh(z: np.ndarray) -> np.ndarray:
+    """``(1 + tanh(z / 2)) / 2`` in ``z``'s dtype, as XLA computes sigmoid."""
     one = z.dtype.type(1)
     return (one + np.tanh(z / (one + one))) / (one + one)
 
 
-def _tanh_by_sigmoid(z: np.ndarray) -> np.ndarray:
+def tanh_by_sigmoid(z: np.ndarray) -> np.ndarray:
+    """``2 / (1 + exp(-2z)) - 1`` in ``z``'s dtype, as hand-written kernels compute tanh (-1 where exp overflows)."""
     one = z.dtype.type(1)
-    return (one + one) / (one + np.exp(-(z + z))) - one
+    with np.errstate(over="ignore"):
+        return (one + one) / (one + np.exp(-(z + z))) - one
 
 
 def _sigmoid_by_exp(z: np.ndarray) -> np.ndarray:
@@ -101,7 +104,7 @@ def _tanh_by_exp(z: np.ndarray) -> np.ndarray:
 
 LIBRARIES: dict[str, Callable[[], dict[str, Apply]]] = {
     "numpy": _numpy, "torch": _torch, "xla": _jax, "eigen": _tensorflow,
-    "by-each-other": _formula(_sigmoid_by_tanh, _tanh_by_sigmoid), "by-exp": _formula(_sigmoid_by_exp, _tanh_by_exp)}
+    "by-each-other": _formula(sigmoid_by_tanh, tanh_by_sigmoid), "by-exp": _formula(_sigmoid_by_exp, _tanh_by_exp)}
 """Each library the built-in columns compute activations with, loaded on first use, and the identities
 hand-written kernels use: ``by-each-other`` (sigmoid as ``(1 + tanh(z / 2)) / 2``, as XLA does, and tanh
 as ``2 sigmoid(2z) - 1``), ``by-exp`` (``1 / (1 + e^-z)`` or ``e^z / (1 + e^z)``, and

@@ -49,6 +49,7 @@ from lstm_verify.adapters import BUILTIN
 from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.params import Case, Params
 from lstm_verify.strategies import SHAPES
+from tests.catalogue.activation_sweep import sigmoid_by_tanh, tanh_by_sigmoid
 from tests.catalogue.margins import SHAPES_CHECKED
 
 Reduce = Callable[[np.ndarray, np.ndarray, np.dtype], np.ndarray]
@@ -176,17 +177,13 @@ class Member:
         return np.stack(hs).astype(np.float64), c.astype(np.float64)
 
     def _sigmoid(self, z: np.ndarray) -> np.ndarray:
-        one = z.dtype.type(1)
         if self.tanh_sigmoid:
-            return (one + np.tanh(z / z.dtype.type(2))) / z.dtype.type(2)
+            return sigmoid_by_tanh(z)
+        one = z.dtype.type(1)
         return one / (one + np.exp(-z))
 
     def _tanh(self, z: np.ndarray) -> np.ndarray:
-        one = z.dtype.type(1)
-        if not self.sigmoid_tanh:
-            return np.tanh(z)
-        with np.errstate(over="ignore"):  # exp(-2z) = inf: tanh = -1, as it should
-            return (one + one) / (one + np.exp(-(z + z))) - one
+        return tanh_by_sigmoid(z) if self.sigmoid_tanh else np.tanh(z)
 
 
 def members(dtype: str) -> list[Member]:
