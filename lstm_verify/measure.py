@@ -219,7 +219,7 @@ def _run_once(figure: Figure, warm: str, clock: Callable[[], float]) -> tuple[Ou
         output = Output(done.stdout, done.stderr, done.returncode, clock() - start, _children_cpu() - cpu,
                         Path(fill["{out}"]))
         if done.returncode != figure.exit:
-            tail = "\n".join((output.stdout + output.stderr).splitlines()[-15:])
+            tail = "\n".join(output.stdout.splitlines()[-15:] + output.stderr.splitlines()[-5:])
             raise MeasureError(f"{figure.name}: exit {done.returncode}, not {figure.exit}\n{tail}")
         return output, figure.read(output)
 

@@ -84,6 +84,15 @@ def test_a_wrong_exit_status_is_not_a_measurement(figures):
     assert measure.measure(trivial("defective", code=1, exit=1), runs=1)["exit"] == [1]
 
 
+def test_a_failed_run_shows_the_end_of_its_output_above_its_warnings(figures):
+    """A command that ends by printing its verdict and then a wall of warnings (pip's, at exit) fails
+    with its verdict in the message: stdout's last lines, then stderr's."""
+    noisy = measure.Figure("noisy", "a verdict, then warnings", ("python", "-c", "import sys; print('3 failed'); "
+                           "[print('warning', n, file=sys.stderr) for n in range(50)]; sys.exit(1)"))
+    with pytest.raises(measure.MeasureError, match=r"(?s)3 failed\n.*warning 49"):
+        measure.measure(noisy, runs=1)
+
+
 def test_a_run_replaces_only_its_figures_and_drops_unused_sessions(figures):
     first, second = ({"date": f"2026-01-0{day}T00:00:00Z", "machine": {}, "versions": {}} for day in (1, 2))
     record = measure.merge(measure.load(Path("/nonexistent")), first, [{"name": "two", "runs": [1]},
