@@ -25,11 +25,14 @@ FUNCTIONS = (PLAIN.f, PLAIN.g)
 """Sigmoid and tanh (h(c) is tanh too)."""
 
 
+def numpy_sigmoid(z: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-z))`` in the dtype of ``z``: NumPy has no sigmoid of its own."""
+    one = z.dtype.type(1)
+    return one / (one + np.exp(-z))
+
+
 def _numpy() -> dict[str, Apply]:
-    def sigmoid(z: np.ndarray) -> np.ndarray:
-        one = z.dtype.type(1)
-        return one / (one + np.exp(-z))
-    return {"Sigmoid": sigmoid, "Tanh": np.tanh}
+    return {"Sigmoid": numpy_sigmoid, "Tanh": np.tanh}
 
 
 def _torch() -> dict[str, Apply]:

@@ -49,7 +49,7 @@ from lstm_verify.adapters import BUILTIN
 from lstm_verify.dtypes import numpy_dtype
 from lstm_verify.params import Case, Params
 from lstm_verify.strategies import SHAPES
-from tests.catalogue.activation_sweep import sigmoid_by_tanh, tanh_by_sigmoid
+from tests.catalogue.activation_sweep import numpy_sigmoid, sigmoid_by_tanh, tanh_by_sigmoid
 from tests.catalogue.margins import SHAPES_CHECKED
 
 Reduce = Callable[[np.ndarray, np.ndarray, np.dtype], np.ndarray]
@@ -177,10 +177,7 @@ class Member:
         return np.stack(hs).astype(np.float64), c.astype(np.float64)
 
     def _sigmoid(self, z: np.ndarray) -> np.ndarray:
-        if self.tanh_sigmoid:
-            return sigmoid_by_tanh(z)
-        one = z.dtype.type(1)
-        return one / (one + np.exp(-z))
+        return sigmoid_by_tanh(z) if self.tanh_sigmoid else numpy_sigmoid(z)
 
     def _tanh(self, z: np.ndarray) -> np.ndarray:
         return tanh_by_sigmoid(z) if self.sigmoid_tanh else np.tanh(z)
