@@ -424,9 +424,20 @@ class _Arithmetic:
         fall on the clip's other side, and a clip moves no value by more than its error."""
         if not variant.clips(where):
             return a
-        reach = 2.0 * (LAMBDA * a.e if a.w is None else np.minimum(LAMBDA * a.e, a.w))
-        near = np.abs(a.v) <= variant.clip + reach
+        near = np.abs(a.v) <= variant.clip + _reach(a)
         return _E(variant.clipped(a.v, where), a.e * near, None if a.w is None else a.w * near)
+
+    def clip_derivative(self, d: _E, z: _E, variant: Variant, where: str) -> _E:
+        """``d`` times the derivative of the clip at ``where`` at ``z`` (1 where it does not bite, 0
+        where it does): exact, but for ``z`` within reach of the clip (as :meth:`clip`) an
+        implementation's may fall on the clip's other side and take the other derivative, so its
+        result may be off by all of ``|d|`` there."""
+        if not variant.clips(where):
+            return d
+        inside = np.abs(z.v) <= variant.clip
+        near = np.abs(np.abs(z.v) - variant.clip) <= _reach(z)
+        keep, whole = inside | near, np.abs(d.v) * near
+        return _E(d.v * inside, d.e * keep + whole, _linear(lambda: d.w * keep + whole, d.w))
 
     def one_minus_square(self, a: _E) -> _E:
         """``1 - a^2`` (the derivative of tanh and, with ``a (1 - a)``, of sigmoid)."""
@@ -511,9 +522,10 @@ def _int8(a: _E, step: float) -> _E:
     return _rounded(a, step / 2, step / np.sqrt(12.0))
 
 
-def _masked(a: _E, mask: np.ndarray | float) -> _E:
-    """``a`` through a clip's derivative (1 where it does not bite, 0 where it does): exact."""
-    return a if isinstance(mask, float) else _E(a.v * mask, a.e * mask, _linear(lambda: a.w * mask, a.w))
+def _reach(a: _E) -> np.ndarray:
+    """How far an implementation's value may lie from the oracle's ``a`` on either side, with room
+    for the oracle's own errors: twice the smaller of ``LAMBDA e`` and ``w``."""
+    return 2.0 * (LAMBDA * a.e if a.w is None else np.minimum(LAMBDA * a.e, a.w))
 
 
 @dataclass(frozen=True)
@@ -572,7 +584,8 @@ class _Model:
     def forward(self, p: Params, xs: _E, h: _E, c: _E, variant: Variant = PLAIN
                 ) -> tuple[list[_E], list[_E], list[_E], list[list[_E]]]:
         """hs, cs, gates (i, f, g, o concatenated) and the gates' pre-activations (the peephole
-        terms added, before any clip; f's None when coupled) of every step, as values with errors,
+        terms added, before any clip; f's None when coupled) with the cell before its clip, of every
+        step, as values with errors,
         for the plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
         ar, (w, (x_int8, h_int8)) = self.ar, self._weights(p)
         h_step = None
@@ -602,7 +615,8 @@ class _Model:
             zg, g = gate(z, 2, variant.g)
             kept, written = ar.mul(f, c), self._q(ar.mul(i, g))
             in_place = (kept.v + written.v,) if t + 1 < len(xs.v) else ()  # c_T, an output, is not in place
-            c = self._q(ar.clip(ar.add(self._q(kept, kept.v, *in_place), written), variant, "cell"))
+            c_in = ar.add(self._q(kept, kept.v, *in_place), written)
+            c = self._q(ar.clip(c_in, variant, "cell"))
             zo, o = gate(z, 3, variant.f, c)
             tanh_c = self._q(ar.activation(ar.clip(c, variant, "h"), variant.h), step=_activation_step(variant.h))
             h = self._q(ar.mul(o, tanh_c), step=h_step)
@@ -611,12 +625,13 @@ class _Model:
             hs.append(h)
             cs.append(c)
             gates.append(_concat([i, f, g, o], axis=1))
-            pres.append([zi, zf, zg, zo])
+            pres.append([zi, zf, zg, zo, c_in])
         return hs, cs, gates, pres
 
     def backward(self, p: Params, xs: _E, h0: _E, c0: _E, gh: _E, gc: _E, variant: Variant = PLAIN) -> Grads:
         """Error scales of every gradient of the reference's BPTT, in ``variant`` (see
-        :func:`reference.lstm_backward`): a clip that bites passes no gradient, exactly."""
+        :func:`reference.lstm_backward`): a clip that bites passes no gradient, exactly, but within
+        reach of it either derivative may be an implementation's (:meth:`_Arithmetic.clip_derivative`)."""
         ar, hidden = self.ar, p.hidden_size
         hs, cs, gates, pres = self.forward(p, xs, h0, c0, variant)
         w_ih, w_hh = ar.stored(p.w_ih), ar.stored(p.w_hh)
@@ -628,21 +643,22 @@ class _Model:
 
         def dz(d: _E, z: _E, y: _E, fn: Activation) -> _E:
             """``d`` through the activation ``y = fn(clip(z))``."""
-            return ar.mul(d, _masked(ar.derivative(ar.clip(z, variant, "gates"), y, fn), variant.inside(z.v, "gates")))
+            slope = ar.derivative(ar.clip(z, variant, "gates"), y, fn)
+            return ar.mul(d, ar.clip_derivative(slope, z, variant, "gates"))
 
         for t in reversed(range(xs.v.shape[0])):
             i, f, g, o = (gates[t][:, k * hidden:(k + 1) * hidden] for k in range(4))
-            zi, zf, zg, zo = pres[t]
+            zi, zf, zg, zo, c_in = pres[t]
             c, (c_prev, h_prev) = cs[t], ((cs[t - 1], hs[t - 1]) if t else (c0, h0))
             h_in = ar.clip(c, variant, "h")
             h_act = ar.activation(h_in, variant.h)
             dh = ar.add(gh[t], dh_next)
             dzo = dz(ar.mul(dh, h_act), zo, o, variant.f)
-            dc = ar.add(dc_next, ar.mul(ar.mul(dh, o), _masked(ar.derivative(h_in, h_act, variant.h),
-                                                               variant.inside(c.v, "h"))))
+            dc = ar.add(dc_next, ar.mul(ar.mul(dh, o), ar.clip_derivative(ar.derivative(h_in, h_act, variant.h), c,
+                                                                          variant, "h")))
             if peep is not None:
                 dc = ar.add(dc, ar.mul(dzo, peep[2]))
-            dc = _masked(dc, variant.inside(f.v * c_prev.v + i.v * g.v, "cell"))
+            dc = ar.clip_derivative(dc, c_in, variant, "cell")
             di, df = ar.mul(dc, g), ar.mul(dc, c_prev)
             if variant.input_forget:  # f = 1 - i
                 di, dzf = ar.add(di, _E(-df.v, df.e, df.w)), ar.exact(np.zeros_like(df.v))

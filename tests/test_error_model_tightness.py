@@ -10,12 +10,13 @@ it caught when the ceiling was recorded."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from lstm_verify import reference
-from lstm_verify.error_model import gradient_bounds
+from lstm_verify.error_model import forward_bounds, gradient_bounds
 from lstm_verify.params import Case
 
 from tests.catalogue import calibration
@@ -79,3 +80,44 @@ def test_bounds_finite_over_a_long_sequence(dtype: str) -> None:
         bounds = gradient_bounds(*case.arrays(), *case.loss_weights(), dtype)
     for name, bound in bounds.items():
         assert np.isfinite(bound).all() and (bound > 0).all(), f"dL/d{name}: a bound not finite and positive"
+
+
+@dataclass(frozen=True)
+class RoundsOver(reference.Variant):
+    """The clip of an implementation whose values within half a unit in the last place (float32) of
+    it round over it: clipped there, with a zero derivative."""
+
+    def clipped(self, z: np.ndarray, where: str) -> np.ndarray:
+        return np.where(self._over(z), np.sign(z) * self.clip, z) if self.clips(where) else z
+
+    def inside(self, z: np.ndarray, where: str) -> np.ndarray | float:
+        return ~self._over(z) if self.clips(where) else 1.0
+
+    def _over(self, z: np.ndarray) -> np.ndarray:
+        return np.abs(z) >= self.clip * (1 - 2.0 ** -25)
+
+
+@pytest.mark.parametrize("reading,point", [("cell", "cs"), ("gates", "pre")])
+def test_a_value_at_the_clip_may_fall_on_either_side_of_it(reading: str, point: str) -> None:
+    """A clip a quarter of a unit in the last place above one of the oracle's values: there a correct
+    float32 implementation's value may round over it and take the other branch, the clipped value
+    forward and the zero derivative backward. Its run and its gradients both stay within the bounds."""
+    case = Case(2, 3, 4, steps=2)
+    params, xs, h0, c0 = case.arrays()
+    gh, gc = case.loss_weights()
+    clip = float(abs(getattr(reference.lstm_forward(params, xs, h0, c0), point)[0, 0, 0])) * (1 + 2.0 ** -26)
+    oracle = reference.Variant(clip=clip, clip_reading=reading)
+    rounding_over = RoundsOver(clip=clip, clip_reading=reading)
+    got, want = (reference.lstm_forward(params, xs, h0, c0, variant=v) for v in (rounding_over, oracle))
+    bounds = forward_bounds(params, xs, h0, c0, "float32", "ieee", oracle)
+    for name in ("hs", "cs"):
+        off = np.abs(getattr(got, name) - getattr(want, name))
+        assert (off <= getattr(bounds, name)).all(), f"{name}: off by {off.max():.3g}, beyond the bound"
+    got, want = (dict(reference.lstm_backward(params, xs, h0, c0, gh, gc, variant=v).items())
+                 for v in (rounding_over, oracle))
+    moved = 0.0
+    for name, bound in gradient_bounds(params, xs, h0, c0, gh, gc, "float32", "ieee", oracle).items():
+        off = np.abs(got[name] - want[name])
+        moved = max(moved, off.max() / np.abs(want[name]).max())
+        assert (off <= bound).all(), f"dL/d{name}: off by {off.max():.3g}, beyond its bound {bound.max():.3g}"
+    assert moved > 1e-3, "rounding over the clip changed no gradient: the case does not test it"
