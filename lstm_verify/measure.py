@@ -177,8 +177,7 @@ FIGURES: dict[str, Figure] = {f.name: f for f in [
     Figure("kit-tests", "the kit's own tests, -n 2, ci profile", ("pytest", "tests", "-n", "2", "--lstm-profile", "ci"),
            costly=True, headline="the kit's tests"),
     Figure("ci-cold", "`.ci/run` as on a clean machine (`.ci/cold`): a fresh clone, a fresh virtual environment, "
-           "an empty cache folder; pip's download cache kept", ("bash", ".ci/cold", "{cache}"), env={}, costly=True,
-           headline="CI on a clean machine"),
+           "an empty cache folder; pip's download cache kept", ("bash", ".ci/cold", "{cache}"), env={}, costly=True),
     Figure("margins", "error / bound of every catalogue entry per precision (below 1: within the error model; "
            "a numeric defect far above)", ("python", "-m", "tests.catalogue.margins"), "error / bound",
            markdown_table, costly=True),
