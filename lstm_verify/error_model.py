@@ -434,7 +434,7 @@ class _Arithmetic:
         result may be off by all of ``|d|`` there."""
         if not variant.clips(where):
             return d
-        inside = np.abs(z.v) <= variant.clip
+        inside = variant.inside(z.v, where)
         near = np.abs(np.abs(z.v) - variant.clip) <= _reach(z)
         keep, whole = inside | near, np.abs(d.v) * near
         return _E(d.v * inside, d.e * keep + whole, _linear(lambda: d.w * keep + whole, d.w))
@@ -583,10 +583,10 @@ class _Model:
 
     def forward(self, p: Params, xs: _E, h: _E, c: _E, variant: Variant = PLAIN
                 ) -> tuple[list[_E], list[_E], list[_E], list[list[_E]]]:
-        """hs, cs, gates (i, f, g, o concatenated) and the gates' pre-activations (the peephole
+        """hs, cs, gates (i, f, g, o concatenated), and the gates' pre-activations (the peephole
         terms added, before any clip; f's None when coupled) with the cell before its clip, of every
-        step, as values with errors,
-        for the plain LSTM or an ONNX ``variant`` (peepholes, clip, coupled gates, other activations)."""
+        step, as values with errors, for the plain LSTM or an ONNX ``variant`` (peepholes, clip,
+        coupled gates, other activations)."""
         ar, (w, (x_int8, h_int8)) = self.ar, self._weights(p)
         h_step = None
         if self.full:  # the model's inputs quantized; every h_t shares one step (the stacked output's)

@@ -84,8 +84,8 @@ def test_bounds_finite_over_a_long_sequence(dtype: str) -> None:
 
 @dataclass(frozen=True)
 class RoundsOver(reference.Variant):
-    """The clip of an implementation whose values within half a unit in the last place (float32) of
-    it round over it: clipped there, with a zero derivative."""
+    """The clip of an implementation whose values within 2^-25 of it, relative (a quarter of a
+    float32 unit in the last place), round over it: clipped there, with a zero derivative."""
 
     def clipped(self, z: np.ndarray, where: str) -> np.ndarray:
         return np.where(self._over(z), np.sign(z) * self.clip, z) if self.clips(where) else z
@@ -99,9 +99,10 @@ class RoundsOver(reference.Variant):
 
 @pytest.mark.parametrize("reading,point", [("cell", "cs"), ("gates", "pre")])
 def test_a_value_at_the_clip_may_fall_on_either_side_of_it(reading: str, point: str) -> None:
-    """A clip a quarter of a unit in the last place above one of the oracle's values: there a correct
-    float32 implementation's value may round over it and take the other branch, the clipped value
-    forward and the zero derivative backward. Its run and its gradients both stay within the bounds."""
+    """A clip 2^-26 above one of the oracle's values, relative (an eighth of a float32 unit in the
+    last place): there a correct float32 implementation's value may round over it and take the other
+    branch, the clipped value forward and the zero derivative backward. Its run and its gradients
+    both stay within the bounds."""
     case = Case(2, 3, 4, steps=2)
     params, xs, h0, c0 = case.arrays()
     gh, gc = case.loss_weights()
